@@ -1,0 +1,52 @@
+//! Flow content as Rust literals. Text from a flow only ever reaches generated code through
+//! these functions, as string literals, so it can never become code.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use crate::syntax::{Kind, Value};
+
+/// A template argument: `Template::Text("…")` for a string, `Template::Json(r#"…"#)` otherwise.
+pub fn template(value: &Value) -> TokenStream {
+    match &value.kind {
+        Kind::String(s) => quote! { Template::Text(#s) },
+        _ => {
+            let json = serde_json::to_string_pretty(&value.to_json()).unwrap_or_else(|_| "null".to_string());
+            let literal = raw_string(&json);
+            quote! { Template::Json(#literal) }
+        }
+    }
+}
+
+/// A raw string literal (`r#"…"#`) with enough `#`s that the text cannot end it early.
+pub fn raw_string(text: &str) -> Literal {
+    let mut hashes = 1;
+    while text.contains(&format!("\"{}", "#".repeat(hashes))) {
+        hashes += 1;
+    }
+    let fence = "#".repeat(hashes);
+    format!("r{fence}\"{text}\"{fence}").parse().unwrap_or_else(|_| Literal::string(text))
+}
+
+/// `#[doc]` attributes, one per line, so they print as `///` comments.
+pub fn doc_lines(lines: &[String]) -> TokenStream {
+    let attrs = lines.iter().map(|line| {
+        let line = if line.is_empty() { String::new() } else { format!(" {line}") };
+        quote! { #[doc = #line] }
+    });
+    quote! { #(#attrs)* }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raw_string;
+
+    #[test]
+    fn raw_strings_cannot_be_closed_by_their_content() {
+        let text = r###"{"a": "x\"#y", "b": "\"##"}"###;
+        let literal = raw_string(text).to_string();
+        assert!(literal.starts_with("r###\""));
+        let parsed: syn::LitStr = syn::parse_str(&literal).unwrap();
+        assert_eq!(parsed.value(), text);
+    }
+}

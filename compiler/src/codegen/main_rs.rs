@@ -1,0 +1,41 @@
+//! `src/main.rs`: the worker binary's entry point; the command line lives in `wfc-runtime`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::workflow::Items;
+use crate::model::{Flow, NodeKind};
+
+pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
+    let workflow = &items.workflow_type;
+    let uses_builtins = flow.root.walk().iter().any(|n| matches!(n.kind, NodeKind::HttpRequest { .. }));
+    let register_activities = uses_builtins.then(|| quote! { .register_activities(activities::Activities) });
+    let timeout = match flow.settings.timeout_ms {
+        Some(ms) => {
+            let ms = proc_macro2::Literal::u64_unsuffixed(ms);
+            quote! { Some(::std::time::Duration::from_millis(#ms)) }
+        }
+        None => quote! { None },
+    };
+    quote! {
+        mod activities;
+        mod types;
+        mod workflow;
+
+        use ::temporalio_sdk::WorkerOptions;
+
+        fn main() -> ::std::process::ExitCode {
+            ::wfc_runtime::cli::main::<workflow::#workflow>(::wfc_runtime::cli::Worker {
+                name: workflow::NAME,
+                task_queue: workflow::TASK_QUEUE,
+                execution_timeout: #timeout,
+                options: |task_queue| {
+                    Ok(WorkerOptions::new(task_queue)
+                        .register_workflow::<workflow::#workflow>()?
+                        #register_activities
+                        .build())
+                },
+            })
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `Cargo.toml` and `README.md`, filled in from the templates in `codegen-templates/`.
+
+use crate::model::{Flow, NodeKind};
+use crate::syntax::Value;
+
+use super::{Options, RuntimeSource};
+
+const CARGO_TEMPLATE: &str = include_str!("../../../codegen-templates/Cargo.toml.tmpl");
+const README_TEMPLATE: &str = include_str!("../../../codegen-templates/README.md.tmpl");
+
+/// The package and binary name of a flow's worker.
+pub fn package_name(flow: &Flow) -> String {
+    format!("{}-worker", flow.name)
+}
+
+pub fn cargo_toml(flow: &Flow, options: &Options, header: &str) -> String {
+    let runtime = match &options.runtime {
+        RuntimeSource::Path(path) => format!("{{ path = {} }}", toml_string(path)),
+        RuntimeSource::Version(version) => toml_string(version),
+        RuntimeSource::Git(url) => format!("{{ git = {} }}", toml_string(url)),
+    };
+    let description = flow.description.clone().unwrap_or_else(|| format!("Temporal worker for the `{}` workflow", flow.name));
+    fill(
+        CARGO_TEMPLATE,
+        &[
+            ("header", header.to_string()),
+            ("package", package_name(flow)),
+            ("description", toml_string(description.lines().next().unwrap_or_default())),
+            ("runtime", runtime),
+        ],
+    )
+}
+
+pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
+    let schema = |schema: &Option<Value>, what: &str| match schema {
+        Some(s) => format!("```json\n{}\n```", serde_json::to_string_pretty(&s.to_json()).unwrap_or_default()),
+        None => format!("Any JSON value (the flow declares no {what}Schema)."),
+    };
+    let mut activities: Vec<String> = Vec::new();
+    for node in flow.root.walk() {
+        match &node.kind {
+            NodeKind::HttpRequest { .. } => activities.push(format!("- `{}`: built-in `HttpRequest`, on this worker", node.id)),
+            NodeKind::Activity { activity, task_queue, .. } => {
+                activities.push(format!("- `{}`: calls `{activity}` on task queue `{task_queue}` (served by another worker)", node.id));
+            }
+            _ => {}
+        }
+    }
+    if activities.is_empty() {
+        activities.push("None: every node runs inside the workflow.".to_string());
+    }
+    fill(
+        README_TEMPLATE,
+        &[
+            ("header", header.to_string()),
+            ("name", flow.name.clone()),
+            ("package", package_name(flow)),
+            ("description", flow.description.clone().unwrap_or_default()),
+            ("source", options.source_path.clone()),
+            ("task_queue", flow.task_queue.clone()),
+            ("example", "{}".to_string()),
+            ("input", schema(&flow.input_schema, "input")),
+            ("output", schema(&flow.output_schema, "output")),
+            ("activities", activities.join("\n")),
+        ],
+    )
+}
+
+/// Replaces every `@key@` in one pass, so filled-in text is never itself scanned for keys.
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(start) = rest.find('@') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('@').map(|end| (&after[..end], end)) {
+            Some((key, end)) if values.iter().any(|(k, _)| *k == key) => {
+                let value = values.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str()).unwrap_or_default();
+                out.push_str(value);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push('@');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A TOML basic string, escaped.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,861 @@
+//! Lowering: the spanned syntax tree into the checked `Flow` model.
+//!
+//! Validates the document's shape and every node's configuration against the node catalog,
+//! reporting every problem at once with a span pointing at the offending value.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::catalog::{self, NodeType};
+use crate::diagnostic::{Code, Diagnostic, closest, one_of};
+use crate::model::{ActivityPolicy, Expr, Flow, LogLevel, Node, NodeKind, RemoteActivity, Settings};
+use crate::source::{SourceFile, Span};
+use crate::syntax::{Key, Kind, Value};
+
+const DOCUMENT_FIELDS: &[&str] = &[
+    "version", "name", "description", "taskQueue", "inputSchema", "outputSchema", "output", "settings",
+    "trigger", "signals", "activities", "root", "nodes", "edges",
+];
+const NODE_FIELDS: &[&str] = &["type", "id", "name", "description", "config", "props", "children", "temporal", "onError"];
+
+/// Lowers a parsed document. Returns the flow when it is complete enough to check further.
+pub fn lower(source: &SourceFile, root: &Value) -> (Option<Flow>, Vec<Diagnostic>) {
+    let mut cx = Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities: BTreeMap::new() };
+    let flow = cx.document(root);
+    (flow, cx.diagnostics)
+}
+
+struct Lowerer<'a> {
+    source: &'a SourceFile,
+    diagnostics: Vec<Diagnostic>,
+    /// Node ids seen so far, with where they were defined.
+    ids: HashMap<String, Span>,
+    activities: BTreeMap<String, RemoteActivity>,
+}
+
+impl Lowerer<'_> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn document(&mut self, doc: &Value) -> Option<Flow> {
+        let Some(_) = doc.as_map() else {
+            self.error(
+                Diagnostic::error(Code::DocumentShape, doc.span, format!("a flow document must be a map, found {}", doc.type_name()))
+                    .label("expected a map")
+                    .help("start the document with `name:` and `root:`, or with a single node's `type:`"),
+            );
+            return None;
+        };
+        let is_workflow = doc.get("root").is_some() || doc.get("nodes").is_some();
+        if !is_workflow {
+            if doc.get("type").is_some() {
+                return self.bare_btree(doc);
+            }
+            self.error(
+                Diagnostic::error(Code::DocumentShape, doc.span, "the document has no `root:` and no `type:`")
+                    .label("neither a workflow nor a node")
+                    .help("a workflow document has `name:` and `root: <node>`; a bare btree document is one node with `type:`"),
+            );
+            return None;
+        }
+        self.known_fields(doc, DOCUMENT_FIELDS, "a workflow document");
+        if let Some(nodes) = doc.get("nodes") {
+            self.error(
+                Diagnostic::error(Code::DocumentShape, nodes.span, "the graph form (`nodes`/`edges`) is not supported by this version")
+                    .label("graph form")
+                    .help("write the flow in the tree form with `root: <node>`"),
+            );
+            return None;
+        }
+
+        let name = match doc.get("name") {
+            Some(v) => self.string(v).map(|name| {
+                if !is_workflow_name(&name) {
+                    self.error(
+                        Diagnostic::error(Code::InvalidName, v.span, format!("`{name}` is not a valid workflow name"))
+                            .label("invalid name")
+                            .help(format!("use lower case letters, digits and `-`, starting with a letter, e.g. `{}`", kebab(&name))),
+                    );
+                }
+                name
+            }),
+            None => Some(kebab(self.source.stem())),
+        };
+        for key in ["inputSchema", "outputSchema"] {
+            if let Some(schema) = doc.get(key) {
+                self.expect_map(schema);
+            }
+        }
+        let description = doc.get("description").and_then(|v| self.string(v));
+        let task_queue = doc.get("taskQueue").and_then(|v| self.string(v));
+        let settings = doc.get("settings").map(|v| self.settings(v)).unwrap_or_default();
+        self.check_trigger(doc);
+        if let Some(signals) = doc.get("signals") {
+            self.error(
+                Diagnostic::error(Code::UnknownField, signals.span, "declared `signals` are not supported by this version")
+                    .label("signals")
+                    .help("remove `signals:`; waiting for signals arrives with `HumanApproval`"),
+            );
+        }
+        if let Some(activities) = doc.get("activities") {
+            self.remote_activities(activities);
+        }
+        let root = doc.get("root").and_then(|v| self.node(v, "root", &settings.activity));
+        let name = name?;
+        Some(Flow {
+            task_queue: task_queue.unwrap_or_else(|| name.clone()),
+            name,
+            description,
+            input_schema: doc.get("inputSchema").cloned(),
+            output_schema: doc.get("outputSchema").cloned(),
+            output: doc.get("output").cloned(),
+            settings,
+            activities: std::mem::take(&mut self.activities),
+            root: root?,
+        })
+    }
+
+    /// A bare btree document: one node at the top level; its id names the workflow.
+    fn bare_btree(&mut self, doc: &Value) -> Option<Flow> {
+        let settings = Settings::default();
+        let root = self.node(doc, "root", &settings.activity)?;
+        let name = if is_workflow_name(&root.id) { root.id.clone() } else { kebab(&root.id) };
+        Some(Flow {
+            task_queue: name.clone(),
+            name,
+            description: root.description.clone(),
+            input_schema: None,
+            output_schema: None,
+            output: None,
+            settings,
+            activities: BTreeMap::new(),
+            root,
+        })
+    }
+
+    fn check_trigger(&mut self, doc: &Value) {
+        let Some(trigger) = doc.get("trigger") else { return };
+        if !self.known_fields(trigger, &["type", "config"], "a trigger") {
+            return;
+        }
+        if let Some(kind) = trigger.get("type") {
+            match kind.as_str() {
+                Some("manual") => {}
+                Some("schedule") => self.error(
+                    Diagnostic::error(Code::InvalidValue, kind.span, "schedule triggers are not supported by this version")
+                        .label("schedule")
+                        .help("use `type: manual` and start runs with the worker's `start` command"),
+                ),
+                _ => self.error(
+                    Diagnostic::error(Code::InvalidValue, kind.span, "a trigger's `type` is `manual` or `schedule`")
+                        .label("unknown trigger type")
+                        .help("use `type: manual`"),
+                ),
+            }
+        }
+    }
+
+    fn settings(&mut self, value: &Value) -> Settings {
+        let mut settings = Settings::default();
+        if !self.known_fields(value, &["timeout", "activity", "maxConcurrency", "maxOutputBytes"], "`settings`") {
+            return settings;
+        }
+        settings.timeout_ms = value.get("timeout").and_then(|v| self.duration(v));
+        settings.max_concurrency = value.get("maxConcurrency").and_then(|v| self.uint(v, 1, 10_000));
+        settings.max_output_bytes = value.get("maxOutputBytes").and_then(|v| self.uint(v, 1, u64::from(u32::MAX)));
+        if let Some(activity) = value.get("activity") {
+            if self.known_fields(activity, &["timeout", "retry"], "`settings.activity`") {
+                if let Some(t) = activity.get("timeout").and_then(|v| self.duration(v)) {
+                    settings.activity.timeout_ms = t;
+                }
+                if let Some(retry) = activity.get("retry") {
+                    self.retry(retry, &mut settings.activity);
+                }
+            }
+        }
+        settings
+    }
+
+    fn retry(&mut self, value: &Value, policy: &mut ActivityPolicy) {
+        if !self.known_fields(value, &["maxAttempts", "initialInterval", "backoff", "maxInterval"], "a retry policy") {
+            return;
+        }
+        if let Some(n) = value.get("maxAttempts").and_then(|v| self.uint(v, 1, 1_000)) {
+            policy.max_attempts = n as u32;
+        }
+        if let Some(d) = value.get("initialInterval").and_then(|v| self.duration(v)) {
+            policy.initial_interval_ms = d;
+        }
+        if let Some(d) = value.get("maxInterval").and_then(|v| self.duration(v)) {
+            policy.max_interval_ms = d;
+        }
+        if let Some(b) = value.get("backoff").and_then(|v| self.number(v, 1.0, 100.0)) {
+            policy.backoff = b;
+        }
+    }
+
+    fn remote_activities(&mut self, value: &Value) {
+        let Some(entries) = self.expect_map(value) else { return };
+        for (key, decl) in entries {
+            if !self.known_fields(decl, &["taskQueue", "input", "output", "timeout", "description"], "an activity declaration") {
+                continue;
+            }
+            let Some(task_queue) = self.required(decl, "taskQueue", key.span).and_then(|v| self.string(v)) else { continue };
+            for schema in ["input", "output"] {
+                if let Some(s) = decl.get(schema) {
+                    self.expect_map(s);
+                }
+            }
+            let activity = RemoteActivity {
+                name: key.name.clone(),
+                span: key.span,
+                task_queue,
+                input: decl.get("input").cloned(),
+                output: decl.get("output").cloned(),
+                timeout_ms: decl.get("timeout").and_then(|v| self.duration(v)),
+            };
+            self.activities.insert(key.name.clone(), activity);
+        }
+    }
+
+    /// Lowers one node; `path` derives an id when the node has none.
+    fn node(&mut self, value: &Value, path: &str, defaults: &ActivityPolicy) -> Option<Node> {
+        if self.expect_map(value).is_none() {
+            return None;
+        }
+        self.known_fields(value, NODE_FIELDS, "a node");
+        let type_value = self.required(value, "type", value.span)?;
+        let type_name = self.string(type_value)?;
+        let (line, _) = self.source.line_col(value.span.start);
+        let (id, id_span) = match value.get("id") {
+            Some(v) => {
+                let id = self.string(v)?;
+                if !is_node_id(&id) {
+                    self.error(
+                        Diagnostic::error(Code::InvalidName, v.span, format!("`{id}` is not a valid node id"))
+                            .label("invalid id")
+                            .help("a node id starts with a letter or `_` and has only letters, digits, `_` and `-`"),
+                    );
+                }
+                (id, v.span)
+            }
+            None => (if path == "root" { "root".to_string() } else { format!("{}-{path}", type_name.to_ascii_lowercase()) }, type_value.span),
+        };
+        if let Some(first) = self.ids.get(&id).copied() {
+            self.error(
+                Diagnostic::error(Code::DuplicateNodeId, id_span, format!("node id `{id}` is used twice"))
+                    .label("second use")
+                    .related(first, "first defined here")
+                    .help("give each node a unique `id`; ids name activities and outputs"),
+            );
+        } else {
+            self.ids.insert(id.clone(), id_span);
+        }
+
+        let Some(node_type) = catalog::lookup(&type_name) else {
+            return self.custom_or_unknown(value, type_value, &type_name, id, id_span, line, defaults);
+        };
+        let config = self.config(value);
+        let policy = self.node_policy(value, defaults);
+        let children = self.children(value, &id, defaults);
+        let kind = self.kind(node_type, value, type_value.span, config.as_ref(), children, policy)?;
+        Some(Node {
+            id,
+            id_span,
+            type_name,
+            span: value.span,
+            line,
+            name: value.get("name").and_then(|v| self.string(v)),
+            description: value.get("description").and_then(|v| self.string(v)),
+            kind,
+        })
+    }
+
+    /// A type that is not built in: a call of a declared activity, or an error naming close types.
+    #[allow(clippy::too_many_arguments)]
+    fn custom_or_unknown(&mut self, value: &Value, type_value: &Value, type_name: &str, id: String, id_span: Span, line: usize, defaults: &ActivityPolicy) -> Option<Node> {
+        if let Some(remote) = self.activities.get(type_name).cloned() {
+            let input = self.config(value).unwrap_or_else(|| empty_map(value.span));
+            let mut policy = self.node_policy(value, defaults);
+            if let Some(t) = remote.timeout_ms {
+                policy.timeout_ms = t;
+            }
+            return Some(Node {
+                id,
+                id_span,
+                type_name: type_name.to_string(),
+                span: value.span,
+                line,
+                name: value.get("name").and_then(|v| self.string(v)),
+                description: value.get("description").and_then(|v| self.string(v)),
+                kind: NodeKind::Activity { activity: remote.name, task_queue: remote.task_queue, input, policy },
+            });
+        }
+        if catalog::is_planned(type_name) {
+            self.error(
+                Diagnostic::error(Code::UnknownNodeType, type_value.span, format!("node type `{type_name}` is not supported by this version"))
+                    .label("not supported yet")
+                    .help(format!("supported types: {}", one_of(catalog::SUPPORTED))),
+            );
+            return None;
+        }
+        let candidates: Vec<&str> = catalog::SUPPORTED.iter().copied().chain(self.activities.keys().map(String::as_str)).collect();
+        let near = closest(type_name, candidates.iter().copied());
+        let help = if near.is_empty() {
+            format!("known types: {}; or declare `{type_name}` under `activities:`", one_of(catalog::SUPPORTED))
+        } else {
+            format!("did you mean {}? Or declare `{type_name}` under `activities:`", one_of(&near))
+        };
+        self.error(
+            Diagnostic::error(Code::UnknownNodeType, type_value.span, format!("unknown node type `{type_name}`"))
+                .label("unknown type")
+                .help(help),
+        );
+        None
+    }
+
+    /// The node's `config` (or its btree alias `props`).
+    fn config(&mut self, node: &Value) -> Option<Value> {
+        match (node.get("config"), node.get("props")) {
+            (Some(c), Some(p)) => {
+                self.error(
+                    Diagnostic::error(Code::DuplicateKey, p.span, "a node has both `config` and `props`")
+                        .label("`props` is an alias of `config`")
+                        .related(c.span, "config here")
+                        .help("keep one of the two"),
+                );
+                Some(c.clone())
+            }
+            (Some(v), None) | (None, Some(v)) => match v.kind {
+                Kind::Null => None,
+                _ => self.expect_map(v).map(|_| v.clone()),
+            },
+            (None, None) => None,
+        }
+    }
+
+    fn node_policy(&mut self, node: &Value, defaults: &ActivityPolicy) -> ActivityPolicy {
+        let mut policy = *defaults;
+        let Some(temporal) = node.get("temporal") else { return policy };
+        if !self.known_fields(temporal, &["timeout", "retryAttempts", "retryBackoff", "retry"], "`temporal` options") {
+            return policy;
+        }
+        if let Some(t) = temporal.get("timeout").and_then(|v| self.duration(v)) {
+            policy.timeout_ms = t;
+        }
+        if let Some(n) = temporal.get("retryAttempts").and_then(|v| self.uint(v, 1, 1_000)) {
+            policy.max_attempts = n as u32;
+        }
+        if let Some(d) = temporal.get("retryBackoff").and_then(|v| self.duration(v)) {
+            policy.initial_interval_ms = d;
+        }
+        if let Some(retry) = temporal.get("retry") {
+            self.retry(retry, &mut policy);
+        }
+        policy
+    }
+
+    fn children(&mut self, node: &Value, parent_id: &str, defaults: &ActivityPolicy) -> Vec<(Node, Span)> {
+        let Some(children) = node.get("children") else { return Vec::new() };
+        let Some(items) = self.expect_seq(children) else { return Vec::new() };
+        let parent_path = if parent_id == "root" { String::new() } else { format!("{parent_id}-") };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, child)| self.node(child, &format!("{parent_path}{i}"), defaults).map(|n| (n, child.span)))
+            .collect()
+    }
+
+    /// Builds a node's kind from its type, configuration and children.
+    fn kind(&mut self, node_type: NodeType, node: &Value, type_span: Span, config: Option<&Value>, children: Vec<(Node, Span)>, policy: ActivityPolicy) -> Option<NodeKind> {
+        let empty = empty_map(node.get("config").or(node.get("props")).map_or(type_span, |v| v.span));
+        let config = config.unwrap_or(&empty);
+        let spec = node_type.spec();
+        if !self.known_fields(config, spec.fields, &format!("a `{}` node's config", node_type.name())) {
+            return None;
+        }
+        let (min, max) = spec.children;
+        if children.len() < min || children.len() > max {
+            let expected = match (min, max) {
+                (0, 0) => "no children".to_string(),
+                (a, b) if a == b => format!("exactly {a} child{}", if a == 1 { "" } else { "ren" }),
+                (a, usize::MAX) => format!("at least {a} child{}", if a == 1 { "" } else { "ren" }),
+                (a, b) => format!("{a} to {b} children"),
+            };
+            let span = node.get("children").map_or(type_span, |c| c.span);
+            self.error(
+                Diagnostic::error(Code::ChildCount, span, format!("a `{}` node takes {expected}, found {}", node_type.name(), children.len()))
+                    .label(format!("{} children", children.len()))
+                    .help(spec.child_help),
+            );
+            return None;
+        }
+        let mut children = children.into_iter().map(|(n, _)| n);
+        Some(match node_type {
+            NodeType::Sequence => NodeKind::Sequence(children.collect()),
+            NodeType::Parallel => {
+                if let Some(strategy) = config.get("strategy") {
+                    match strategy.as_str() {
+                        Some("strict") => {}
+                        Some("any") => self.error(
+                            Diagnostic::error(Code::InvalidValue, strategy.span, "strategy `any` is not supported by this version")
+                                .label("not supported yet")
+                                .help("use `strategy: strict`: every branch must succeed"),
+                        ),
+                        _ => self.error(
+                            Diagnostic::error(Code::InvalidValue, strategy.span, "a Parallel strategy is `strict` or `any`")
+                                .label("unknown strategy")
+                                .help("use `strategy: strict`"),
+                        ),
+                    }
+                }
+                NodeKind::Parallel(children.collect())
+            }
+            NodeType::Conditional => {
+                let condition = self.required(config, "condition", type_span).and_then(|v| self.expr(v))?;
+                let then = Box::new(children.next()?);
+                NodeKind::Conditional { condition, then, otherwise: children.next().map(Box::new) }
+            }
+            NodeType::Delay => {
+                let duration_ms = match (config.get("duration"), config.get("delayMs")) {
+                    (Some(d), _) => self.duration(d)?,
+                    (None, Some(ms)) => self.uint(ms, 0, u64::MAX)?,
+                    (None, None) => {
+                        self.error(
+                            Diagnostic::error(Code::MissingField, config.span, "a `Delay` node needs `duration` (or btree's `delayMs`)")
+                                .label("no duration")
+                                .help("add e.g. `duration: 5 minutes`"),
+                        );
+                        return None;
+                    }
+                };
+                NodeKind::Delay { duration_ms, child: children.next().map(Box::new) }
+            }
+            NodeType::HttpRequest => {
+                self.http_config(config, type_span)?;
+                let mut policy = policy;
+                if let Some(t) = config.get("timeout").and_then(|v| self.duration(v)) {
+                    policy.timeout_ms = t;
+                }
+                NodeKind::HttpRequest { config: config.clone(), policy }
+            }
+            NodeType::Activity => {
+                let name_value = self.required(config, "activity", type_span)?;
+                let activity = self.string(name_value)?;
+                let task_queue = match (config.get("taskQueue"), self.activities.get(&activity)) {
+                    (Some(tq), _) => self.string(tq)?,
+                    (None, Some(remote)) => remote.task_queue.clone(),
+                    (None, None) => {
+                        let declared: Vec<&str> = self.activities.keys().map(String::as_str).collect();
+                        let near = closest(&activity, declared.iter().copied());
+                        let help = if near.is_empty() {
+                            format!("declare `{activity}` under `activities:` with its `taskQueue`, or give this node a `taskQueue`")
+                        } else {
+                            format!("did you mean {}? Otherwise declare `{activity}` under `activities:`", one_of(&near))
+                        };
+                        self.error(
+                            Diagnostic::error(Code::UnknownActivity, name_value.span, format!("activity `{activity}` is not declared"))
+                                .label("undeclared activity")
+                                .help(help),
+                        );
+                        return None;
+                    }
+                };
+                let mut policy = policy;
+                if let Some(t) = self.activities.get(&activity).and_then(|a| a.timeout_ms) {
+                    policy.timeout_ms = t;
+                }
+                let input = config.get("input").cloned().unwrap_or_else(|| empty_map(config.span));
+                NodeKind::Activity { activity, task_queue, input, policy }
+            }
+            NodeType::Log => {
+                let message = self.required(config, "message", type_span)?.clone();
+                let level = match config.get("level") {
+                    None => LogLevel::Info,
+                    Some(v) => match v.as_str() {
+                        Some("debug") => LogLevel::Debug,
+                        Some("info") => LogLevel::Info,
+                        Some("warn") => LogLevel::Warn,
+                        Some("error") => LogLevel::Error,
+                        _ => {
+                            self.error(
+                                Diagnostic::error(Code::InvalidValue, v.span, "a log level is `debug`, `info`, `warn` or `error`")
+                                    .label("unknown level")
+                                    .help("use `level: info`"),
+                            );
+                            return None;
+                        }
+                    },
+                };
+                let output_key = match config.get("outputKey") {
+                    Some(v) => Some(self.variable_name(v)?),
+                    None => None,
+                };
+                NodeKind::Log { message, level, output_key }
+            }
+            NodeType::SetVariable => {
+                let name = self.required(config, "name", type_span).and_then(|v| self.variable_name(v))?;
+                let value = self.required(config, "value", type_span)?.clone();
+                NodeKind::SetVariable { name, value }
+            }
+            NodeType::Script => {
+                let script = self.required(config, "script", type_span)?;
+                NodeKind::Script { assignments: self.script(script)? }
+            }
+            NodeType::CheckCondition => NodeKind::CheckCondition { blackboard: config.get("condition").is_none(), condition: self.check_condition(config)? },
+            NodeType::Fail => NodeKind::Fail {
+                message: config.get("message").cloned().unwrap_or_else(|| Value { kind: Kind::String("failed".into()), span: type_span }),
+            },
+        })
+    }
+
+    fn http_config(&mut self, config: &Value, type_span: Span) -> Option<()> {
+        self.required(config, "url", type_span)?;
+        if let Some(method) = config.get("method") {
+            let m = self.string(method)?;
+            const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+            if !METHODS.contains(&m.to_ascii_uppercase().as_str()) {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, method.span, format!("`{m}` is not an HTTP method"))
+                        .label("unknown method")
+                        .help(format!("use one of {}", one_of(METHODS))),
+                );
+                return None;
+            }
+        }
+        for key in ["headers", "query"] {
+            if let Some(v) = config.get(key) {
+                self.expect_map(v)?;
+            }
+        }
+        if let (Some(_), Some(json)) = (config.get("body"), config.get("json")) {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, json.span, "an HTTP request has `body` or `json`, not both")
+                    .label("second body")
+                    .help("`json` sends a JSON body; `body` sends text (or JSON for a map)"),
+            );
+            return None;
+        }
+        if let Some(expect) = config.get("expectStatus") {
+            let codes: Vec<&Value> = match &expect.kind {
+                Kind::Seq(items) => items.iter().collect(),
+                _ => vec![expect],
+            };
+            for code in codes {
+                self.uint(code, 100, 599)?;
+            }
+        }
+        Some(())
+    }
+
+    /// `script:` lines of the form `name = expression`; blank lines and `#`/`//` comments skipped.
+    fn script(&mut self, script: &Value) -> Option<Vec<(String, Expr)>> {
+        let text = self.string(script)?;
+        let mut assignments = Vec::new();
+        let mut offset = 0;
+        for line in text.split('\n') {
+            let line_offset = offset;
+            offset += line.len() + 1;
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
+                continue;
+            }
+            let lead = line.len() - line.trim_start().len();
+            let span = self.source.span_in_string(script.span, &text, line_offset + lead, trimmed.len());
+            let Some((name, expr)) = trimmed.split_once('=').filter(|(n, e)| is_identifier(n.trim()) && !e.starts_with('=')) else {
+                self.error(
+                    Diagnostic::error(Code::ExpressionSyntax, span, "a script line is `name = expression`")
+                        .label("not an assignment")
+                        .help("write one assignment per line, e.g. `total = input.price * input.quantity`"),
+                );
+                return None;
+            };
+            let expr_start = trimmed.len() - expr.trim_start().len();
+            let source = expr.trim().to_string();
+            let span = self.source.span_in_string(script.span, &text, line_offset + lead + expr_start, source.len());
+            assignments.push((name.trim().to_string(), Expr { source, span }));
+        }
+        Some(assignments)
+    }
+
+    /// `condition` (an expression), or btree's `key` / `operator` / `value` form.
+    fn check_condition(&mut self, config: &Value) -> Option<Expr> {
+        if let Some(condition) = config.get("condition") {
+            return self.expr(condition);
+        }
+        let Some(key) = config.get("key") else {
+            self.error(
+                Diagnostic::error(Code::MissingField, config.span, "a `CheckCondition` needs `condition` (or btree's `key`/`operator`/`value`)")
+                    .label("no condition")
+                    .help("add e.g. `condition: input.amount > 100`"),
+            );
+            return None;
+        };
+        let key_text = self.string(key)?;
+        let operator = match config.get("operator") {
+            Some(op) => {
+                let text = self.string(op)?;
+                if !["==", "!=", ">", "<", ">=", "<="].contains(&text.as_str()) {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, op.span, format!("`{text}` is not a comparison operator"))
+                            .label("unknown operator")
+                            .help("use one of `==`, `!=`, `>`, `<`, `>=`, `<=`"),
+                    );
+                    return None;
+                }
+                text
+            }
+            None => "==".to_string(),
+        };
+        let value = config.get("value").map_or(serde_json::Value::Bool(true), Value::to_json);
+        Some(Expr { source: format!("{} {operator} {value}", blackboard_path(&key_text)), span: key.span })
+    }
+
+    /// An expression: a bare CEL string, or a string that is exactly one `{{ }}` template.
+    fn expr(&mut self, value: &Value) -> Option<Expr> {
+        let text = match &value.kind {
+            Kind::Bool(b) => return Some(Expr { source: b.to_string(), span: value.span }),
+            Kind::String(s) => s.clone(),
+            _ => {
+                self.error(
+                    Diagnostic::error(Code::WrongType, value.span, format!("expected an expression, found {}", value.type_name()))
+                        .label("not an expression")
+                        .help("write a CEL expression such as `input.amount > 100`"),
+                );
+                return None;
+            }
+        };
+        if !text.contains("{{") {
+            let lead = text.len() - text.trim_start().len();
+            let source = text.trim().to_string();
+            let span = self.source.span_in_string(value.span, &text, lead, source.len());
+            return Some(Expr { source, span });
+        }
+        match wfc_expr::Template::parse(&text) {
+            Ok(t) => match t.single_expr() {
+                Some(e) => Some(Expr { source: e.source.to_string(), span: self.source.span_in_string(value.span, &text, e.offset, e.source.len()) }),
+                None => {
+                    self.error(
+                        Diagnostic::error(Code::ExpressionSyntax, value.span, "a condition is one expression, not text with templates")
+                            .label("mixed text and templates")
+                            .help("write the bare expression, e.g. `input.vip == true`"),
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                self.error(
+                    Diagnostic::error(Code::ExpressionSyntax, self.source.span_in_string(value.span, &text, e.offset, e.len), e.message)
+                        .label("here")
+                        .help("templates are written `{{ expression }}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn variable_name(&mut self, value: &Value) -> Option<String> {
+        let name = self.string(value)?;
+        if !is_identifier(&name) {
+            self.error(
+                Diagnostic::error(Code::InvalidName, value.span, format!("`{name}` is not a valid variable name"))
+                    .label("invalid name")
+                    .help("a variable name starts with a letter or `_` and has only letters, digits and `_`"),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    // ---- typed field access; each reports its own error ----
+
+    /// Reports keys of a map outside `known`; false when the value is not a map at all.
+    fn known_fields(&mut self, value: &Value, known: &[&str], what: &str) -> bool {
+        let Some(entries) = self.expect_map(value) else { return false };
+        for (key, _) in entries {
+            if !known.contains(&key.name.as_str()) {
+                self.unknown_field(key, known, what);
+            }
+        }
+        true
+    }
+
+    fn unknown_field(&mut self, key: &Key, known: &[&str], what: &str) {
+        let near = closest(&key.name, known.iter().copied());
+        let help = if near.is_empty() {
+            if known.is_empty() { format!("{what} takes no fields") } else { format!("{what} takes {}", one_of(known)) }
+        } else {
+            format!("did you mean {}?", one_of(&near))
+        };
+        self.error(
+            Diagnostic::error(Code::UnknownField, key.span, format!("unknown field `{}` in {what}", key.name))
+                .label("unknown field")
+                .help(help),
+        );
+    }
+
+    fn required<'v>(&mut self, map: &'v Value, key: &str, fallback: Span) -> Option<&'v Value> {
+        let found = map.get(key);
+        if found.is_none() {
+            let span = if map.as_map().is_some_and(|m| !m.is_empty()) { map.span } else { fallback };
+            self.error(
+                Diagnostic::error(Code::MissingField, span, format!("missing required field `{key}`"))
+                    .label(format!("`{key}` is missing here"))
+                    .help(format!("add `{key}:`")),
+            );
+        }
+        found
+    }
+
+    fn expect_map<'v>(&mut self, value: &'v Value) -> Option<&'v [(Key, Value)]> {
+        let map = value.as_map();
+        if map.is_none() {
+            self.wrong_type(value, "a map");
+        }
+        map
+    }
+
+    fn expect_seq<'v>(&mut self, value: &'v Value) -> Option<&'v [Value]> {
+        let seq = value.as_seq();
+        if seq.is_none() {
+            self.wrong_type(value, "a list");
+        }
+        seq
+    }
+
+    fn string(&mut self, value: &Value) -> Option<String> {
+        let s = value.as_str().map(str::to_string);
+        if s.is_none() {
+            self.wrong_type(value, "a string");
+        }
+        s
+    }
+
+    fn uint(&mut self, value: &Value, min: u64, max: u64) -> Option<u64> {
+        let Kind::Int(i) = value.kind else {
+            self.wrong_type(value, "an integer");
+            return None;
+        };
+        match u64::try_from(i) {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, value.span, format!("{i} is out of range"))
+                        .label("out of range")
+                        .help(format!("use a whole number from {min} to {max}")),
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, value: &Value, min: f64, max: f64) -> Option<f64> {
+        let n = match value.kind {
+            Kind::Int(i) => i as f64,
+            Kind::Float(f) => f,
+            _ => {
+                self.wrong_type(value, "a number");
+                return None;
+            }
+        };
+        if !(min..=max).contains(&n) {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, value.span, format!("{n} is out of range"))
+                    .label("out of range")
+                    .help(format!("use a number from {min} to {max}")),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    fn duration(&mut self, value: &Value) -> Option<u64> {
+        let Some(text) = value.as_str() else {
+            let help = match value.kind {
+                Kind::Int(i) => format!("write the unit, e.g. `{i}s` or `{i}ms`"),
+                _ => "write a duration such as `500ms`, `30s`, `5 minutes` or `7 days`".to_string(),
+            };
+            self.error(
+                Diagnostic::error(Code::InvalidDuration, value.span, format!("expected a duration, found {}", value.type_name()))
+                    .label("not a duration")
+                    .help(help),
+            );
+            return None;
+        };
+        match crate::duration::parse(text) {
+            Ok(ms) => Some(ms),
+            Err(message) => {
+                self.error(
+                    Diagnostic::error(Code::InvalidDuration, value.span, message)
+                        .label("invalid duration")
+                        .help("write a number and a unit, e.g. `500ms`, `30s`, `5 minutes`, `24 hours`, `7 days`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn wrong_type(&mut self, value: &Value, expected: &str) {
+        self.error(
+            Diagnostic::error(Code::WrongType, value.span, format!("expected {expected}, found {}", value.type_name()))
+                .label(format!("expected {expected}"))
+                .help(format!("write {expected} here")),
+        );
+    }
+}
+
+fn empty_map(span: Span) -> Value {
+    Value { kind: Kind::Map(Vec::new()), span }
+}
+
+/// btree's dotted blackboard key as a CEL path: `cart.total` reads the variable `cart`'s `total`.
+fn blackboard_path(key: &str) -> String {
+    let mut parts = key.split('.');
+    let head = parts.next().unwrap_or_default();
+    let mut out = head.to_string();
+    for part in parts {
+        if is_identifier(part) {
+            out.push('.');
+            out.push_str(part);
+        } else {
+            out.push_str(&format!("[{}]", serde_json::Value::String(part.to_string())));
+        }
+    }
+    out
+}
+
+pub(crate) fn is_workflow_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_node_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A name made valid as a workflow name: `Order_Processing` → `order-processing`.
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    match out.chars().next() {
+        Some(c) if c.is_ascii_lowercase() => out,
+        Some(_) => format!("flow-{out}"),
+        None => "flow".to_string(),
+    }
+}

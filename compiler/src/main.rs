@@ -1,0 +1,151 @@
+//! The `wfc` command line: a thin layer of I/O over the `wfc` library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wfc::{Diagnostic, RuntimeSource, SourceFile, render};
+
+/// wfc compiles workflow definitions (behavior-tree YAML or JSON) ahead of time into standalone
+/// Temporal worker crates.
+#[derive(Parser)]
+#[command(name = "wfc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate flows and print every diagnostic; exit 1 when any has an error.
+    Check {
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+    },
+    /// Check flows, then write their worker crates.
+    Build {
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Output folder: the crate itself for one flow, the parent of `<name>/` for several.
+        /// Default: `generated/<name>`.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Write nothing; exit 1 when the output differs from what would be generated.
+        #[arg(long)]
+        check: bool,
+        /// How the crate depends on wfc-runtime: `path=DIR` (relative to the crate), `version=REQ`
+        /// or `git=URL`.
+        #[arg(long, default_value = concat!("version=", env!("CARGO_PKG_VERSION")), value_parser = RuntimeSource::parse)]
+        runtime: RuntimeSource,
+    },
+}
+
+/// Exit codes of DESIGN section 7.
+const INVALID_FLOW: u8 = 1;
+const USAGE_OR_IO: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE_OR_IO } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Check { flows } => check(&flows),
+        Command::Build { flows, output, check, runtime } => build(&flows, output.as_deref(), check, &runtime),
+    }
+}
+
+fn read(path: &Path) -> Result<SourceFile, ExitCode> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SourceFile::new(path.to_string_lossy(), text)),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            Err(ExitCode::from(USAGE_OR_IO))
+        }
+    }
+}
+
+fn report(source: &SourceFile, diagnostics: &[Diagnostic]) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    let plain = !std::io::stderr().is_terminal() || std::env::var_os("NO_COLOR").is_some();
+    eprint!("{}", render::render(source, diagnostics, plain));
+}
+
+fn check(flows: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in flows {
+        let source = match read(path) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let checked = wfc::check(&source);
+        report(&source, &checked.diagnostics);
+        failed |= checked.has_errors();
+        if !checked.has_errors() {
+            eprintln!("ok: {}", path.display());
+        }
+    }
+    if failed { ExitCode::from(INVALID_FLOW) } else { ExitCode::SUCCESS }
+}
+
+fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &RuntimeSource) -> ExitCode {
+    let mut invalid = false;
+    let mut stale = Vec::new();
+    for path in flows {
+        let source = match read(path) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let built = match wfc::build(&source, runtime.clone()) {
+            Ok(built) => built,
+            Err(diagnostics) => {
+                report(&source, &diagnostics);
+                invalid = true;
+                continue;
+            }
+        };
+        report(&source, &built.warnings);
+        let name = &built.name;
+        let dir = match output {
+            Some(out) if flows.len() == 1 => out.to_path_buf(),
+            Some(out) => out.join(name),
+            None => Path::new("generated").join(name),
+        };
+        for file in &built.files {
+            let target = dir.join(&file.path);
+            let current = std::fs::read_to_string(&target).ok();
+            if current.as_deref() == Some(file.contents.as_str()) {
+                continue;
+            }
+            if check_only {
+                stale.push(target);
+                continue;
+            }
+            let written = target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, &file.contents));
+            if let Err(e) = written {
+                eprintln!("error: cannot write {}: {e}", target.display());
+                return ExitCode::from(USAGE_OR_IO);
+            }
+        }
+        if !check_only {
+            eprintln!("built {} -> {}", path.display(), dir.display());
+        }
+    }
+    if invalid {
+        return ExitCode::from(INVALID_FLOW);
+    }
+    if !stale.is_empty() {
+        for path in &stale {
+            eprintln!("stale: {}", path.display());
+        }
+        eprintln!("error: generated code is out of date; run `wfc build` without `--check`");
+        return ExitCode::from(INVALID_FLOW);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,99 @@
+//! Source files and byte spans; the one place where saphyr's character positions become bytes.
+
+/// A flow document as read by the CLI: where it came from and its text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as the user gave it, used in diagnostics and generated headers.
+    pub path: String,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+        SourceFile { path: path.into(), text: text.into() }
+    }
+
+    /// The file name without directory or extension, the name of a document that has none.
+    pub fn stem(&self) -> &str {
+        let name = self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path);
+        name.split('.').next().unwrap_or(name)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// A half-open byte range in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end: end.max(start) }
+    }
+
+    /// A sub-range, given in bytes relative to this span's start, clamped to this span.
+    pub fn slice(self, offset: usize, len: usize) -> Span {
+        let start = (self.start + offset).min(self.end);
+        Span::new(start, (start + len).min(self.end))
+    }
+}
+
+/// Converts saphyr's character indices to byte offsets.
+pub(crate) struct CharToByte {
+    /// Byte offset of every character, plus the text length; empty when the text is ASCII.
+    offsets: Vec<usize>,
+    len: usize,
+}
+
+impl CharToByte {
+    pub fn new(text: &str) -> Self {
+        let offsets = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(i, _)| i).chain([text.len()]).collect()
+        };
+        CharToByte { offsets, len: text.len() }
+    }
+
+    pub fn byte(&self, char_index: usize) -> usize {
+        if self.offsets.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.offsets.get(char_index).copied().unwrap_or(self.len)
+        }
+    }
+}
+
+impl SourceFile {
+    /// The span of `len` bytes at `offset` inside the string value `text` written at `span`.
+    ///
+    /// Exact for plain and simply quoted scalars; a string whose written form differs from its
+    /// value (escapes, folded blocks) gets the whole value's span.
+    pub fn span_in_string(&self, span: Span, text: &str, offset: usize, len: usize) -> Span {
+        let raw = self.text.get(span.start..span.end).unwrap_or("");
+        if raw == text {
+            span.slice(offset, len)
+        } else if raw.len() == text.len() + 2 && raw.get(1..raw.len() - 1) == Some(text) {
+            span.slice(offset + 1, len)
+        } else {
+            span
+        }
+    }
+}

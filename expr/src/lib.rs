@@ -1,0 +1,388 @@
+//! wfc's expression language: `{{ expr }}` templates whose expressions are CEL.
+//!
+//! The compiler uses this crate to check templates ahead of time and the runtime uses it to
+//! evaluate them, so both agree on the syntax by construction. Evaluation is deterministic: the
+//! CEL standard library is built without clock functions, and maps come out with sorted keys.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// One piece of a template string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment<'a> {
+    /// Literal text, copied as it is.
+    Text(&'a str),
+    /// An expression between `{{` and `}}`.
+    Expr(Expr<'a>),
+}
+
+/// An expression inside a template, with where it sits in that template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expr<'a> {
+    /// The expression's source, without the braces and surrounding blanks.
+    pub source: &'a str,
+    /// Byte offset of `source` within the template string.
+    pub offset: usize,
+}
+
+/// An error at a byte range of a template or expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Byte offset within the template string where the problem starts.
+    pub offset: usize,
+    /// Length in bytes of the offending text (at least 1 when the text is not empty).
+    pub len: usize,
+    pub message: String,
+}
+
+/// A template string split into text and expressions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template<'a> {
+    pub segments: Vec<Segment<'a>>,
+}
+
+impl<'a> Template<'a> {
+    /// Splits `text` at its `{{ … }}` markers.
+    pub fn parse(text: &'a str) -> Result<Self, SyntaxError> {
+        let mut segments = Vec::new();
+        let mut rest = 0;
+        while let Some(open) = text[rest..].find("{{").map(|i| i + rest) {
+            if open > rest {
+                segments.push(Segment::Text(&text[rest..open]));
+            }
+            let inner_start = open + 2;
+            let Some(close) = text[inner_start..].find("}}").map(|i| i + inner_start) else {
+                return Err(SyntaxError {
+                    offset: open,
+                    len: text.len() - open,
+                    message: "`{{` is never closed by `}}`".to_string(),
+                });
+            };
+            let inner = &text[inner_start..close];
+            let source = inner.trim();
+            if source.is_empty() {
+                return Err(SyntaxError {
+                    offset: open,
+                    len: close + 2 - open,
+                    message: "empty expression `{{ }}`".to_string(),
+                });
+            }
+            let offset = inner_start + (inner.len() - inner.trim_start().len());
+            segments.push(Segment::Expr(Expr { source, offset }));
+            rest = close + 2;
+        }
+        if rest < text.len() {
+            segments.push(Segment::Text(&text[rest..]));
+        }
+        Ok(Template { segments })
+    }
+
+    /// The expression, when the template is exactly one `{{ expr }}` and keeps the value's type.
+    pub fn single_expr(&self) -> Option<Expr<'a>> {
+        match self.segments.as_slice() {
+            [Segment::Expr(expr)] => Some(*expr),
+            _ => None,
+        }
+    }
+
+    /// Every expression of the template, in order.
+    pub fn exprs(&self) -> impl Iterator<Item = Expr<'a>> + '_ {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Expr(expr) => Some(*expr),
+            Segment::Text(_) => None,
+        })
+    }
+
+    /// True when the template has no expression at all.
+    pub fn is_literal(&self) -> bool {
+        self.exprs().next().is_none()
+    }
+}
+
+/// The names an expression reads, found when it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct References {
+    /// Top-level identifiers, sorted: `input`, `create_user`, `env`, …
+    pub variables: Vec<String>,
+}
+
+/// Parses one CEL expression and returns the names it reads.
+pub fn parse_expr(source: &str) -> Result<References, SyntaxError> {
+    let program = compile(source)?;
+    let mut variables: Vec<String> = program
+        .references()
+        .variables()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    variables.sort();
+    variables.dedup();
+    Ok(References { variables })
+}
+
+fn compile(source: &str) -> Result<cel::Program, SyntaxError> {
+    // The CEL parser is a generated ANTLR parser; a panic in it must never take a workflow or the
+    // compiler down with it.
+    let parsed = std::panic::catch_unwind(|| cel::Program::compile(source));
+    match parsed {
+        Ok(Ok(program)) => Ok(program),
+        Ok(Err(errors)) => {
+            let first = errors.errors.first();
+            let message = first
+                .map(|e| e.msg.clone())
+                .unwrap_or_else(|| "invalid expression".to_string());
+            let offset = first
+                .map(|e| column_to_offset(source, e.pos.1))
+                .unwrap_or(0);
+            Err(SyntaxError {
+                offset,
+                len: source.len().saturating_sub(offset).max(1),
+                message,
+            })
+        }
+        Err(_) => Err(SyntaxError {
+            offset: 0,
+            len: source.len().max(1),
+            message: "the expression could not be parsed".to_string(),
+        }),
+    }
+}
+
+/// CEL reports 0-based character columns; the expression is a single line.
+fn column_to_offset(source: &str, column: isize) -> usize {
+    let column = usize::try_from(column).unwrap_or(0);
+    source
+        .char_indices()
+        .nth(column)
+        .map_or(source.len(), |(offset, _)| offset)
+}
+
+/// Where evaluation looks up the top-level names an expression reads.
+pub trait Scope {
+    /// The value bound to `name`, or `None` when nothing is.
+    fn lookup(&self, name: &str) -> Option<Value>;
+}
+
+/// A failure to evaluate an expression at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    /// The expression that failed.
+    pub expr: String,
+    pub message: String,
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.expr, self.message)
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// Evaluates one CEL expression against `scope`.
+pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
+    let fail = |message: String| EvalError {
+        expr: source.to_string(),
+        message,
+    };
+    let program = compile(source).map_err(|e| fail(e.message))?;
+    let mut context = cel::Context::default();
+    for name in program.references().variables() {
+        if let Some(value) = scope.lookup(name) {
+            context.add_variable_from_value(name, from_json(&value));
+        }
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&context)))
+        .map_err(|_| fail("evaluation failed unexpectedly".to_string()))?
+        .map_err(|e| fail(e.to_string()))?;
+    to_json(&result).map_err(fail)
+}
+
+/// Evaluates an expression that must give a boolean.
+pub fn eval_bool(source: &str, scope: &dyn Scope) -> Result<bool, EvalError> {
+    match eval(source, scope)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(EvalError {
+            expr: source.to_string(),
+            message: format!("expected a boolean, got {}", type_name(&other)),
+        }),
+    }
+}
+
+/// Renders a template: exactly one `{{ expr }}` keeps the value's JSON type; anything else is
+/// text with each value interpolated.
+pub fn render(text: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
+    let template = Template::parse(text).map_err(|e| EvalError {
+        expr: text.to_string(),
+        message: e.message,
+    })?;
+    if let Some(expr) = template.single_expr() {
+        return eval(expr.source, scope);
+    }
+    let mut out = String::new();
+    for segment in &template.segments {
+        match segment {
+            Segment::Text(t) => out.push_str(t),
+            Segment::Expr(expr) => out.push_str(&interpolate(&eval(expr.source, scope)?)),
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// Renders every string inside a JSON value as a template; keys are kept as they are.
+pub fn render_json(value: &Value, scope: &dyn Scope) -> Result<Value, EvalError> {
+    Ok(match value {
+        Value::String(s) => render(s, scope)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| render_json(item, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_json(v, scope)?)))
+                .collect::<Result<_, EvalError>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// The text a value takes inside a larger string: strings as they are, the rest as JSON.
+pub fn interpolate(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A short name of a JSON value's type, for messages.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// Converts a CEL value to JSON, sorting map keys so the result never depends on hash order.
+fn to_json(value: &cel::Value) -> Result<Value, String> {
+    use cel::Value as C;
+    Ok(match value {
+        C::Null => Value::Null,
+        C::Bool(b) => Value::Bool(*b),
+        C::Int(i) => Value::from(*i),
+        C::UInt(u) => Value::from(*u),
+        C::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a finite number"))?,
+        C::String(s) => Value::String(s.to_string()),
+        C::List(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        C::Map(map) => {
+            let mut entries: Vec<(String, Value)> = map
+                .map
+                .iter()
+                .map(|(k, v)| Ok((key_string(k), to_json(v)?)))
+                .collect::<Result<_, String>>()?;
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        other => other
+            .json()
+            .map_err(|_| format!("a {:?} value has no JSON form", other.type_of()))?,
+    })
+}
+
+/// Converts JSON to CEL. JSON has one number type: integers become CEL `int` (so `x + 1` works),
+/// integers beyond `int` become `uint`, the rest `double`.
+fn from_json(value: &Value) -> cel::Value {
+    use cel::Value as C;
+    match value {
+        Value::Null => C::Null,
+        Value::Bool(b) => C::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => C::Int(i),
+            (None, Some(u)) => C::UInt(u),
+            _ => C::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => C::String(s.clone().into()),
+        Value::Array(items) => C::List(items.iter().map(from_json).collect::<Vec<_>>().into()),
+        Value::Object(map) => C::Map(cel::objects::Map {
+            map: std::sync::Arc::new(
+                map.iter()
+                    .map(|(k, v)| (cel::objects::Key::String(k.clone().into()), from_json(v)))
+                    .collect(),
+            ),
+        }),
+    }
+}
+
+fn key_string(key: &cel::objects::Key) -> String {
+    match key {
+        cel::objects::Key::String(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Json(Value);
+    impl Scope for Json {
+        fn lookup(&self, name: &str) -> Option<Value> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    #[test]
+    fn single_template_keeps_type_and_mixed_text_interpolates() {
+        let scope = Json(json!({"input": {"count": 3, "name": "Ada"}}));
+        assert_eq!(render("{{ input.count }}", &scope).unwrap(), json!(3));
+        assert_eq!(
+            render("Hi {{ input.name }} x{{ input.count + 1 }}", &scope).unwrap(),
+            json!("Hi Ada x4")
+        );
+        assert_eq!(render("plain", &scope).unwrap(), json!("plain"));
+    }
+
+    #[test]
+    fn maps_come_out_sorted() {
+        let scope = Json(json!({}));
+        let v = eval("{'b': 1, 'a': 2, 'c': 3}", &scope).unwrap();
+        assert_eq!(v.to_string(), r#"{"a":2,"b":1,"c":3}"#);
+    }
+
+    #[test]
+    fn template_errors_point_at_the_problem() {
+        let err = Template::parse("ab {{ x").unwrap_err();
+        assert_eq!(err.offset, 3);
+        assert!(Template::parse("{{  }}").is_err());
+        let t = Template::parse("a {{  b.c }} d").unwrap();
+        assert_eq!(t.exprs().next().unwrap(), Expr { source: "b.c", offset: 6 });
+    }
+
+    #[test]
+    fn references_and_syntax_errors() {
+        assert_eq!(
+            parse_expr("create_user.body.id + input.x").unwrap().variables,
+            vec!["create_user", "input"]
+        );
+        assert!(parse_expr("a +").is_err());
+        assert!(parse_expr("1 / 0").is_ok());
+    }
+
+    #[test]
+    fn runtime_errors_are_errors_not_panics() {
+        let scope = Json(json!({"n": 0}));
+        assert!(eval("1 / n", &scope).is_err());
+        assert!(eval("missing.field", &scope).is_err());
+        assert!(eval("9223372036854775807 + 1", &scope).is_err());
+        assert!(eval_bool("1", &scope).is_err());
+    }
+}
