@@ -18,7 +18,7 @@ pub const RESERVED: &[&str] = &["input", "workflow", "var", "nodes", "env"];
 
 /// Checks every expression of the flow.
 pub fn check(source: &SourceFile, flow: &Flow) -> Vec<Diagnostic> {
-    let mut checker = Checker { source, scope: BTreeMap::new(), diagnostics: Vec::new() };
+    let mut checker = Checker { source, scope: BTreeMap::new(), diagnostics: Vec::new(), open_blackboard: flow.open_blackboard };
     checker.collect_names(flow);
     for node in flow.root.walk() {
         checker.node(node);
@@ -45,6 +45,8 @@ struct Checker<'a> {
     /// Expression name → what defines it (for messages) and where.
     scope: BTreeMap<String, (String, Span)>,
     diagnostics: Vec<Diagnostic>,
+    /// Unknown bare names are input fields of a schemaless btree document: warn, do not fail.
+    open_blackboard: bool,
 }
 
 impl Checker<'_> {
@@ -191,6 +193,14 @@ impl Checker<'_> {
             } else {
                 format!("did you mean {}?", one_of(&near))
             };
+            if self.open_blackboard {
+                self.diagnostics.push(
+                    Diagnostic::warning(Code::UnknownReference, span, format!("`{name}` is not a node or variable: it is read from the input at run time"))
+                        .label("read from the blackboard")
+                        .help(format!("if `{name}` is meant to be an input field, write `input.{name}` to say so; otherwise {help}")),
+                );
+                continue;
+            }
             self.diagnostics.push(
                 Diagnostic::error(Code::UnknownReference, span, format!("unknown name `{name}`: no node, variable or input field has it"))
                     .label("not defined in this flow")

@@ -112,6 +112,7 @@ impl Lowerer<'_> {
             settings,
             activities: std::mem::take(&mut self.activities),
             root: root?,
+            open_blackboard: false,
         })
     }
 
@@ -130,6 +131,7 @@ impl Lowerer<'_> {
             settings,
             activities: BTreeMap::new(),
             root,
+            open_blackboard: true,
         })
     }
 

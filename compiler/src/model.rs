@@ -23,6 +23,9 @@ pub struct Flow {
     /// Activities implemented by other workers, by name.
     pub activities: BTreeMap<String, RemoteActivity>,
     pub root: Node,
+    /// A bare btree document: it has no input schema, so a bare name may be an input field read
+    /// from the blackboard at run time.
+    pub open_blackboard: bool,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -89,11 +89,24 @@ impl SourceFile {
     pub fn span_in_string(&self, span: Span, text: &str, offset: usize, len: usize) -> Span {
         let raw = self.text.get(span.start..span.end).unwrap_or("");
         if raw == text {
-            span.slice(offset, len)
-        } else if raw.len() == text.len() + 2 && raw.get(1..raw.len() - 1) == Some(text) {
-            span.slice(offset + 1, len)
-        } else {
-            span
+            return span.slice(offset, len);
         }
+        if raw.len() == text.len() + 2 && raw.get(1..raw.len() - 1) == Some(text) {
+            return span.slice(offset + 1, len);
+        }
+        // A block scalar (`|`): each line of the value is a line of the source after its
+        // indentation, so find the line in the source and keep the column.
+        let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let mut cursor = 0;
+        for (i, line) in text.split('\n').enumerate() {
+            let at = text.split('\n').take(i).map(|l| l.len() + 1).sum::<usize>();
+            let Some(found) = (!line.is_empty()).then(|| raw[cursor..].find(line)).flatten() else { continue };
+            cursor += found;
+            if at == line_start {
+                return span.slice(cursor + (offset - line_start), len);
+            }
+            cursor += line.len();
+        }
+        span
     }
 }

@@ -110,15 +110,60 @@ pub struct References {
 /// Parses one CEL expression and returns the names it reads.
 pub fn parse_expr(source: &str) -> Result<References, SyntaxError> {
     let program = compile(source)?;
-    let mut variables: Vec<String> = program
-        .references()
-        .variables()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    variables.sort();
-    variables.dedup();
-    Ok(References { variables })
+    Ok(References { variables: free_variables(&program) })
+}
+
+/// The top-level names an expression reads from its scope, sorted: identifiers that macros bind
+/// (`i` in `items.map(i, i.price)`) are not free.
+fn free_variables(program: &cel::Program) -> Vec<String> {
+    fn walk(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut std::collections::BTreeSet<String>) {
+        use cel::common::ast::{EntryExpr, Expr};
+        match &expr.expr {
+            Expr::Ident(name) => {
+                if !bound.contains(name) {
+                    out.insert(name.clone());
+                }
+            }
+            Expr::Select(select) => walk(&select.operand, bound, out),
+            Expr::Call(call) => {
+                if let Some(target) = &call.target {
+                    walk(target, bound, out);
+                }
+                call.args.iter().for_each(|a| walk(a, bound, out));
+            }
+            Expr::List(list) => list.elements.iter().for_each(|e| walk(e, bound, out)),
+            Expr::Map(map) => map.entries.iter().for_each(|e| match &e.expr {
+                EntryExpr::MapEntry(entry) => {
+                    walk(&entry.key, bound, out);
+                    walk(&entry.value, bound, out);
+                }
+                EntryExpr::StructField(field) => walk(&field.value, bound, out),
+            }),
+            Expr::Struct(s) => s.entries.iter().for_each(|e| match &e.expr {
+                EntryExpr::MapEntry(entry) => {
+                    walk(&entry.key, bound, out);
+                    walk(&entry.value, bound, out);
+                }
+                EntryExpr::StructField(field) => walk(&field.value, bound, out),
+            }),
+            Expr::Comprehension(c) => {
+                walk(&c.iter_range, bound, out);
+                walk(&c.accu_init, bound, out);
+                let depth = bound.len();
+                bound.push(c.iter_var.clone());
+                bound.extend(c.iter_var2.clone());
+                bound.push(c.accu_var.clone());
+                walk(&c.loop_cond, bound, out);
+                walk(&c.loop_step, bound, out);
+                walk(&c.result, bound, out);
+                bound.truncate(depth);
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(program.expression(), &mut Vec::new(), &mut out);
+    out.into_iter().collect()
 }
 
 fn compile(source: &str) -> Result<cel::Program, SyntaxError> {
@@ -188,8 +233,8 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
     };
     let program = compile(source).map_err(|e| fail(e.message))?;
     let mut context = cel::Context::default();
-    for name in program.references().variables() {
-        if let Some(value) = scope.lookup(name) {
+    for name in free_variables(&program) {
+        if let Some(value) = scope.lookup(&name) {
             context.add_variable_from_value(name, from_json(&value));
         }
     }
@@ -374,6 +419,10 @@ mod tests {
             vec!["create_user", "input"]
         );
         assert!(parse_expr("a +").is_err());
+        assert_eq!(
+            parse_expr("items.map(i, i.price * rate).exists(x, x > min)").unwrap().variables,
+            vec!["items", "min", "rate"]
+        );
         assert!(parse_expr("1 / 0").is_ok());
     }
 

@@ -64,12 +64,44 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         None => quote! { cx.finish_with_outputs(result) },
     };
     let settings = settings(flow);
-    let default_policy = policy(&flow.settings.activity);
-    let nodes = flow.root.walk().into_iter().map(|node| node_fn(flow, node, items));
+    let nodes: Vec<&Node> = flow.root.walk();
+    let policies: Vec<&ActivityPolicy> = nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NodeKind::HttpRequest { policy, .. } | NodeKind::Activity { policy, .. } => Some(policy),
+            _ => None,
+        })
+        .collect();
+    let default_policy = policies.iter().any(|p| **p == flow.settings.activity).then(|| {
+        let p = policy(&flow.settings.activity);
+        quote! {
+            /// Timeouts and retries of activities without options of their own.
+            const DEFAULT_POLICY: ActivityPolicy = #p;
+        }
+    });
+    // Import only what this flow's code names, so the crate has no unused imports.
+    let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Status }];
+    if !policies.is_empty() {
+        imports.insert(0, quote! { ActivityPolicy });
+    }
+    if nodes.iter().any(|n| matches!(n.kind, NodeKind::Log { .. })) {
+        imports.push(quote! { Level });
+    }
+    let uses_templates = flow.output.is_some()
+        || nodes.iter().any(|n| {
+            matches!(
+                n.kind,
+                NodeKind::HttpRequest { .. } | NodeKind::Activity { .. } | NodeKind::Log { .. } | NodeKind::SetVariable { .. } | NodeKind::Fail { .. }
+            )
+        });
+    if uses_templates {
+        imports.push(quote! { Template });
+    }
+    let nodes = nodes.into_iter().map(|node| node_fn(flow, node, items));
 
     quote! {
         use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
-        use ::wfc_runtime::codegen::{ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Status, Template};
+        use ::wfc_runtime::codegen::{#(#imports),*};
 
         use crate::types::{Input, Output};
 
@@ -81,8 +113,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         /// Flow-wide settings.
         const SETTINGS: FlowSettings = #settings;
 
-        /// Timeouts and retries of activities without options of their own.
-        const DEFAULT_POLICY: ActivityPolicy = #default_policy;
+        #default_policy
 
         type Cx<'a> = ::wfc_runtime::codegen::Cx<'a, #workflow>;
 

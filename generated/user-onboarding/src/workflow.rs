@@ -4,7 +4,7 @@
 
 use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 use ::wfc_runtime::codegen::{
-    ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Status,
+    ActivityPolicy, FlowSettings, FlowState, NodeInfo, NodeResult, Status, Level,
     Template,
 };
 use crate::types::{Input, Output};
