@@ -86,6 +86,10 @@ impl Checker<'_> {
             return;
         }
         if let Some((other, first)) = self.scope.get(&name) {
+            if *other == what {
+                // The same id twice: already reported as a duplicate id.
+                return;
+            }
             self.diagnostics.push(
                 Diagnostic::error(Code::IdCollision, span, format!("{what} and {other} are both `{name}` in expressions"))
                     .label("collides")

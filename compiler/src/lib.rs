@@ -41,6 +41,7 @@ pub fn check(source: &SourceFile) -> Checked {
     diagnostics.extend(lowered);
     if let Some(flow) = &flow {
         diagnostics.extend(check::check(source, flow));
+        diagnostics.extend(codegen::schema_diagnostics(flow));
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
     let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));

@@ -260,7 +260,7 @@ impl Lowerer<'_> {
         let config = self.config(value);
         let policy = self.node_policy(value, defaults);
         let children = self.children(value, &id, defaults);
-        let kind = self.kind(node_type, value, type_value.span, config.as_ref(), children, policy)?;
+        let kind = self.kind(node_type, value, type_value.span, config.as_ref(), children?, policy)?;
         Some(Node {
             id,
             id_span,
@@ -357,15 +357,17 @@ impl Lowerer<'_> {
         policy
     }
 
-    fn children(&mut self, node: &Value, parent_id: &str, defaults: &ActivityPolicy) -> Vec<(Node, Span)> {
-        let Some(children) = node.get("children") else { return Vec::new() };
-        let Some(items) = self.expect_seq(children) else { return Vec::new() };
+    /// The node's children, or `None` when one of them (or the list) is invalid and was reported.
+    fn children(&mut self, node: &Value, parent_id: &str, defaults: &ActivityPolicy) -> Option<Vec<(Node, Span)>> {
+        let Some(children) = node.get("children") else { return Some(Vec::new()) };
+        let items = self.expect_seq(children)?;
         let parent_path = if parent_id == "root" { String::new() } else { format!("{parent_id}-") };
-        items
+        let lowered: Vec<(Node, Span)> = items
             .iter()
             .enumerate()
             .filter_map(|(i, child)| self.node(child, &format!("{parent_path}{i}"), defaults).map(|n| (n, child.span)))
-            .collect()
+            .collect();
+        (lowered.len() == items.len()).then_some(lowered)
     }
 
     /// Builds a node's kind from its type, configuration and children.

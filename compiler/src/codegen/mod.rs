@@ -68,6 +68,11 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
+/// Problems in the flow's schemas, found by generating its types (so `wfc check` reports them too).
+pub fn schema_diagnostics(flow: &Flow) -> Vec<Diagnostic> {
+    types::generate(flow, &workflow::Items::new(flow)).err().unwrap_or_default()
+}
+
 /// Formats a file item by item, with a blank line between items (but not between `use`s):
 /// prettyplease prints items back to back.
 fn format_items(file: syn::File) -> String {

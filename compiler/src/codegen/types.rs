@@ -38,10 +38,12 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
             continue;
         };
         let parsed: Result<schemars::schema::Schema, _> = serde_json::from_value(schema.to_json());
-        let added = parsed
-            .map_err(|e| e.to_string())
-            .and_then(|s| space.add_type_with_name(&s, Some(name.clone())).map_err(|e| e.to_string()))
-            .and_then(|id| space.get_type(&id).map(|t| t.ident()).map_err(|e| e.to_string()));
+        let added = parsed.map_err(|e| e.to_string()).and_then(|s| {
+            contain_panics(|| {
+                let id = space.add_type_with_name(&s, Some(name.clone())).map_err(|e| e.to_string())?;
+                space.get_type(&id).map(|t| t.ident()).map_err(|e| e.to_string())
+            })
+        });
         match added {
             Ok(ty) if ty.to_string() == name => {}
             Ok(ty) => aliases.push(quote! {
@@ -62,7 +64,7 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
     if !errors.is_empty() {
         return Err(errors);
     }
-    let types = space.to_stream();
+    let types = contain_panics(|| Ok(space.to_stream())).map_err(|e| vec![unsupported(flow.input_schema.as_ref().or(flow.output_schema.as_ref()).unwrap_or(&Value { kind: crate::syntax::Kind::Null, span: Default::default() }), e)])?;
     Ok(quote! {
         // The types describe whole schemas; the workflow reads values through its JSON state, so
         // some fields and conversions are never used by the crate itself.
@@ -70,6 +72,19 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
 
         #(#aliases)*
         #types
+    })
+}
+
+/// typify answers some schemas with `todo!()`; the compiler must never panic, so a panic in it
+/// becomes an error (and its message is not printed).
+fn contain_panics<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|panic| {
+        let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+        Err(message.map_or_else(|| "unsupported schema".to_string(), |m| m.lines().next().unwrap_or_default().to_string()))
     })
 }
 

@@ -1,0 +1,5 @@
+//! wfc's test suite, one binary: code generation, diagnostics, and end-to-end runs.
+
+mod codegen;
+mod diagnostics;
+mod e2e;

@@ -1,0 +1,75 @@
+//! A real HTTP server on loopback that records every request and answers from a route table.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// A request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// The server; it stops when dropped.
+pub struct HttpServer {
+    pub base_url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// An answer: status, extra headers and a JSON body.
+pub type Route = (u16, Vec<(&'static str, String)>, Value);
+
+impl HttpServer {
+    /// Serves `routes` (by `METHOD /path`); anything else gets 404. Answers are JSON.
+    pub fn start(routes: Vec<(&'static str, Route)>) -> HttpServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("cannot bind an HTTP server on 127.0.0.1"));
+        let base_url = format!("http://{}", server.server_addr().to_ip().expect("an IP listener"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let routes: BTreeMap<&'static str, Route> = routes.into_iter().collect();
+        let (server2, requests2) = (server.clone(), requests.clone());
+        let thread = std::thread::spawn(move || {
+            for mut request in server2.incoming_requests() {
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                let path = request.url().split('?').next().unwrap_or_default().to_string();
+                let key = format!("{} {}", request.method(), path);
+                let recorded = Recorded {
+                    method: request.method().to_string(),
+                    path: request.url().to_string(),
+                    headers: request.headers().iter().map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string())).collect(),
+                    body,
+                };
+                requests2.lock().unwrap_or_else(|e| e.into_inner()).push(recorded);
+                let (status, headers, json) = routes.get(key.as_str()).cloned().unwrap_or((404, Vec::new(), Value::String("not found".into())));
+                let mut response = tiny_http::Response::from_string(json.to_string()).with_status_code(status);
+                response.add_header(tiny_http::Header::from_bytes("content-type", "application/json").expect("a valid header"));
+                for (name, value) in headers {
+                    response.add_header(tiny_http::Header::from_bytes(name, value.as_bytes()).expect("a valid header"));
+                }
+                let _ = request.respond(response);
+            }
+        });
+        HttpServer { base_url, requests, server, thread: Some(thread) }
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Worker binaries built from generated crates, run as real processes against the dev server.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+
+use crate::server::{spawn_guarded, stop};
+
+/// The cargo target folder shared by the workspace and every generated crate.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::repo_root().join("target"), PathBuf::from)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// Builds workspace packages once per process, all in one cargo invocation.
+pub fn build_packages(packages: &[&str]) {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !built.contains(*p)).collect();
+    if missing.is_empty() {
+        return;
+    }
+    let mut command = Command::new(cargo());
+    command.arg("build").current_dir(crate::repo_root());
+    for package in &missing {
+        command.args(["-p", package]);
+    }
+    let status = command.status().expect("cannot run cargo");
+    assert!(status.success(), "cargo build of {missing:?} failed");
+    built.extend(missing.iter().map(|p| p.to_string()));
+}
+
+/// The binary of a workspace package, built if needed.
+pub fn binary(package: &str) -> PathBuf {
+    build_packages(&[package]);
+    target_dir().join("debug").join(package)
+}
+
+/// A `<flow>-worker worker` process; stopped when dropped.
+pub struct WorkerProcess {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl WorkerProcess {
+    /// Starts `bin worker` against `address`, logging to `log`.
+    pub fn start(bin: &Path, address: &str, env: &[(&str, &str)], log: PathBuf) -> WorkerProcess {
+        let file = std::fs::File::create(&log).expect("cannot create the worker log");
+        let mut all_env = vec![("TEMPORAL_ADDRESS", address), ("RUST_LOG", "warn,wfc=info")];
+        all_env.extend_from_slice(env);
+        let child = spawn_guarded(bin, &["worker"], &all_env, Stdio::from(file)).expect("cannot start the worker");
+        WorkerProcess { child, log }
+    }
+
+    /// What the worker has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// Runs a worker binary's client command (`start`, `query`, `result`) against `address`.
+pub fn client(bin: &Path, address: &str, args: &[&str]) -> Output {
+    Command::new(bin).args(args).env("TEMPORAL_ADDRESS", address).output().expect("cannot run the worker binary")
+}
