@@ -32,9 +32,12 @@ pub struct ActivityPolicy {
     pub max_interval_ms: u64,
 }
 
-/// Flow-wide settings that the workflow enforces.
+/// Flow-wide facts and settings that the workflow enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FlowSettings {
+    /// Every node id of the flow: a node that has no output yet reads as `{}` in expressions, so
+    /// `has(node.field)` is false rather than an error.
+    pub nodes: &'static [&'static str],
     /// A node output larger than this (as JSON) fails the node.
     pub max_output_bytes: Option<usize>,
 }
@@ -268,6 +271,9 @@ impl wfc_expr::Scope for FlowState {
         }
         if let Some(value) = self.variables.get(name) {
             return Some(value.clone());
+        }
+        if self.settings.nodes.iter().any(|id| id.replace('-', "_") == name) {
+            return Some(Value::Object(Map::new()));
         }
         self.input.as_object().and_then(|input: &Map<String, Value>| input.get(name)).cloned()
     }

@@ -1,1 +1,231 @@
+//! End to end: generated workers run against a real `temporal server start-dev`, calling a real
+//! HTTP server and activities served by another worker on other task queues.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+use wfc_tests::http::HttpServer;
+use wfc_tests::remote::RemoteWorkers;
+use wfc_tests::server::{DevServer, temporal_cli};
+use wfc_tests::workers::{self, WorkerProcess};
+
+fn log_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.log"))
+}
+
+/// The outcome of a worker binary's `start --wait`.
+struct Run {
+    code: Option<i32>,
+    output: Value,
+    stderr: String,
+}
+
+/// A worker of one flow on a task queue of its own, so tests never take each other's tasks.
+struct FlowWorker {
+    bin: PathBuf,
+    task_queue: String,
+    worker: WorkerProcess,
+}
+
+impl FlowWorker {
+    fn start(bin: PathBuf, test: &str, env: &[(&str, &str)]) -> FlowWorker {
+        let task_queue = format!("e2e-{test}");
+        let address = &DevServer::shared().address;
+        let mut args_env: Vec<(&str, &str)> = env.to_vec();
+        args_env.push(("WFC_TEST", test));
+        let worker = WorkerProcess::start_on(&bin, address, &task_queue, &args_env, log_path(test));
+        FlowWorker { bin, task_queue, worker }
+    }
+
+    fn run(&self, id: &str, input: Value) -> Run {
+        let input = input.to_string();
+        let address = &DevServer::shared().address;
+        let out = workers::client(&self.bin, address, &["start", "--input", &input, "--id", id, "--task-queue", &self.task_queue, "--wait"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // The first line is the workflow id; the result follows.
+        let result = stdout.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
+        Run {
+            code: out.status.code(),
+            output: serde_json::from_str(result).unwrap_or(Value::Null),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn query_status(&self, id: &str) -> Value {
+        let out = workers::client(&self.bin, &DevServer::shared().address, &["query", id, "status"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+}
+
+/// The workflow's full history as JSON text, from the `temporal` CLI.
+fn history(id: &str) -> String {
+    let out = Command::new(temporal_cli())
+        .args(["workflow", "show", "--workflow-id", id, "--output", "json", "--address", &DevServer::shared().address])
+        .output()
+        .expect("temporal CLI runs");
+    assert!(out.status.success(), "temporal workflow show failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Workers serving the remote activities on `payments`, `inventory` and `approvals`.
+fn remote_workers() -> &'static RemoteWorkers {
+    static WORKERS: OnceLock<RemoteWorkers> = OnceLock::new();
+    WORKERS.get_or_init(|| RemoteWorkers::start(&DevServer::shared().address, &["payments", "inventory", "approvals"]))
+}
+
+fn users_api(users_status: u16) -> HttpServer {
+    HttpServer::start(vec![
+        ("POST /users", (users_status, vec![], json!({"id": 42}))),
+        ("POST /workspaces", (201, vec![], json!({"id": "ws-1"}))),
+        ("POST /emails", (202, vec![], json!({"queued": true}))),
+    ])
+}
+
+#[test]
+fn user_onboarding_runs_end_to_end_and_keeps_its_secret_out_of_history() {
+    let api = users_api(201);
+    let secret = "tok-e2e-5f2a9c";
+    let w = FlowWorker::start(workers::binary("user-onboarding-worker"), "onboarding", &[("USERS_API_TOKEN", secret)]);
+
+    let run = w.run("onboarding-pro", json!({"email": "ada@example.com", "name": "Ada", "plan": "pro", "apiBase": api.base_url}));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.output, json!({"userId": 42, "plan": "pro", "welcomed": true}));
+
+    let requests = api.requests();
+    let users = requests.iter().find(|r| r.path == "/users").expect("POST /users");
+    assert_eq!(users.headers["authorization"], format!("Bearer {secret}"));
+    assert_eq!(users.headers["idempotency-key"], "onboarding-pro/create-user");
+    assert_eq!(serde_json::from_str::<Value>(&users.body).ok(), Some(json!({"email": "ada@example.com", "name": "Ada"})));
+    let workspace = requests.iter().find(|r| r.path == "/workspaces").expect("POST /workspaces");
+    assert_eq!(serde_json::from_str::<Value>(&workspace.body).ok(), Some(json!({"owner": 42, "plan": "pro"})));
+
+    let status = w.query_status("onboarding-pro");
+    assert_eq!(status["state"], "completed");
+    assert_eq!(status["skipped"], json!(["free-tier"]));
+    assert!(status["completed"].as_array().is_some_and(|c| c.contains(&json!("notify-sales"))));
+
+    let history = history("onboarding-pro");
+    assert!(history.contains("create-user"), "the history is readable");
+    assert!(!history.contains(secret), "the secret leaked into the workflow history");
+
+    let free = w.run("onboarding-free", json!({"email": "bo@example.com", "name": "Bo", "plan": "free", "apiBase": api.base_url}));
+    assert_eq!(free.code, Some(0), "{}", free.stderr);
+    assert_eq!(w.query_status("onboarding-free")["skipped"], json!(["notify-sales"]));
+
+    let invalid = w.run("onboarding-bad-email", json!({"email": "nope", "name": "Cy", "plan": "free", "apiBase": api.base_url}));
+    assert_eq!(invalid.code, Some(1));
+    assert!(invalid.stderr.contains("node `validate-email` (CheckCondition) failed"), "{}", invalid.stderr);
+
+    let bad_input = w.run("onboarding-bad-input", json!({"email": "ada@example.com", "name": "Ada"}));
+    assert_eq!(bad_input.code, Some(2));
+    assert!(bad_input.stderr.contains("missing field `plan`"), "{}", bad_input.stderr);
+
+    assert!(w.worker.log_text().contains("Onboarding Ada <ada@example.com> on the pro plan"));
+}
+
+#[test]
+fn http_failures_are_classified_for_retries() {
+    let w = FlowWorker::start(workers::binary("user-onboarding-worker"), "http-retries", &[("USERS_API_TOKEN", "t")]);
+
+    // 400: not retryable, so one request and a failure naming the node and the status.
+    let rejected = users_api(400);
+    let run = w.run("http-400", json!({"email": "a@b.co", "name": "A", "plan": "free", "apiBase": rejected.base_url}));
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("node `create-user` (HttpRequest) failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("400"), "{}", run.stderr);
+    assert_eq!(rejected.requests().iter().filter(|r| r.path == "/users").count(), 1);
+
+    // 503: retried up to the node's `retryAttempts: 5`.
+    let unavailable = users_api(503);
+    let run = w.run("http-503", json!({"email": "a@b.co", "name": "A", "plan": "free", "apiBase": unavailable.base_url}));
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("503"), "{}", run.stderr);
+    assert_eq!(unavailable.requests().iter().filter(|r| r.path == "/users").count(), 5);
+}
+
+#[test]
+fn order_fulfillment_calls_activities_served_on_other_task_queues() {
+    remote_workers();
+    let w = FlowWorker::start(workers::binary("order-fulfillment-worker"), "orders", &[]);
+
+    let run = w.run("order-ok", json!({"orderId": "o-1", "sku": "sku-9", "quantity": 3, "unitPrice": 20.0, "creditLimit": 500}));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        run.output,
+        json!({"orderId": "o-1", "total": 64.95, "chargeId": "ch_o-1", "reservation": "rs_o-1_sku-9", "status": "shipped after ch_o-1"})
+    );
+    let history = history("order-ok");
+    assert!(history.contains("TIMER_FIRED") || history.contains("TimerFired"), "the Delay is a durable timer");
+
+    let over = w.run("order-over-limit", json!({"orderId": "o-2", "sku": "sku-9", "quantity": 3, "unitPrice": 20.0, "creditLimit": 10}));
+    assert_eq!(over.code, Some(1));
+    assert!(over.stderr.contains("node `over-limit` (Fail) failed: Order o-2 total 64.95 exceeds the credit limit 10"), "{}", over.stderr);
+
+    let declined = w.run("order-declined", json!({"orderId": "o-3", "sku": "sku-1", "quantity": 1000, "unitPrice": 20.0, "creditLimit": 1e9}));
+    assert_eq!(declined.code, Some(1));
+    assert!(declined.stderr.contains("node `charge-card` (Activity) failed") && declined.stderr.contains("card declined"), "{}", declined.stderr);
+    let status = w.query_status("order-declined");
+    assert_eq!(status["state"], "failed");
+    assert!(status["failed"].as_array().is_some_and(|f| f.contains(&json!("charge-card"))), "{status}");
+}
+
+#[test]
+fn a_bare_btree_document_runs_and_logs_in_tree_order() {
+    let w = FlowWorker::start(workers::binary("reminder-digest-worker"), "digest", &[]);
+    let reminders = json!([
+        {"title": "pay rent", "done": false, "priority": "high"},
+        {"title": "call mum", "done": false, "priority": "low"},
+        {"title": "book dentist", "done": true, "priority": "high"},
+    ]);
+    let run = w.run("digest-1", json!({"user": "ada", "reminders": reminders}));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.output["count"], json!({"pending": 2, "urgent": 1}));
+    assert_eq!(run.output["urgent-digest"], json!({"message": "ada: 2 pending, 1 urgent"}));
+    assert_eq!(w.query_status("digest-1")["variables"]["digest"], "ada: 2 pending, 1 urgent");
+    let log = w.worker.log_text();
+    let greet = log.find("Preparing the digest for ada").expect("greet logged");
+    let digest = log.find("ada: 2 pending, 1 urgent").expect("digest logged");
+    assert!(greet < digest, "PrintAction messages appear in tree order");
+}
+
+#[test]
+fn a_flow_written_from_the_design_builds_standalone_and_runs() {
+    remote_workers();
+    // Outside this repository, as in a user's own: the crate must build on its own.
+    let dir = std::env::temp_dir().join("wfc-e2e").join("expense-approval");
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = wfc_tests::repo_root();
+    let wfc = workers::binary("wfc");
+    let runtime = format!("path={}", root.join("runtime").display());
+    let status = Command::new(&wfc)
+        .args(["build", "tests/flows/expense-approval.json", "-o"])
+        .arg(&dir)
+        .args(["--runtime", &runtime])
+        .current_dir(&root)
+        .status()
+        .expect("wfc runs");
+    assert!(status.success());
+    // Same dependency versions as the workspace, so the shared target folder is reused.
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("build")
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", workers::target_dir())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the generated crate builds standalone");
+
+    let api = HttpServer::start(vec![("GET /rates", (200, vec![], json!({"rate": 0.5})))]);
+    let w = FlowWorker::start(workers::target_dir().join("debug/expense-approval-worker"), "expenses", &[]);
+    let small = w.run("expense-small", json!({"employee": "ada", "amount": 100.0, "currency": "USD", "ratesUrl": api.base_url}));
+    assert_eq!(small.code, Some(0), "{}", small.stderr);
+    assert_eq!(small.output, json!({"employee": "ada", "amountEur": 50.0, "decision": "auto-approved", "reviewedBy": "policy"}));
+    let large = w.run("expense-large", json!({"employee": "bo", "amount": 5000.0, "currency": "USD", "ratesUrl": api.base_url}));
+    assert_eq!(large.code, Some(0), "{}", large.stderr);
+    assert_eq!(large.output, json!({"employee": "bo", "amountEur": 2500.0, "decision": "approved after review", "reviewedBy": "finance"}));
+    let rates = api.requests();
+    assert_eq!(rates.len(), 2);
+    assert!(rates[0].path.contains("from=USD") && rates[0].path.contains("to=EUR"), "{}", rates[0].path);
+}

@@ -47,12 +47,21 @@ pub struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    /// Starts `bin worker` against `address`, logging to `log`.
+    /// Starts `bin worker` against `address` on the flow's own task queue, logging to `log`.
     pub fn start(bin: &Path, address: &str, env: &[(&str, &str)], log: PathBuf) -> WorkerProcess {
+        Self::spawn(bin, &["worker"], address, env, log)
+    }
+
+    /// Starts `bin worker --task-queue <task_queue>`.
+    pub fn start_on(bin: &Path, address: &str, task_queue: &str, env: &[(&str, &str)], log: PathBuf) -> WorkerProcess {
+        Self::spawn(bin, &["worker", "--task-queue", task_queue], address, env, log)
+    }
+
+    fn spawn(bin: &Path, args: &[&str], address: &str, env: &[(&str, &str)], log: PathBuf) -> WorkerProcess {
         let file = std::fs::File::create(&log).expect("cannot create the worker log");
         let mut all_env = vec![("TEMPORAL_ADDRESS", address), ("RUST_LOG", "warn,wfc=info")];
         all_env.extend_from_slice(env);
-        let child = spawn_guarded(bin, &["worker"], &all_env, Stdio::from(file)).expect("cannot start the worker");
+        let child = spawn_guarded(bin, args, &all_env, Stdio::from(file)).expect("cannot start the worker");
         WorkerProcess { child, log }
     }
 

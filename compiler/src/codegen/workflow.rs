@@ -163,7 +163,13 @@ fn settings(flow: &Flow) -> TokenStream {
         }
         None => quote! { None },
     };
-    quote! { FlowSettings { max_output_bytes: #max_output_bytes } }
+    let ids = flow.root.walk().into_iter().map(|n| n.id.as_str());
+    quote! {
+        FlowSettings {
+            nodes: &[#(#ids),*],
+            max_output_bytes: #max_output_bytes,
+        }
+    }
 }
 
 fn policy(p: &ActivityPolicy) -> TokenStream {

@@ -16,6 +16,18 @@ pub const TASK_QUEUE: &str = "order-fulfillment";
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
+    nodes: &[
+        "fulfil",
+        "price",
+        "credit-check",
+        "over-limit",
+        "mark-approved",
+        "charge-and-reserve",
+        "charge-card",
+        "reserve-stock",
+        "hold",
+        "mark-shipped",
+    ],
     max_output_bytes: None,
 };
 

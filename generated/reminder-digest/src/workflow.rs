@@ -16,6 +16,16 @@ pub const TASK_QUEUE: &str = "reminder-digest";
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
+    nodes: &[
+        "reminder-digest",
+        "greet",
+        "count",
+        "settle",
+        "any-urgent",
+        "urgent-digest",
+        "calm-digest",
+        "digest-written",
+    ],
     max_output_bytes: None,
 };
 

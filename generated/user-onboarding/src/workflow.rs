@@ -17,6 +17,18 @@ pub const TASK_QUEUE: &str = "user-onboarding";
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
+    nodes: &[
+        "onboard",
+        "validate-email",
+        "announce",
+        "create-user",
+        "provision",
+        "create-workspace",
+        "send-welcome",
+        "paid-plan",
+        "notify-sales",
+        "free-tier",
+    ],
     max_output_bytes: None,
 };
 
