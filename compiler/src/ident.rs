@@ -52,7 +52,7 @@ pub fn camel(name: &str) -> String {
         })
         .collect();
     let ident = if joined.is_empty() { "Unnamed".to_string() } else { joined };
-    guard(ident)
+    if ident.starts_with(|c: char| c.is_ascii_digit()) { format!("N{ident}") } else { guard(ident) }
 }
 
 fn guard(ident: String) -> String {

