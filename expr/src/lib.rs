@@ -163,13 +163,58 @@ fn free_variables(program: &cel::Program) -> Vec<String> {
     }
     let mut out = std::collections::BTreeSet::new();
     walk(program.expression(), &mut Vec::new(), &mut out);
+    if out.remove(VAR_ALIAS) {
+        out.insert("var".to_string());
+    }
     out.into_iter().collect()
 }
 
+/// `var` is a reserved word in CEL, but wfc's expressions read variables as `var.name`: the
+/// identifier is renamed to this one before parsing, and back in every name reported.
+const VAR_ALIAS: &str = "__wfc_var";
+
+/// Renames the identifier `var` (not inside string literals, not after a `.`) to [`VAR_ALIAS`].
+/// A syntax error reported after a renamed `var` is off by a few columns; its message is exact.
+fn rename_var(source: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = source.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut out = String::new();
+    let mut last = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None => {
+                if source[i..].starts_with("var")
+                    && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
+                    && bytes.get(i + 3).is_none_or(|n| !is_ident(*n))
+                {
+                    out.push_str(&source[last..i]);
+                    out.push_str(VAR_ALIAS);
+                    last = i + 3;
+                    i += 2;
+                }
+            }
+        }
+        i += 1;
+    }
+    if last == 0 {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    out.push_str(&source[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
 fn compile(source: &str) -> Result<cel::Program, SyntaxError> {
+    let renamed = rename_var(source);
     // The CEL parser is a generated ANTLR parser; a panic in it must never take a workflow or the
     // compiler down with it.
-    let parsed = std::panic::catch_unwind(|| cel::Program::compile(source));
+    let parsed = std::panic::catch_unwind(|| cel::Program::compile(&renamed));
     match parsed {
         Ok(Ok(program)) => Ok(program),
         Ok(Err(errors)) => {
@@ -235,6 +280,7 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
     let mut context = cel::Context::default();
     for name in free_variables(&program) {
         if let Some(value) = scope.lookup(&name) {
+            let name = if name == "var" { VAR_ALIAS.to_string() } else { name };
             context.add_variable_from_value(name, from_json(&value));
         }
     }
@@ -424,6 +470,14 @@ mod tests {
             vec!["items", "min", "rate"]
         );
         assert!(parse_expr("1 / 0").is_ok());
+    }
+
+    #[test]
+    fn var_reads_variables_although_cel_reserves_the_word() {
+        let scope = Json(json!({"var": {"total": 5}, "variance": 1}));
+        assert_eq!(parse_expr("var.total + variance").unwrap().variables, vec!["var", "variance"]);
+        assert_eq!(eval("var.total + variance", &scope).unwrap(), json!(6));
+        assert_eq!(eval("'var.x' + \"var\"", &scope).unwrap(), json!("var.xvar"));
     }
 
     #[test]

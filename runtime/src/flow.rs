@@ -278,3 +278,64 @@ impl wfc_expr::Scope for FlowState {
         self.input.as_object().and_then(|input: &Map<String, Value>| input.get(name)).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use wfc_expr::{Scope, eval};
+
+    use super::*;
+
+    const A: NodeInfo = NodeInfo::new("create-user", "HttpRequest", 3);
+    const B: NodeInfo = NodeInfo::new("review", "Activity", 9);
+
+    fn state(max_output_bytes: Option<usize>) -> FlowState {
+        let mut s = FlowState::default();
+        let settings = FlowSettings { nodes: &["create-user", "review"], max_output_bytes };
+        s.start("flow", "wf-1", "run-1", json!({"plan": "pro", "x": 1}), settings);
+        s
+    }
+
+    #[test]
+    fn names_resolve_outputs_then_variables_then_input_fields() {
+        let mut s = state(None);
+        s.enter(&A);
+        s.exit(&A, Ok(json!({"body": {"id": 7}}))).unwrap();
+        s.set_variable("x", json!(2));
+        assert_eq!(eval("create_user.body.id + x", &s).unwrap(), json!(9));
+        assert_eq!(eval("nodes['create-user'].body.id", &s).unwrap(), json!(7));
+        assert_eq!(eval("plan == input.plan && var.x == 2", &s).unwrap(), json!(true));
+        assert_eq!(eval("workflow.id + '/' + workflow.runId", &s).unwrap(), json!("wf-1/run-1"));
+        assert_eq!(s.lookup("env"), None, "env never resolves in workflow code");
+    }
+
+    #[test]
+    fn a_node_that_has_not_run_reads_as_empty_so_has_is_false() {
+        let s = state(None);
+        assert_eq!(eval("has(review.reviewer) ? review.reviewer : 'policy'", &s).unwrap(), json!("policy"));
+        assert!(eval("review.reviewer", &s).is_err());
+        assert!(eval("nosuchnode.x", &s).is_err());
+    }
+
+    #[test]
+    fn outputs_over_the_limit_fail_the_node_and_status_says_so() {
+        let mut s = state(Some(16));
+        s.enter(&A);
+        let failure = s.exit(&A, Ok(json!({"body": "a long response body"}))).unwrap_err();
+        assert_eq!(failure.node.as_deref(), Some("create-user"));
+        assert!(failure.to_string().contains("maxOutputBytes"), "{failure}");
+        s.skip(&["review"]);
+        s.finish(Some(failure));
+        let status = s.status();
+        assert_eq!(status.state, "failed");
+        assert_eq!(status.failed, ["create-user"]);
+        assert_eq!(status.skipped, ["review"]);
+    }
+
+    #[test]
+    fn a_failure_is_attributed_to_the_innermost_node() {
+        let inner = Failure::new("boom").at(&B);
+        assert_eq!(inner.clone().at(&A).node.as_deref(), Some("review"));
+        assert_eq!(inner.to_string(), "node `review` (Activity) failed: boom");
+    }
+}

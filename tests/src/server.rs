@@ -25,7 +25,7 @@ pub fn spawn_guarded(program: &Path, args: &[&str], env: &[(&str, &str)], log: S
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(r#""$@" </dev/null & p=$!; cat >/dev/null; kill $p 2>/dev/null; wait $p"#)
+        .arg(r#""$@" </dev/null & p=$!; cat >/dev/null; kill $p 2>/dev/null; wait $p 2>/dev/null"#)
         .arg("sh")
         .arg(program)
         .args(args)

@@ -58,12 +58,41 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
             ("description", flow.description.clone().unwrap_or_default()),
             ("source", options.source_path.clone()),
             ("task_queue", flow.task_queue.clone()),
-            ("example", "{}".to_string()),
+            ("example", example_input(flow.input_schema.as_ref())),
             ("input", schema(&flow.input_schema, "input")),
             ("output", schema(&flow.output_schema, "output")),
             ("activities", activities.join("\n")),
         ],
     )
+}
+
+/// A small input that fits the schema's required fields, for the README's `start` example.
+fn example_input(schema: Option<&Value>) -> String {
+    fn example(schema: &serde_json::Value) -> serde_json::Value {
+        use serde_json::{Value as J, json};
+        if let Some(first) = schema.get("enum").and_then(J::as_array).and_then(|e| e.first()) {
+            return first.clone();
+        }
+        match schema.get("type").and_then(J::as_str) {
+            Some("string") => json!("text"),
+            Some("integer") => json!(1),
+            Some("number") => json!(1.5),
+            Some("boolean") => json!(true),
+            Some("array") => json!([]),
+            Some("object") => {
+                let required: Vec<&str> = schema.get("required").and_then(J::as_array).map_or(Vec::new(), |r| r.iter().filter_map(J::as_str).collect());
+                let properties = schema.get("properties").and_then(J::as_object);
+                J::Object(
+                    required
+                        .iter()
+                        .map(|name| (name.to_string(), properties.and_then(|p| p.get(*name)).map_or(J::Null, example)))
+                        .collect(),
+                )
+            }
+            _ => J::Null,
+        }
+    }
+    schema.map_or_else(|| "{}".to_string(), |s| example(&s.to_json()).to_string()).replace('\'', "'\\''")
 }
 
 /// Replaces every `@key@` in one pass, so filled-in text is never itself scanned for keys.

@@ -227,15 +227,18 @@ fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             quote! { async { #(#steps)* Ok(()) } }
         }
         NodeKind::Parallel(children) => {
+            // Each branch is bound first: prettyplease does not format inside `join!`.
+            let futures: Vec<_> = (0..children.len()).map(|i| format_ident!("b{}", i)).collect();
             let results: Vec<_> = (0..children.len()).map(|i| format_ident!("r{}", i)).collect();
-            let branches = children.iter().map(|c| {
+            let branches = children.iter().zip(&futures).map(|(c, b)| {
                 let f = &items.node_fns[&c.id];
-                quote! { branches.guard(#f(&branches)) }
+                quote! { let #b = branches.guard(#f(&branches)); }
             });
             quote! {
                 async {
                     let branches = cx.fork();
-                    let (#(#results,)*) = ::temporalio_sdk::workflows::join!(#(#branches),*);
+                    #(#branches)*
+                    let (#(#results,)*) = ::temporalio_sdk::workflows::join!(#(#futures),*);
                     ::wfc_runtime::codegen::all_succeeded([#(#results),*])
                 }
             }

@@ -151,10 +151,9 @@ async fn charge_and_reserve(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("charge-and-reserve", "Parallel", 68);
     let body = async {
         let branches = cx.fork();
-        let (r0, r1) = ::temporalio_sdk::workflows::join!(
-            branches.guard(charge_card(& branches)), branches.guard(reserve_stock(&
-            branches))
-        );
+        let b0 = branches.guard(charge_card(&branches));
+        let b1 = branches.guard(reserve_stock(&branches));
+        let (r0, r1) = ::temporalio_sdk::workflows::join!(b0, b1);
         ::wfc_runtime::codegen::all_succeeded([r0, r1])
     };
     cx.node(&NODE, body).await

@@ -167,10 +167,9 @@ async fn provision(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("provision", "Parallel", 55);
     let body = async {
         let branches = cx.fork();
-        let (r0, r1) = ::temporalio_sdk::workflows::join!(
-            branches.guard(create_workspace(& branches)), branches.guard(send_welcome(&
-            branches))
-        );
+        let b0 = branches.guard(create_workspace(&branches));
+        let b1 = branches.guard(send_welcome(&branches));
+        let (r0, r1) = ::temporalio_sdk::workflows::join!(b0, b1);
         ::wfc_runtime::codegen::all_succeeded([r0, r1])
     };
     cx.node(&NODE, body).await
