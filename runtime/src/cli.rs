@@ -3,6 +3,7 @@
 //! Connection settings come from Temporal's standard environment configuration
 //! (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, TLS variables, `temporal.toml`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,7 @@ where
 fn logging() -> Arc<dyn tracing::Subscriber + Send + Sync> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,wfc=info"));
     let subscriber: Arc<dyn tracing::Subscriber + Send + Sync> =
-        Arc::new(tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).finish());
+        Arc::new(tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).finish());
     let _ = tracing::subscriber::set_global_default(subscriber.clone());
     subscriber
 }
