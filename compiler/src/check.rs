@@ -162,7 +162,7 @@ impl Checker<'_> {
         };
         let uses_env = references.variables.iter().any(|v| v == "env");
         for name in &references.variables {
-            let span = word_offset(&expr.source, name).map_or(expr.span, |at| sub(at, name.len()));
+            let span = wfc_expr::identifier_offsets(&expr.source, name).first().map_or(expr.span, |at| sub(*at, name.len()));
             if name == "env" {
                 match place {
                     Place::Activity => {}
@@ -212,31 +212,4 @@ impl Checker<'_> {
             );
         }
     }
-}
-
-/// Byte offset of `word` in `source` as a whole identifier (not inside a longer name or string).
-fn word_offset(source: &str, word: &str) -> Option<usize> {
-    let bytes = source.as_bytes();
-    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(_) if b == b'\\' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None => {
-                if source[i..].starts_with(word)
-                    && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
-                    && bytes.get(i + word.len()).is_none_or(|b| !is_ident(*b))
-                {
-                    return Some(i);
-                }
-            }
-        }
-        i += 1;
-    }
-    None
 }

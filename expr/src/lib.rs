@@ -173,13 +173,12 @@ fn free_variables(program: &cel::Program) -> Vec<String> {
 /// identifier is renamed to this one before parsing, and back in every name reported.
 const VAR_ALIAS: &str = "__wfc_var";
 
-/// Renames the identifier `var` (not inside string literals, not after a `.`) to [`VAR_ALIAS`].
-/// A syntax error reported after a renamed `var` is off by a few columns; its message is exact.
-fn rename_var(source: &str) -> std::borrow::Cow<'_, str> {
+/// Byte offsets where `name` stands as a top-level identifier in `source`: not inside a string
+/// literal, not part of a longer name, and not a field after a `.`.
+pub fn identifier_offsets(source: &str, name: &str) -> Vec<usize> {
     let bytes = source.as_bytes();
     let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let mut out = String::new();
-    let mut last = 0;
+    let mut found = Vec::new();
     let mut quote: Option<u8> = None;
     let mut i = 0;
     while i < bytes.len() {
@@ -190,21 +189,33 @@ fn rename_var(source: &str) -> std::borrow::Cow<'_, str> {
             Some(_) => {}
             None if b == b'"' || b == b'\'' => quote = Some(b),
             None => {
-                if source[i..].starts_with("var")
+                if source[i..].starts_with(name)
                     && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
-                    && bytes.get(i + 3).is_none_or(|n| !is_ident(*n))
+                    && bytes.get(i + name.len()).is_none_or(|n| !is_ident(*n))
                 {
-                    out.push_str(&source[last..i]);
-                    out.push_str(VAR_ALIAS);
-                    last = i + 3;
-                    i += 2;
+                    found.push(i);
+                    i += name.len() - 1;
                 }
             }
         }
         i += 1;
     }
-    if last == 0 {
+    found
+}
+
+/// Renames the identifier `var` to [`VAR_ALIAS`]. A syntax error reported after a renamed `var`
+/// is off by a few columns; its message is exact.
+fn rename_var(source: &str) -> std::borrow::Cow<'_, str> {
+    let offsets = identifier_offsets(source, "var");
+    if offsets.is_empty() {
         return std::borrow::Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len() + offsets.len() * VAR_ALIAS.len());
+    let mut last = 0;
+    for at in offsets {
+        out.push_str(&source[last..at]);
+        out.push_str(VAR_ALIAS);
+        last = at + 3;
     }
     out.push_str(&source[last..]);
     std::borrow::Cow::Owned(out)
