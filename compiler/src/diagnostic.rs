@@ -31,6 +31,11 @@ macro_rules! codes {
             pub fn doc(self) -> &'static str {
                 match self { $(Code::$variant => concat!($($doc, "\n"),+),)+ }
             }
+
+            /// The doc comment as one paragraph of plain text.
+            pub fn description(self) -> String {
+                self.doc().split_whitespace().collect::<Vec<_>>().join(" ")
+            }
         }
     };
 }

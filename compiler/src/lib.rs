@@ -13,6 +13,7 @@ pub mod ident;
 pub mod lower;
 pub mod model;
 pub mod render;
+pub mod schema;
 pub mod source;
 pub mod syntax;
 

@@ -39,6 +39,10 @@ enum Command {
         #[arg(long, default_value = concat!("version=", env!("CARGO_PKG_VERSION")), value_parser = RuntimeSource::parse)]
         runtime: RuntimeSource,
     },
+    /// Explain a diagnostic code, e.g. `wfc explain E0102`; without a code, list them all.
+    Explain { code: Option<String> },
+    /// Print the JSON Schema of the workflow document format, for editors.
+    Schema,
 }
 
 /// Exit codes of DESIGN section 7.
@@ -56,6 +60,31 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { flows } => check(&flows),
         Command::Build { flows, output, check, runtime } => build(&flows, output.as_deref(), check, &runtime),
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&wfc::schema::document_schema()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn explain(code: Option<&str>) -> ExitCode {
+    let Some(code) = code else {
+        for code in wfc::Code::ALL {
+            println!("{}  {}", code.as_str(), code.slug());
+        }
+        return ExitCode::SUCCESS;
+    };
+    let wanted = code.trim_start_matches("wfc::").to_ascii_uppercase();
+    match wfc::Code::ALL.iter().find(|c| c.as_str() == wanted || c.slug().eq_ignore_ascii_case(code)) {
+        Some(code) => {
+            println!("{} {}\n\n{}", code.as_str(), code.slug(), code.description());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: no diagnostic code `{code}`; `wfc explain` lists them");
+            ExitCode::from(USAGE_OR_IO)
+        }
     }
 }
 

@@ -2,4 +2,5 @@
 
 mod codegen;
 mod diagnostics;
+mod docs;
 mod e2e;

@@ -1,0 +1,136 @@
+//! The JSON Schema of the workflow document format, for editors (yaml-language-server) and for
+//! validating documents outside wfc. Node types and their fields come from the catalog, so the
+//! schema cannot drift from what the compiler accepts.
+
+use serde_json::{Map, Value, json};
+
+use crate::catalog;
+
+/// The schema, as JSON Schema draft 2020-12.
+pub fn document_schema() -> Value {
+    let duration = json!({
+        "type": "string",
+        "description": "A duration: a number and a unit, e.g. `500ms`, `30s`, `5 minutes`, `7 days`"
+    });
+    let retry = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "maxAttempts": {"type": "integer", "minimum": 1},
+            "initialInterval": {"$ref": "#/$defs/duration"},
+            "backoff": {"type": "number", "minimum": 1},
+            "maxInterval": {"$ref": "#/$defs/duration"}
+        }
+    });
+    let workflow = json!({
+        "type": "object",
+        "description": "A workflow document: settings and a tree of nodes under `root`",
+        "required": ["root"],
+        "additionalProperties": false,
+        "properties": {
+            "version": {"type": "string"},
+            "name": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$", "description": "The Temporal workflow type name"},
+            "description": {"type": "string"},
+            "taskQueue": {"type": "string"},
+            "inputSchema": {"type": "object", "description": "JSON Schema of the input; becomes a typed Rust struct"},
+            "outputSchema": {"type": "object", "description": "JSON Schema of the output; becomes a typed Rust struct"},
+            "output": {"description": "How the result is built; strings are `{{ }}` templates"},
+            "settings": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "timeout": {"$ref": "#/$defs/duration"},
+                    "activity": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {"timeout": {"$ref": "#/$defs/duration"}, "retry": {"$ref": "#/$defs/retry"}}
+                    },
+                    "maxConcurrency": {"type": "integer", "minimum": 1},
+                    "maxOutputBytes": {"type": "integer", "minimum": 1}
+                }
+            },
+            "trigger": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {"type": {"enum": ["manual", "schedule"]}, "config": {"type": "object"}}
+            },
+            "signals": {"type": "object"},
+            "activities": {
+                "type": "object",
+                "description": "Activities implemented by other workers, by name",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["taskQueue"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "taskQueue": {"type": "string"},
+                        "input": {"type": "object"},
+                        "output": {"type": "object"},
+                        "timeout": {"$ref": "#/$defs/duration"},
+                        "description": {"type": "string"}
+                    }
+                }
+            },
+            "root": {"$ref": "#/$defs/node"},
+            "nodes": {"type": "array"},
+            "edges": {"type": "array"}
+        }
+    });
+
+    let mut defs = Map::new();
+    let mut per_type = Vec::new();
+    for name in catalog::SUPPORTED {
+        let Some(node_type) = catalog::lookup(name) else { continue };
+        let spec = node_type.spec();
+        let config_def = format!("config-{}", node_type.name());
+        let fields: Map<String, Value> = spec.fields.iter().map(|f| (f.to_string(), json!({}))).collect();
+        defs.insert(config_def.clone(), json!({"type": "object", "additionalProperties": false, "properties": fields}));
+        let config_ref = json!({"$ref": format!("#/$defs/{config_def}")});
+        let mut then = json!({"properties": {"config": config_ref, "props": config_ref}});
+        if spec.children == (0, 0) {
+            then["properties"]["children"] = json!({"maxItems": 0});
+        }
+        per_type.push(json!({"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}));
+    }
+    let node = json!({
+        "type": "object",
+        "required": ["type"],
+        "additionalProperties": false,
+        "properties": {
+            "type": {
+                "type": "string",
+                "description": "A built-in node type, or the name of an activity declared under `activities:`",
+                "examples": catalog::SUPPORTED
+            },
+            "id": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "config": {"type": ["object", "null"]},
+            "props": {"type": ["object", "null"]},
+            "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+            "temporal": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "timeout": {"$ref": "#/$defs/duration"},
+                    "retryAttempts": {"type": "integer", "minimum": 1},
+                    "retryBackoff": {"$ref": "#/$defs/duration"},
+                    "retry": {"$ref": "#/$defs/retry"}
+                }
+            },
+            "onError": {"$ref": "#/$defs/node"}
+        },
+        "allOf": per_type
+    });
+    defs.insert("duration".into(), duration);
+    defs.insert("retry".into(), retry);
+    defs.insert("workflow".into(), workflow);
+    defs.insert("node".into(), node);
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "wfc workflow document",
+        "description": "A workflow (`root:`) or a bare btree node (`type:`), in YAML or JSON",
+        "anyOf": [{"$ref": "#/$defs/workflow"}, {"$ref": "#/$defs/node"}],
+        "$defs": defs
+    })
+}
