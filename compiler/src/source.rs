@@ -6,11 +6,15 @@ pub struct SourceFile {
     /// The path as the user gave it, used in diagnostics and generated headers.
     pub path: String,
     pub text: String,
+    /// Byte offset of the start of every line, for line/column look-ups in O(log n).
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
-        SourceFile { path: path.into(), text: text.into() }
+        let text = text.into();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        SourceFile { path: path.into(), text, line_starts }
     }
 
     /// The file name without directory or extension, the name of a document that has none.
@@ -22,10 +26,9 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let line_start = self.line_starts[line - 1];
+        (line, self.text[line_start..offset].chars().count() + 1)
     }
 }
 
