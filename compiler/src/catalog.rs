@@ -69,14 +69,129 @@ pub const SUPPORTED: &[&str] = &[
     "Sequence", "SetVariable",
 ];
 
-/// Types of the product contract that later versions compile.
-const PLANNED: &[&str] = &[
-    "Selector", "Fallback", "Switch", "ForEach", "While", "Recovery", "SubTree", "SubWorkflow", "MemorySequence",
-    "ReactiveSequence", "Timeout", "Retry", "Repeat", "Invert", "ForceSuccess", "ForceFailure", "RunOnce", "Precondition",
-    "KeepRunningUntilFailure", "SoftAssert", "Template", "JsonPath", "HumanApproval", "WaitForSignal", "Pause", "EmailSend",
-    "SlackMessage", "DatabaseQuery", "AI", "Llm", "CounterAction", "WaitAction", "AlwaysCondition", "SuccessNode",
-    "FailureNode", "LogMessage", "RegexExtract",
+/// How a field of a not-yet-compiled node type is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A condition: a CEL expression, or btree's `{key, operator, value}` map.
+    Expr,
+    /// Any JSON value whose strings are templates.
+    Template,
+    Duration,
+    /// A whole number of at least the given minimum.
+    Int(u64),
+    Number,
+    Bool,
+    Str,
+    Enum(&'static [&'static str]),
+    /// A node.
+    Node,
+    /// A map from literal case values to nodes.
+    NodeMap,
+    /// A JSON Schema or other free-form map.
+    Map,
+}
+
+/// A node type of the product contract that this version validates but does not compile yet.
+pub struct PlannedSpec {
+    pub name: &'static str,
+    /// Allowed `config` fields, with how each is checked and whether it is required.
+    pub fields: &'static [(&'static str, FieldKind, bool)],
+    /// Fields of which at least one must be present (e.g. `timeout` or `timeoutMs`).
+    pub one_of: &'static [&'static str],
+    pub children: (usize, usize),
+    /// Runs as an activity on the worker: its templates may read `env.*`.
+    pub activity: bool,
+    /// Fields whose value names a variable the node writes (the btree blackboard).
+    pub writes: &'static [&'static str],
+}
+
+const ANY: usize = usize::MAX;
+const fn spec(name: &'static str, fields: &'static [(&'static str, FieldKind, bool)], children: (usize, usize)) -> PlannedSpec {
+    PlannedSpec { name, fields, one_of: &[], children, activity: false, writes: &[] }
+}
+
+use FieldKind as F;
+
+/// Every node type of DESIGN section 2 that code generation does not cover yet.
+pub const PLANNED: &[PlannedSpec] = &[
+    spec("Selector", &[], (1, ANY)),
+    spec("Fallback", &[], (1, ANY)),
+    spec("Switch", &[("value", F::Expr, true), ("cases", F::NodeMap, true), ("default", F::Node, false)], (0, 0)),
+    PlannedSpec {
+        one_of: &["collection", "collectionKey"],
+        ..spec("ForEach", &[("collection", F::Expr, false), ("collectionKey", F::Str, false), ("itemKey", F::Str, false), ("indexKey", F::Str, false), ("maxConcurrency", F::Int(1), false)], (1, 1))
+    },
+    spec("While", &[("condition", F::Expr, false), ("maxIterations", F::Int(1), false), ("doWhile", F::Bool, false)], (1, 2)),
+    spec("Recovery", &[], (1, 3)),
+    spec("SubTree", &[("workflow", F::Str, true), ("taskQueue", F::Str, false), ("input", F::Template, false)], (0, 0)),
+    spec("SubWorkflow", &[("workflow", F::Str, true), ("taskQueue", F::Str, false), ("input", F::Template, false)], (0, 0)),
+    spec("MemorySequence", &[], (1, ANY)),
+    spec("ReactiveSequence", &[], (1, ANY)),
+    PlannedSpec { one_of: &["timeout", "timeoutMs"], ..spec("Timeout", &[("timeout", F::Duration, false), ("timeoutMs", F::Int(1), false)], (1, 1)) },
+    spec("Retry", &[("maxAttempts", F::Int(1), false), ("delay", F::Duration, false), ("backoff", F::Enum(&["fixed", "exponential"]), false), ("maxDelay", F::Duration, false)], (1, 1)),
+    spec("Repeat", &[("count", F::Int(1), true)], (1, 1)),
+    spec("Invert", &[], (1, 1)),
+    spec("ForceSuccess", &[], (1, 1)),
+    spec("ForceFailure", &[], (1, 1)),
+    spec("RunOnce", &[], (1, 1)),
+    spec("Precondition", &[("condition", F::Expr, true)], (1, 1)),
+    spec("KeepRunningUntilFailure", &[("maxIterations", F::Int(1), false)], (1, 1)),
+    spec("SoftAssert", &[("condition", F::Expr, false)], (0, 1)),
+    spec("Template", &[("template", F::Template, true)], (0, 0)),
+    spec("JsonPath", &[("input", F::Template, true), ("path", F::Str, true)], (0, 0)),
+    spec("HumanApproval", &[("signal", F::Str, true), ("timeout", F::Duration, false), ("schema", F::Map, false), ("onTimeout", F::Enum(&["fail", "continue"]), false)], (0, 0)),
+    spec("WaitForSignal", &[("signal", F::Str, true), ("timeout", F::Duration, false), ("schema", F::Map, false), ("onTimeout", F::Enum(&["fail", "continue"]), false)], (0, 0)),
+    spec("Pause", &[], (0, 0)),
+    PlannedSpec {
+        activity: true,
+        ..spec("EmailSend", &[("provider", F::Enum(&["smtp", "sendgrid"]), false), ("to", F::Template, true), ("from", F::Template, true), ("cc", F::Template, false), ("bcc", F::Template, false), ("subject", F::Template, true), ("body", F::Template, false), ("html", F::Template, false), ("smtp", F::Template, false), ("apiKey", F::Template, false)], (0, 0))
+    },
+    PlannedSpec {
+        activity: true,
+        ..spec("SlackMessage", &[("webhookUrl", F::Template, false), ("token", F::Template, false), ("channel", F::Template, false), ("text", F::Template, true), ("blocks", F::Template, false)], (0, 0))
+    },
+    PlannedSpec {
+        activity: true,
+        ..spec("DatabaseQuery", &[("connectionString", F::Template, true), ("query", F::Str, true), ("parameters", F::Template, false)], (0, 0))
+    },
+    PlannedSpec {
+        activity: true,
+        ..spec("AI", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false)], (0, 0))
+    },
+    PlannedSpec {
+        activity: true,
+        ..spec("Llm", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false)], (0, 0))
+    },
+    PlannedSpec {
+        one_of: &["key", "counterKey"],
+        writes: &["key", "counterKey"],
+        ..spec("CounterAction", &[("key", F::Str, false), ("counterKey", F::Str, false), ("increment", F::Number, false)], (0, 0))
+    },
+    spec("WaitAction", &[("waitMs", F::Int(0), true)], (0, 0)),
+    spec("AlwaysCondition", &[], (0, 0)),
+    spec("SuccessNode", &[], (0, 0)),
+    spec("FailureNode", &[], (0, 0)),
+    PlannedSpec { writes: &["outputKey"], ..spec("LogMessage", &[("message", F::Template, true), ("level", F::Enum(&["debug", "info", "warn", "error"]), false), ("outputKey", F::Str, false)], (0, 0)) },
+    PlannedSpec { writes: &["outputKey"], ..spec("RegexExtract", &[("input", F::Template, true), ("pattern", F::Str, true), ("group", F::Int(0), false), ("outputKey", F::Str, false)], (0, 0)) },
 ];
+
+/// A `Parallel` beyond `strategy: strict` (`any`, thresholds, `maxConcurrency`) is validated here
+/// and compiled by a later version.
+pub const PARALLEL_EXTENDED: PlannedSpec = spec(
+    "Parallel",
+    &[("strategy", F::Enum(&["strict", "any"]), false), ("successThreshold", F::Int(1), false), ("failureThreshold", F::Int(1), false), ("maxConcurrency", F::Int(1), false)],
+    (1, ANY),
+);
+
+/// The spec of a type that is validated but not compiled yet.
+pub fn planned(name: &str) -> Option<&'static PlannedSpec> {
+    PLANNED.iter().find(|spec| spec.name == name)
+}
+
+/// Every type name wfc knows, compiled or not, for suggestions.
+pub fn all_names() -> impl Iterator<Item = &'static str> {
+    SUPPORTED.iter().copied().chain(PLANNED.iter().map(|s| s.name))
+}
 
 pub fn lookup(name: &str) -> Option<NodeType> {
     Some(match name {
@@ -95,6 +210,3 @@ pub fn lookup(name: &str) -> Option<NodeType> {
     })
 }
 
-pub fn is_planned(name: &str) -> bool {
-    PLANNED.contains(&name)
-}

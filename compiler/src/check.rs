@@ -60,6 +60,7 @@ impl Checker<'_> {
                 NodeKind::SetVariable { name, .. } => vec![name],
                 NodeKind::Script { assignments } => assignments.iter().map(|(n, _)| n.as_str()).collect(),
                 NodeKind::Log { output_key: Some(name), .. } => vec![name],
+                NodeKind::Pending { writes, .. } => writes.iter().map(String::as_str).collect(),
                 _ => Vec::new(),
             };
             for variable in variables {
@@ -103,8 +104,17 @@ impl Checker<'_> {
 
     fn node(&mut self, node: &Node) {
         match &node.kind {
-            NodeKind::Conditional { condition, .. } | NodeKind::CheckCondition { condition, blackboard: false } => {
+            NodeKind::Conditional { condition, .. } | NodeKind::CheckCondition { condition } => {
                 self.expr(condition, Place::Workflow);
+            }
+            NodeKind::Pending { exprs, templates, activity, .. } => {
+                for expr in exprs {
+                    self.expr(expr, Place::Workflow);
+                }
+                let place = if *activity { Place::Activity } else { Place::Workflow };
+                for template in templates {
+                    self.template_value(template, place);
+                }
             }
             NodeKind::Script { assignments } => {
                 for (_, expr) in assignments {
@@ -116,7 +126,7 @@ impl Checker<'_> {
             NodeKind::Log { message: v, .. } | NodeKind::SetVariable { value: v, .. } | NodeKind::Fail { message: v } => {
                 self.template_value(v, Place::Workflow);
             }
-            NodeKind::Sequence(_) | NodeKind::Parallel(_) | NodeKind::Delay { .. } | NodeKind::CheckCondition { blackboard: true, .. } => {}
+            NodeKind::Sequence(_) | NodeKind::Parallel(_) | NodeKind::Delay { .. } => {}
         }
     }
 
@@ -135,7 +145,7 @@ impl Checker<'_> {
             Ok(template) => {
                 for e in template.exprs() {
                     let expr_span = self.source.span_in_string(span, text, e.offset, e.source.len());
-                    self.expr(&Expr { source: e.source.to_string(), span: expr_span }, place);
+                    self.expr(&Expr { source: e.source.to_string(), span: expr_span, blackboard: false }, place);
                 }
             }
             Err(e) => self.diagnostics.push(
@@ -147,6 +157,10 @@ impl Checker<'_> {
     }
 
     fn expr(&mut self, expr: &Expr, place: Place) {
+        if expr.blackboard {
+            // btree's key form: the names are blackboard keys, looked up (and missing) at run time.
+            return;
+        }
         let exact = expr.span.end - expr.span.start == expr.source.len();
         let sub = |offset: usize, len: usize| if exact { expr.span.slice(offset, len) } else { expr.span };
         let references = match wfc_expr::parse_expr(&expr.source) {

@@ -67,6 +67,9 @@ codes! {
     InvalidValue = "E0012", "invalid-value";
     /// A JSON Schema uses a construct that wfc cannot turn into a Rust type.
     UnsupportedSchema = "E0013", "unsupported-schema";
+    /// A node type that this version checks but cannot compile yet: `wfc check` accepts the flow,
+    /// `wfc build` stops at this node.
+    NotCompiled = "E0014", "not-compiled";
     /// A `{{ }}` template or CEL expression does not parse.
     ExpressionSyntax = "E0101", "expression-syntax";
     /// An expression reads a name that is not in scope: no node has that id, and it is not

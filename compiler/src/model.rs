@@ -78,6 +78,8 @@ pub struct Node {
     pub type_name: String,
     /// The span of the whole node.
     pub span: Span,
+    /// The span of the node's `type` value.
+    pub type_span: Span,
     /// 1-based line of the node's start, for generated doc comments.
     pub line: usize,
     pub name: Option<String>,
@@ -100,9 +102,21 @@ pub enum NodeKind {
     SetVariable { name: String, value: Value },
     /// `name = expression` lines; each is a variable and part of the node's output.
     Script { assignments: Vec<(String, Expr)> },
-    /// `blackboard` when written in btree's `key` form: names are looked up at run time.
-    CheckCondition { condition: Expr, blackboard: bool },
+    CheckCondition { condition: Expr },
     Fail { message: Value },
+    /// A node type this version validates but does not compile yet (see `catalog::PLANNED`).
+    Pending {
+        /// Children, and nodes given in fields (a `Switch`'s cases and default).
+        children: Vec<Node>,
+        /// Conditions, checked like any expression.
+        exprs: Vec<Expr>,
+        /// Template values, checked like any template.
+        templates: Vec<Value>,
+        /// Runs as an activity: its templates may read `env.*`.
+        activity: bool,
+        /// Variables the node writes.
+        writes: Vec<String>,
+    },
 }
 
 impl Node {
@@ -111,6 +125,7 @@ impl Node {
             NodeKind::Sequence(children) | NodeKind::Parallel(children) => children.iter().collect(),
             NodeKind::Conditional { then, otherwise, .. } => std::iter::once(then.as_ref()).chain(otherwise.as_deref()).collect(),
             NodeKind::Delay { child, .. } => child.as_deref().into_iter().collect(),
+            NodeKind::Pending { children, .. } => children.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -138,10 +153,14 @@ pub enum LogLevel {
     Error,
 }
 
-/// A CEL expression written bare (`input.vip`) or as one template (`"{{ input.vip }}"`).
+/// A CEL expression written bare (`input.vip`), as one template (`"{{ input.vip }}"`), or in
+/// btree's `{key, operator, value}` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expr {
     pub source: String,
     /// Where `source` is in the file.
     pub span: Span,
+    /// Written in btree's `key` form: its names are blackboard keys looked up at run time, so they
+    /// are not checked against the flow's names.
+    pub blackboard: bool,
 }

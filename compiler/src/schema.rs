@@ -92,6 +92,14 @@ pub fn document_schema() -> Value {
         }
         per_type.push(json!({"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}));
     }
+    for spec in catalog::PLANNED {
+        let config_def = format!("config-{}", spec.name);
+        let fields: Map<String, Value> = spec.fields.iter().map(|(f, kind, _)| (f.to_string(), field_schema(*kind))).collect();
+        let required: Vec<&str> = spec.fields.iter().filter(|(_, _, r)| *r).map(|(f, _, _)| *f).collect();
+        defs.insert(config_def.clone(), json!({"type": "object", "additionalProperties": false, "properties": fields, "required": required}));
+        let config_ref = json!({"$ref": format!("#/$defs/{config_def}")});
+        per_type.push(json!({"if": {"properties": {"type": {"const": spec.name}}, "required": ["type"]}, "then": {"properties": {"config": config_ref, "props": config_ref}}}));
+    }
     let node = json!({
         "type": "object",
         "required": ["type"],
@@ -100,7 +108,7 @@ pub fn document_schema() -> Value {
             "type": {
                 "type": "string",
                 "description": "A built-in node type, or the name of an activity declared under `activities:`",
-                "examples": catalog::SUPPORTED
+                "examples": catalog::all_names().collect::<Vec<_>>()
             },
             "id": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
             "name": {"type": "string"},
@@ -133,4 +141,20 @@ pub fn document_schema() -> Value {
         "anyOf": [{"$ref": "#/$defs/workflow"}, {"$ref": "#/$defs/node"}],
         "$defs": defs
     })
+}
+
+fn field_schema(kind: catalog::FieldKind) -> Value {
+    use catalog::FieldKind as F;
+    match kind {
+        F::Expr | F::Template => json!({}),
+        F::Duration => json!({"$ref": "#/$defs/duration"}),
+        F::Int(min) => json!({"type": "integer", "minimum": min}),
+        F::Number => json!({"type": "number"}),
+        F::Bool => json!({"type": "boolean"}),
+        F::Str => json!({"type": "string"}),
+        F::Enum(values) => json!({"enum": values}),
+        F::Node => json!({"$ref": "#/$defs/node"}),
+        F::NodeMap => json!({"type": "object", "additionalProperties": {"$ref": "#/$defs/node"}}),
+        F::Map => json!({"type": "object"}),
+    }
 }

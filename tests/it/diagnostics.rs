@@ -6,14 +6,19 @@ use std::process::Command;
 use wfc::{Code, SourceFile, render};
 use wfc_tests::{repo_root, workers};
 
-/// The one check of this layer: a fixture named `<CODE>-<slug>.yaml` reports that code, and its
-/// rendering (no colour, fixed width) matches the snapshot.
+/// The one check of this layer: a fixture named `<CODE>-<slug>.yaml` reports that code (when
+/// checked, or when built for codes of code generation), and its rendering (no colour, fixed width)
+/// matches the snapshot.
 fn check(file_name: &str) -> Code {
     let path = format!("tests/fixtures/invalid/{file_name}");
     let text = std::fs::read_to_string(repo_root().join(&path)).expect("fixture is readable");
     let source = SourceFile::new(path, text);
-    let checked = wfc::check(&source);
     let code = Code::ALL.iter().copied().find(|c| file_name.starts_with(c.as_str())).unwrap_or_else(|| panic!("{file_name}: no code prefix"));
+    let diagnostics = match wfc::build(&source, wfc::RuntimeSource::Path("runtime".into())) {
+        Ok(built) => panic!("{file_name}: builds, with {:?}", built.warnings),
+        Err(diagnostics) => diagnostics,
+    };
+    let checked = wfc::Checked { flow: None, diagnostics };
     assert!(checked.has_errors(), "{file_name}: no error");
     assert!(checked.diagnostics.iter().any(|d| d.code == code), "{file_name}: expected {}, got {:#?}", code.as_str(), checked.diagnostics);
     for d in &checked.diagnostics {
@@ -64,4 +69,31 @@ fn exit_codes_follow_the_contract() {
     assert_eq!(run(&["build", "--check", "samples/user-onboarding.yaml", "samples/order-fulfillment.yaml", "samples/reminder-digest.yaml", "-o", "generated", "--runtime", "path=../../runtime"]), Some(0));
     let out = std::env::temp_dir().join(format!("wfc-stale-{}", std::process::id()));
     assert_eq!(run(&["build", "--check", "samples/reminder-digest.yaml", "-o", out.to_str().unwrap_or_default()]), Some(1));
+}
+
+/// An invalid use of a node type that this version validates (compiled or not) is rejected with
+/// the expected code.
+#[test]
+fn invalid_uses_of_every_kind_of_node_are_pointed_at() {
+    let cases: &[(&str, Code)] = &[
+        ("type: Timeout\nchildren: [{type: Log, config: {message: m}}]", Code::MissingField),
+        ("type: Timeout\nconfig: {timeout: soon}\nchildren: [{type: Log, config: {message: m}}]", Code::InvalidDuration),
+        ("type: Retry\nconfig: {backoff: linear}\nchildren: [{type: Log, config: {message: m}}]", Code::InvalidValue),
+        ("type: Invert\nchildren: []", Code::ChildCount),
+        ("type: Switch\nconfig: {value: input.kind}", Code::MissingField),
+        ("type: Switch\nconfig: {value: input.kind, cases: {a: {type: Lgo}}}", Code::UnknownNodeType),
+        ("type: ForEach\nconfig: {itemKey: x}\nchildren: [{type: Log, config: {message: m}}]", Code::MissingField),
+        ("type: While\nconfig: {condition: 'input.n <'}\nchildren: [{type: Log, config: {message: m}}]", Code::ExpressionSyntax),
+        ("type: While\nconfig: {condition: {key: n, operator: '=>'}}\nchildren: [{type: Log, config: {message: m}}]", Code::InvalidValue),
+        ("type: HumanApproval\nconfig: {timeout: 7 days}", Code::MissingField),
+        ("type: SlackMessage\nconfig: {text: hi, chanel: ops}", Code::UnknownField),
+        ("type: Precondition\nconfig: {condition: 'env.TOKEN != \"\"'}\nchildren: [{type: Log, config: {message: m}}]", Code::EnvOutsideActivity),
+        ("type: CounterAction\nconfig: {increment: 1}", Code::MissingField),
+        ("type: WaitAction\nconfig: {waitMs: -5}", Code::InvalidValue),
+        ("type: Parallel\nconfig: {strategy: any, successThreshold: 0}\nchildren: [{type: Log, config: {message: m}}]", Code::InvalidValue),
+    ];
+    for (flow, code) in cases {
+        let checked = wfc::check(&SourceFile::new("case.yaml", *flow));
+        assert!(checked.diagnostics.iter().any(|d| d.code == *code), "{flow}\nexpected {}, got {:#?}", code.as_str(), checked.diagnostics);
+    }
 }

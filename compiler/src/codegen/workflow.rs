@@ -325,6 +325,12 @@ fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let message = template(message);
             quote! { async { cx.fail(#message) } }
         }
+        // `generate` refuses flows with pending nodes (E0014) before any file is written; should
+        // one ever get here, the crate refuses to compile rather than run without the node.
+        NodeKind::Pending { .. } => {
+            let message = format!("wfc cannot compile `{}` nodes yet", node.type_name);
+            quote! { compile_error!(#message) }
+        }
     };
     quote! {
         #doc
