@@ -5,3 +5,4 @@ mod conformance;
 mod diagnostics;
 mod docs;
 mod e2e;
+mod fuzz;
