@@ -89,13 +89,14 @@ impl Lowerer<'_> {
         let description = doc.get("description").and_then(|v| self.string(v));
         let task_queue = doc.get("taskQueue").and_then(|v| self.string(v));
         let settings = doc.get("settings").map(|v| self.settings(v)).unwrap_or_default();
-        self.check_trigger(doc);
-        if let Some(signals) = doc.get("signals") {
-            self.error(
-                Diagnostic::error(Code::UnknownField, signals.span, "declared `signals` are not supported by this version")
-                    .label("signals")
-                    .help("remove `signals:`; waiting for signals arrives with `HumanApproval`"),
-            );
+        let mut pending_features: Vec<(String, Span)> = self.check_trigger(doc).into_iter().collect();
+        if let Some(signals) = doc.get("signals")
+            && let Some(entries) = self.expect_map(signals)
+        {
+            for (_, schema) in entries {
+                self.expect_map(schema);
+            }
+            pending_features.push(("declared signals".to_string(), signals.span));
         }
         if let Some(activities) = doc.get("activities") {
             self.remote_activities(activities);
@@ -113,6 +114,7 @@ impl Lowerer<'_> {
             activities: std::mem::take(&mut self.activities),
             root: root?,
             open_blackboard: false,
+            pending_features,
         })
     }
 
@@ -132,22 +134,40 @@ impl Lowerer<'_> {
             activities: BTreeMap::new(),
             root,
             open_blackboard: true,
+            pending_features: Vec::new(),
         })
     }
 
-    fn check_trigger(&mut self, doc: &Value) {
-        let Some(trigger) = doc.get("trigger") else { return };
+    /// Validates `trigger`; a schedule is returned as a feature checked but not compiled yet.
+    fn check_trigger(&mut self, doc: &Value) -> Option<(String, Span)> {
+        let trigger = doc.get("trigger")?;
         if !self.known_fields(trigger, &["type", "config"], "a trigger") {
-            return;
+            return None;
         }
         if let Some(kind) = trigger.get("type") {
             match kind.as_str() {
                 Some("manual") => {}
-                Some("schedule") => self.error(
-                    Diagnostic::error(Code::InvalidValue, kind.span, "schedule triggers are not supported by this version")
-                        .label("schedule")
-                        .help("use `type: manual` and start runs with the worker's `start` command"),
-                ),
+                Some("schedule") => {
+                    let config = self.required(trigger, "config", kind.span)?;
+                    if !self.known_fields(config, &["cron", "timezone", "input"], "a schedule") {
+                        return None;
+                    }
+                    let cron = self.required(config, "cron", config.span)?;
+                    let text = self.string(cron)?;
+                    let fields = text.split_whitespace().count();
+                    if !(5..=6).contains(&fields) && !text.starts_with('@') {
+                        self.error(
+                            Diagnostic::error(Code::InvalidValue, cron.span, format!("`{text}` is not a cron spec"))
+                                .label("expected 5 fields")
+                                .help("write minute hour day-of-month month day-of-week, e.g. `0 9 * * 1-5`"),
+                        );
+                        return None;
+                    }
+                    if let Some(tz) = config.get("timezone") {
+                        self.string(tz)?;
+                    }
+                    return Some(("a schedule trigger".to_string(), kind.span));
+                }
                 _ => self.error(
                     Diagnostic::error(Code::InvalidValue, kind.span, "a trigger's `type` is `manual` or `schedule`")
                         .label("unknown trigger type")
@@ -155,6 +175,7 @@ impl Lowerer<'_> {
                 ),
             }
         }
+        None
     }
 
     fn settings(&mut self, value: &Value) -> Settings {

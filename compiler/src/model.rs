@@ -26,6 +26,9 @@ pub struct Flow {
     /// A bare btree document: it has no input schema, so a bare name may be an input field read
     /// from the blackboard at run time.
     pub open_blackboard: bool,
+    /// Document features this version validates but does not compile yet (a schedule trigger,
+    /// declared signals), with where they are.
+    pub pending_features: Vec<(String, Span)>,
 }
 
 #[derive(Debug, Clone, Default)]

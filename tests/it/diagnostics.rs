@@ -91,6 +91,9 @@ fn invalid_uses_of_every_kind_of_node_are_pointed_at() {
         ("type: CounterAction\nconfig: {increment: 1}", Code::MissingField),
         ("type: WaitAction\nconfig: {waitMs: -5}", Code::InvalidValue),
         ("type: Parallel\nconfig: {strategy: any, successThreshold: 0}\nchildren: [{type: Log, config: {message: m}}]", Code::InvalidValue),
+        ("name: n\ntrigger: {type: schedule, config: {cron: every day}}\nroot: {type: Log, config: {message: m}}", Code::InvalidValue),
+        ("name: n\ntrigger: {type: schedule}\nroot: {type: Log, config: {message: m}}", Code::MissingField),
+        ("name: n\nsignals: {approval: yes}\nroot: {type: Log, config: {message: m}}", Code::WrongType),
     ];
     for (flow, code) in cases {
         let checked = wfc::check(&SourceFile::new("case.yaml", *flow));

@@ -104,6 +104,11 @@ pub fn generate(flow: &Flow, options: &Options) -> Result<Vec<GeneratedFile>, Ve
                 .label("cannot generate code for this node yet")
                 .help("`wfc check` accepts this flow; to build a worker now, use the node types listed in README's \"Supported in this version\"")
         })
+        .chain(flow.pending_features.iter().map(|(what, span)| {
+            Diagnostic::error(Code::NotCompiled, *span, format!("{what}: checked but not compiled by this version"))
+                .label("cannot generate code for this yet")
+                .help("`wfc check` accepts this flow; `wfc build` needs it removed for now")
+        }))
         .collect();
     if !pending.is_empty() {
         return Err(pending);
