@@ -273,13 +273,15 @@ impl Lowerer<'_> {
             self.ids.insert(id.clone(), id_span);
         }
 
-        let Some(node_type) = catalog::lookup(&type_name) else {
-            return self.custom_or_unknown(value, type_value, &type_name, id, id_span, line, defaults);
+        let kind = match catalog::lookup(&type_name) {
+            Some(node_type) => {
+                let config = self.config(value);
+                let policy = self.node_policy(value, defaults);
+                let children = self.children(value, &id, defaults);
+                self.kind(node_type, value, type_value.span, config.as_ref(), children?, policy)?
+            }
+            None => self.custom_or_unknown(value, type_value, &type_name, &id, defaults)?,
         };
-        let config = self.config(value);
-        let policy = self.node_policy(value, defaults);
-        let children = self.children(value, &id, defaults);
-        let kind = self.kind(node_type, value, type_value.span, config.as_ref(), children?, policy)?;
         Some(Node {
             id,
             id_span,
@@ -293,42 +295,21 @@ impl Lowerer<'_> {
         })
     }
 
-    /// A type that is not built in: a call of a declared activity, or an error naming close types.
-    #[allow(clippy::too_many_arguments)]
-    fn custom_or_unknown(&mut self, value: &Value, type_value: &Value, type_name: &str, id: String, id_span: Span, line: usize, defaults: &ActivityPolicy) -> Option<Node> {
+    /// The kind of a node whose type is not compiled by name: a call of a declared activity, a
+    /// type validated but not compiled yet, or an error naming the closest known types.
+    fn custom_or_unknown(&mut self, value: &Value, type_value: &Value, type_name: &str, id: &str, defaults: &ActivityPolicy) -> Option<NodeKind> {
         if let Some(remote) = self.activities.get(type_name).cloned() {
             let input = self.config(value).unwrap_or_else(|| empty_map(value.span));
             let mut policy = self.node_policy(value, defaults);
             if let Some(t) = remote.timeout_ms {
                 policy.timeout_ms = t;
             }
-            return Some(Node {
-                id,
-                id_span,
-                type_name: type_name.to_string(),
-                span: value.span,
-                type_span: type_value.span,
-                line,
-                name: value.get("name").and_then(|v| self.string(v)),
-                description: value.get("description").and_then(|v| self.string(v)),
-                kind: NodeKind::Activity { activity: remote.name, task_queue: remote.task_queue, input, policy },
-            });
+            return Some(NodeKind::Activity { activity: remote.name, task_queue: remote.task_queue, input, policy });
         }
         if let Some(spec) = catalog::planned(type_name) {
             let config = self.config(value);
-            let children = self.children(value, &id, defaults)?;
-            let kind = self.pending(spec, value, type_value.span, config.as_ref(), children, &id, defaults)?;
-            return Some(Node {
-                id,
-                id_span,
-                type_name: type_name.to_string(),
-                span: value.span,
-                type_span: type_value.span,
-                line,
-                name: value.get("name").and_then(|v| self.string(v)),
-                description: value.get("description").and_then(|v| self.string(v)),
-                kind,
-            });
+            let children = self.children(value, id, defaults)?;
+            return self.pending(spec, value, type_value.span, config.as_ref(), children, id, defaults);
         }
         let mut candidates: Vec<&str> = catalog::all_names().collect();
         candidates.extend(self.activities.keys().map(String::as_str));
