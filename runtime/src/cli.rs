@@ -204,15 +204,11 @@ fn print_result<O: Serialize, E: std::fmt::Display>(result: Result<O, E>) -> any
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("workflow failed: {}", failure_chain(&e));
+            // The SDK's message names the node: "Workflow failed: node `x` (Fail) failed: …".
+            eprintln!("workflow failed: {e}");
             Ok(ExitCode::from(WORKFLOW_FAILED))
         }
     }
-}
-
-/// An error with its causes, for messages such as "Workflow failed: node `x` (Fail) failed: …".
-fn failure_chain(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
 }
 
 async fn query<W>(id: &str, name: &str) -> anyhow::Result<ExitCode>
