@@ -50,7 +50,11 @@ impl NodeType {
         match self {
             NodeType::Sequence => Spec { fields: &[], children: (1, usize::MAX), child_help: "a Sequence runs its children in order: give it at least one" },
             NodeType::Parallel => Spec { fields: &["strategy"], children: (1, usize::MAX), child_help: "a Parallel runs its children at once: give it at least one" },
-            NodeType::Conditional => Spec { fields: &["condition"], children: (1, 2), child_help: "a Conditional has a `then` child and an optional `else` child" },
+            NodeType::Conditional => Spec {
+                fields: &["condition"],
+                children: (1, 3),
+                child_help: "a Conditional has `then` and optional `else` children; in btree's form, a condition child first",
+            },
             NodeType::Delay => Spec { fields: &["duration", "delayMs"], children: (0, 1), child_help: "a Delay sleeps, then runs its one child if it has one" },
             NodeType::HttpRequest => Spec { fields: &["method", "url", "headers", "query", "body", "json", "timeout", "expectStatus"], children: LEAF, child_help: LEAF_HELP },
             NodeType::Activity => Spec { fields: &["activity", "taskQueue", "input"], children: LEAF, child_help: LEAF_HELP },
@@ -210,3 +214,18 @@ pub fn lookup(name: &str) -> Option<NodeType> {
     })
 }
 
+
+/// Composites and decorators that mean nothing as the source of a control-flow edge: an edge
+/// from one of these marks a btree containment graph. (`Parallel` and `Delay` also exist in
+/// control-flow graphs, as a container and a sleep.)
+pub fn is_composite(name: &str) -> bool {
+    !matches!(name, "Parallel" | "Delay") && takes_children(name)
+}
+
+/// Node types that have children in the tree form.
+pub fn takes_children(name: &str) -> bool {
+    match lookup(name) {
+        Some(node_type) => node_type.spec().children.1 > 0,
+        None => planned(name).is_some_and(|spec| spec.children.1 > 0),
+    }
+}

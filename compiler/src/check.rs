@@ -3,28 +3,50 @@
 //! Names in scope everywhere: `input`, `workflow`, `var`, `nodes`, every node id (with `-` read
 //! as `_`), every variable the flow sets, and the input schema's top-level properties (the btree
 //! blackboard). `env` is in scope only in the configuration of nodes that run as activities on
-//! this worker, where it is resolved inside the activity.
+//! this worker, where it is resolved inside the activity. `loop.*`, `parallel.*` and `error.*`
+//! are in scope only inside a loop, a parallel container and an error route.
+//!
+//! The plan decides the rest: a node read must have completed on every path to the read
+//! (unless the expression tests it with `has()`), and a node inside a loop or parallel body is
+//! read only from inside that body. Where the input schema gives a type, a condition must be a
+//! boolean and a collection a list.
 
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::ident;
-use crate::model::{Expr, Flow, Node, NodeKind};
+use crate::model::{Expr, Flow, LoopKind, Node, NodeKind};
+use crate::plan::facts::Facts;
+use crate::plan::{Plan, RegionIdx, RegionKind, StepIdx};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Kind, Value};
 
-/// Names every expression may read.
-pub const RESERVED: &[&str] = &["input", "workflow", "var", "nodes", "env"];
+/// Names every expression may read (`loop`, `parallel` and `error` only in their regions).
+pub const RESERVED: &[&str] = &["input", "workflow", "var", "nodes", "env", "loop", "parallel", "error"];
 
-/// Checks every expression of the flow.
-pub fn check(source: &SourceFile, flow: &Flow) -> Vec<Diagnostic> {
-    let mut checker = Checker { source, scope: BTreeMap::new(), diagnostics: Vec::new(), open_blackboard: flow.open_blackboard };
+/// Checks every expression of the flow against its plan.
+pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
+    let mut checker = Checker {
+        source,
+        scope: BTreeMap::new(),
+        diagnostics: Vec::new(),
+        open_blackboard: flow.open_blackboard,
+        plan,
+        facts: Facts::new(plan),
+        steps: plan.step_of().into_iter().map(|(id, step)| (id.to_string(), step)).collect(),
+        node_ids: BTreeMap::new(),
+        input_schema: flow.input_schema.as_ref(),
+    };
     checker.collect_names(flow);
-    for node in flow.root.walk() {
-        checker.node(node);
+    for node in flow.nodes() {
+        // A node the path stage dropped never runs: its expressions are not checked further.
+        if let Some(&at) = checker.steps.get(&node.id) {
+            checker.node(node, at);
+        }
     }
     if let Some(output) = &flow.output {
-        checker.template_value(output, Place::Workflow);
+        let end = plan.region(RegionIdx::WORKFLOW).end;
+        checker.template_value(output, Place::Workflow, end);
     }
     checker.diagnostics
 }
@@ -47,15 +69,23 @@ struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Unknown bare names are input fields of a schemaless btree document: warn, do not fail.
     open_blackboard: bool,
+    plan: &'a Plan,
+    facts: Facts<'a>,
+    /// Node id → the step that runs it.
+    steps: BTreeMap<String, StepIdx>,
+    /// Expression name → node id.
+    node_ids: BTreeMap<String, String>,
+    input_schema: Option<&'a Value>,
 }
 
 impl Checker<'_> {
     fn collect_names(&mut self, flow: &Flow) {
-        for node in flow.root.walk() {
+        for node in flow.nodes() {
             let name = ident::expr_name(&node.id);
+            self.node_ids.insert(name.clone(), node.id.clone());
             self.define(name, format!("node `{}`", node.id), node.id_span);
         }
-        for node in flow.root.walk() {
+        for node in flow.nodes() {
             let variables: Vec<&str> = match &node.kind {
                 NodeKind::SetVariable { name, .. } => vec![name],
                 NodeKind::Script { assignments } => assignments.iter().map(|(n, _)| n.as_str()).collect(),
@@ -102,50 +132,111 @@ impl Checker<'_> {
         self.scope.insert(name, (what, span));
     }
 
-    fn node(&mut self, node: &Node) {
+    fn node(&mut self, node: &Node, at: StepIdx) {
+        let region = match self.plan.step(at).role {
+            crate::plan::Role::Container(region) => Some(self.plan.region(region)),
+            _ => None,
+        };
+        // A loop condition is evaluated inside the loop: before each iteration (`while`) or
+        // after it (`doWhile`), where the body's nodes are visible.
+        let loop_check = |do_while: bool| region.map_or(at, |r| if do_while { r.end } else { r.start });
         match &node.kind {
             NodeKind::Conditional { condition, .. } | NodeKind::CheckCondition { condition } => {
-                self.expr(condition, Place::Workflow);
+                self.expr(condition, Place::Workflow, at);
+                self.expect_type(condition, "boolean", "a condition");
             }
             NodeKind::Pending { exprs, templates, activity, .. } => {
+                let at = if node.type_name == "While" { loop_check(false) } else { at };
                 for expr in exprs {
-                    self.expr(expr, Place::Workflow);
+                    self.expr(expr, Place::Workflow, at);
+                    let (want, what) = if node.type_name == "ForEach" { ("array", "a collection") } else { ("boolean", "a condition") };
+                    if node.type_name != "Switch" {
+                        self.expect_type(expr, want, what);
+                    }
                 }
                 let place = if *activity { Place::Activity } else { Place::Workflow };
                 for template in templates {
-                    self.template_value(template, place);
+                    self.template_value(template, place, at);
                 }
             }
             NodeKind::Script { assignments } => {
                 for (_, expr) in assignments {
-                    self.expr(expr, Place::Workflow);
+                    self.expr(expr, Place::Workflow, at);
                 }
             }
-            NodeKind::HttpRequest { config, .. } => self.template_value(config, Place::Activity),
-            NodeKind::Activity { input, .. } => self.template_value(input, Place::RemoteActivity),
+            NodeKind::HttpRequest { config, .. } => self.template_value(config, Place::Activity, at),
+            NodeKind::Activity { input, .. } => self.template_value(input, Place::RemoteActivity, at),
             NodeKind::Log { message: v, .. } | NodeKind::SetVariable { value: v, .. } | NodeKind::Fail { message: v } => {
-                self.template_value(v, Place::Workflow);
+                self.template_value(v, Place::Workflow, at);
             }
-            NodeKind::Sequence(_) | NodeKind::Parallel(_) | NodeKind::Delay { .. } => {}
+            NodeKind::Condition { branches: routes } | NodeKind::Router { routes, value: None } => {
+                for condition in routes.iter().filter_map(|b| b.condition.as_ref()) {
+                    self.expr(condition, Place::Workflow, at);
+                    self.expect_type(condition, "boolean", "a condition");
+                }
+            }
+            NodeKind::Router { value: Some(value), .. } => self.expr(value, Place::Workflow, at),
+            NodeKind::Loop(spec) => match &spec.kind {
+                LoopKind::For { .. } => {}
+                LoopKind::ForEach { collection } => {
+                    self.expr(collection, Place::Workflow, at);
+                    self.expect_type(collection, "array", "a collection");
+                }
+                LoopKind::While { condition, do_while } => {
+                    self.expr(condition, Place::Workflow, loop_check(*do_while));
+                    self.expect_type(condition, "boolean", "a condition");
+                }
+            },
+            NodeKind::ParallelGroup(spec) => {
+                if let crate::model::FanOut::Collection(collection) = &spec.fan_out {
+                    self.expr(collection, Place::Workflow, at);
+                    self.expect_type(collection, "array", "a collection");
+                }
+            }
+            NodeKind::Sequence(_) | NodeKind::Parallel(_) | NodeKind::Delay { .. } | NodeKind::Start => {}
+        }
+    }
+
+    /// Where the input schema gives the type of an expression that is a bare `input.…` path,
+    /// it must be `want`.
+    fn expect_type(&mut self, expr: &Expr, want: &str, what: &str) {
+        if expr.blackboard {
+            return;
+        }
+        let Some(path) = expr.source.strip_prefix("input.") else { return };
+        if !path.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+            return;
+        }
+        let mut schema = self.input_schema;
+        for field in path.split('.') {
+            schema = schema.and_then(|s| s.get("properties")).and_then(|p| p.get(field));
+        }
+        let Some(found) = schema.and_then(|s| s.get("type")).and_then(Value::as_str) else { return };
+        if found != want {
+            self.diagnostics.push(
+                Diagnostic::error(Code::TypeMismatch, expr.span, format!("{what} must be {}, but `{}` is {} in the input schema", article(want), expr.source, article(found)))
+                    .label(format!("{found}, not {want}"))
+                    .help(if want == "boolean" { format!("compare it, e.g. `{} == ...`, or test it with `has()`", expr.source) } else { "iterate over a list field of the input".to_string() }),
+            );
         }
     }
 
     /// Checks every string inside a JSON-like value as a template.
-    fn template_value(&mut self, value: &Value, place: Place) {
+    fn template_value(&mut self, value: &Value, place: Place, at: StepIdx) {
         match &value.kind {
-            Kind::String(text) => self.template(text, value.span, place),
-            Kind::Seq(items) => items.iter().for_each(|v| self.template_value(v, place)),
-            Kind::Map(entries) => entries.iter().for_each(|(_, v)| self.template_value(v, place)),
+            Kind::String(text) => self.template(text, value.span, place, at),
+            Kind::Seq(items) => items.iter().for_each(|v| self.template_value(v, place, at)),
+            Kind::Map(entries) => entries.iter().for_each(|(_, v)| self.template_value(v, place, at)),
             _ => {}
         }
     }
 
-    fn template(&mut self, text: &str, span: Span, place: Place) {
+    fn template(&mut self, text: &str, span: Span, place: Place, at: StepIdx) {
         match wfc_expr::Template::parse(text) {
             Ok(template) => {
                 for e in template.exprs() {
                     let expr_span = self.source.span_in_string(span, text, e.offset, e.source.len());
-                    self.expr(&Expr { source: e.source.to_string(), span: expr_span, blackboard: false }, place);
+                    self.expr(&Expr { source: e.source.to_string(), span: expr_span, blackboard: false }, place, at);
                 }
             }
             Err(e) => self.diagnostics.push(
@@ -156,7 +247,7 @@ impl Checker<'_> {
         }
     }
 
-    fn expr(&mut self, expr: &Expr, place: Place) {
+    fn expr(&mut self, expr: &Expr, place: Place, at: StepIdx) {
         if expr.blackboard {
             // btree's key form: the names are blackboard keys, looked up (and missing) at run time.
             return;
@@ -201,6 +292,15 @@ impl Checker<'_> {
                 );
                 continue;
             }
+            if let Some(problem) = self.region_scope(name, at) {
+                let (message, label, help) = problem;
+                self.diagnostics.push(Diagnostic::error(Code::OutOfScope, span, message).label(label).help(help));
+                continue;
+            }
+            if let Some(node_id) = self.node_ids.get(name).cloned() {
+                self.completion(&node_id, name, &references.guarded, at, span);
+                continue;
+            }
             if RESERVED.contains(&name.as_ref()) || self.scope.contains_key(name) {
                 continue;
             }
@@ -225,5 +325,55 @@ impl Checker<'_> {
                     .help(help),
             );
         }
+    }
+
+    /// `loop`, `parallel` and `error` outside the region that defines them.
+    fn region_scope(&self, name: &str, at: StepIdx) -> Option<(String, String, String)> {
+        let missing = match name {
+            "loop" => self.facts.enclosing(at, |k| matches!(k, RegionKind::Loop { .. })).is_none(),
+            "parallel" => self.facts.enclosing(at, |k| matches!(k, RegionKind::Parallel { .. } | RegionKind::Branch { .. })).is_none(),
+            "error" => !self.facts.in_error_route(at),
+            _ => return None,
+        };
+        let help = match name {
+            "loop" => "`loop.index`, `loop.item` and friends exist inside a loop's body (a `Loop` container, `ForEach`, `While`, `Repeat`)",
+            "parallel" => "`parallel.index` and `parallel.currentItem` exist inside a `Parallel` container's body",
+            _ => "`error.message`, `error.type` and `error.node` exist in nodes reached only through an `error` edge or `onError`",
+        };
+        missing.then(|| (format!("`{name}` is read outside its region"), format!("no `{name}` here"), help.to_string()))
+    }
+
+    /// A node read must be visible here and have completed on every path here.
+    fn completion(&mut self, node_id: &str, name: &str, guarded: &[String], at: StepIdx, span: Span) {
+        let Some(&node) = self.steps.get(node_id) else { return };
+        if let Err(region) = self.facts.visible(node, at) {
+            let container = self.plan.region(region).container.map_or(node_id.to_string(), |c| self.plan.step(c).node.clone());
+            let container = if matches!(self.plan.region(region).kind, RegionKind::Branch { .. }) {
+                self.plan.region(region).parent.and_then(|p| self.plan.region(p).container).map_or(container, |c| self.plan.step(c).node.clone())
+            } else {
+                container
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::OutOfScope, span, format!("`{node_id}` runs inside `{container}`, once per iteration or branch"))
+                    .label("not one value here")
+                    .help(format!("read `{}` (the container's result) instead, or move this node into `{container}`", ident::expr_name(&container))),
+            );
+            return;
+        }
+        if guarded.iter().any(|g| g == name) || self.facts.guaranteed(at, node) {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::error(Code::NotGuaranteed, span, format!("`{node_id}` may not have completed here"))
+                .label("not guaranteed on every path")
+                .help(format!("on some path to this use `{node_id}` is skipped, fails into an error route or has not run yet; guard the read: `has({name}.field) ? {name}.field : default`")),
+        );
+    }
+}
+
+fn article(word: &str) -> String {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {word}"),
+        _ => format!("a {word}"),
     }
 }

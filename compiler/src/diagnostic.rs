@@ -70,6 +70,19 @@ codes! {
     /// A node type that this version checks but cannot compile yet: `wfc check` accepts the flow,
     /// `wfc build` stops at this node.
     NotCompiled = "E0014", "not-compiled";
+    /// A graph edge names a node id that no node has.
+    UnknownEdgeEndpoint = "E0015", "unknown-edge-endpoint";
+    /// An edge's `sourceHandle` is not a handle name, or not one its source node has (e.g.
+    /// `condition-<id>` from a node that is not a `Condition`, or an id it does not define).
+    InvalidHandle = "E0016", "invalid-handle";
+    /// The edges form a cycle outside a `Loop` container. Repetition is written as a loop, so
+    /// that it has a bound and a durable iteration count; the message prints the cycle.
+    Cycle = "E0017", "cycle";
+    /// A container is misused: `parentId` names a node that is not a `Loop` or `Parallel`, an
+    /// edge crosses a container's boundary, or a btree containment graph has no single root.
+    InvalidContainer = "E0018", "invalid-container";
+    /// A graph has no node to start from: no `Start` node and every node has an incoming edge.
+    NoStart = "E0019", "no-start";
     /// A `{{ }}` template or CEL expression does not parse.
     ExpressionSyntax = "E0101", "expression-syntax";
     /// An expression reads a name that is not in scope: no node has that id, and it is not
@@ -86,6 +99,21 @@ codes! {
     /// An `Activity` node names an activity that is not declared under `activities:` and gives no
     /// `taskQueue` of its own.
     UnknownActivity = "E0106", "unknown-activity";
+    /// An expression reads a node's output where that node may not have completed: on some
+    /// path to this use the node is skipped, fails into an error route, or runs later. Guard the
+    /// read with `has()`, e.g. `has(lookup.body) ? lookup.body.id : ""`.
+    NotGuaranteed = "E0107", "not-guaranteed";
+    /// A name is read outside the region that defines it: `loop.*` outside a loop, `parallel.*`
+    /// outside a parallel container, `error.*` outside an error route, or a node inside a loop
+    /// or parallel read from outside it (read the container's result instead).
+    OutOfScope = "E0108", "out-of-scope";
+    /// An expression's value has the wrong type for where it is used, as far as the input
+    /// schema makes types known (e.g. a condition that is a string).
+    TypeMismatch = "E0109", "type-mismatch";
+    /// A graph node that no path from the start reaches. It is dropped from the plan.
+    Unreachable = "W0001", "unreachable";
+    /// A setting of an exported block that wfc has no equivalent for; it is ignored.
+    IgnoredField = "W0002", "ignored-field";
     /// A bug in wfc: generated code did not parse. The message shows the offending code; please
     /// report it.
     Internal = "E9999", "internal";

@@ -2,7 +2,8 @@
 //!
 //! The pipeline, each step a pure function (see ARCHITECTURE.md):
 //! text → [`syntax::parse`] → spanned values → [`lower::lower`] → [`model::Flow`] →
-//! [`check::check`] → [`codegen::generate`] → files. Only the `wfc` binary does I/O.
+//! [`plan::build`] → [`plan::Plan`] → [`check::check`] → [`codegen::generate`] → files.
+//! Only the `wfc` binary does I/O.
 
 pub mod catalog;
 pub mod check;
@@ -12,6 +13,7 @@ pub mod duration;
 pub mod ident;
 pub mod lower;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod schema;
 pub mod source;
@@ -25,6 +27,9 @@ pub use source::{SourceFile, Span};
 #[derive(Debug)]
 pub struct Checked {
     pub flow: Option<model::Flow>,
+    /// The execution plan, when the flow lowered far enough to construct one (it may be
+    /// incomplete when there are errors).
+    pub plan: Option<plan::Plan>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -34,19 +39,42 @@ impl Checked {
     }
 }
 
-/// Parses, lowers and checks a flow, collecting every diagnostic.
+/// Parses, lowers, plans and checks a flow, collecting every diagnostic.
 pub fn check(source: &SourceFile) -> Checked {
+    check_with(source, &lower::Registry::new())
+}
+
+/// [`check`], with activities declared in a registry (`--registry FILE`) for node types the
+/// flow does not declare itself.
+pub fn check_with(source: &SourceFile, registry: &lower::Registry) -> Checked {
     let (value, mut diagnostics) = syntax::parse(&source.text);
-    let Some(value) = value else { return Checked { flow: None, diagnostics } };
-    let (flow, lowered) = lower::lower(source, &value);
+    let Some(value) = value else { return Checked { flow: None, plan: None, diagnostics } };
+    let (flow, lowered) = lower::lower(source, &value, registry);
     diagnostics.extend(lowered);
+    let mut plan = None;
     if let Some(flow) = &flow {
-        diagnostics.extend(check::check(source, flow));
+        let (built, planned) = plan::build(flow);
+        let plan_ok = !planned.iter().any(Diagnostic::is_error);
+        diagnostics.extend(planned);
+        if plan_ok {
+            diagnostics.extend(check::check(source, flow, &built));
+        }
         diagnostics.extend(codegen::schema_diagnostics(flow));
+        plan = Some(built);
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
+    diagnostics.dedup();
     let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
-    Checked { flow, diagnostics }
+    Checked { flow, plan, diagnostics }
+}
+
+/// Reads a registry document (`activities:` as in a flow) for [`check_with`].
+pub fn registry(source: &SourceFile) -> Result<lower::Registry, Vec<Diagnostic>> {
+    let (value, mut diagnostics) = syntax::parse(&source.text);
+    let Some(value) = value else { return Err(diagnostics) };
+    let (registry, lowered) = lower::registry(source, &value);
+    diagnostics.extend(lowered);
+    if diagnostics.iter().any(Diagnostic::is_error) { Err(diagnostics) } else { Ok(registry) }
 }
 
 /// A generated worker crate.
@@ -61,7 +89,12 @@ pub struct Built {
 
 /// Checks a flow and generates its worker crate. Errors come back as diagnostics.
 pub fn build(source: &SourceFile, runtime: RuntimeSource) -> Result<Built, Vec<Diagnostic>> {
-    let checked = check(source);
+    build_with(source, runtime, &lower::Registry::new())
+}
+
+/// [`build`], with a registry of activities (see [`check_with`]).
+pub fn build_with(source: &SourceFile, runtime: RuntimeSource, registry: &lower::Registry) -> Result<Built, Vec<Diagnostic>> {
+    let checked = check_with(source, registry);
     let Some(flow) = checked.flow else { return Err(checked.diagnostics) };
     let files = codegen::generate(&flow, &Options::new(source, runtime))?;
     Ok(Built { name: flow.name, files, warnings: checked.diagnostics })

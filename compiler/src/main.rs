@@ -22,6 +22,20 @@ enum Command {
     Check {
         #[arg(required = true)]
         flows: Vec<PathBuf>,
+        /// A YAML document with an `activities:` map declaring activities the flows call but do
+        /// not declare (e.g. a visual builder's custom block types).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
+    /// Print the execution plan that both input forms construct: regions, steps, edges by
+    /// handle kind, joins and skipped paths.
+    Plan {
+        flow: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+        /// A YAML document with an `activities:` map (see `check`).
+        #[arg(long)]
+        registry: Option<PathBuf>,
     },
     /// Check flows, then write their worker crates.
     Build {
@@ -38,11 +52,22 @@ enum Command {
         /// or `git=URL`.
         #[arg(long, default_value = concat!("version=", env!("CARGO_PKG_VERSION")), value_parser = RuntimeSource::parse)]
         runtime: RuntimeSource,
+        /// A YAML document with an `activities:` map (see `check`).
+        #[arg(long)]
+        registry: Option<PathBuf>,
     },
     /// Explain a diagnostic code, e.g. `wfc explain E0102`; without a code, list them all.
     Explain { code: Option<String> },
     /// Print the JSON Schema of the workflow document format, for editors.
     Schema,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+    Mermaid,
+    Dot,
 }
 
 /// Exit codes of DESIGN section 7.
@@ -58,8 +83,11 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check { flows } => check(&flows),
-        Command::Build { flows, output, check, runtime } => build(&flows, output.as_deref(), check, &runtime),
+        Command::Check { flows, registry } => with_registry(registry.as_deref(), |r| check(&flows, r)),
+        Command::Plan { flow, format, registry } => with_registry(registry.as_deref(), |r| plan(&flow, format, r)),
+        Command::Build { flows, output, check, runtime, registry } => {
+            with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r))
+        }
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&wfc::schema::document_schema()).unwrap_or_default());
@@ -106,14 +134,49 @@ fn report(source: &SourceFile, diagnostics: &[Diagnostic]) {
     eprint!("{}", render::render(source, diagnostics, plain));
 }
 
-fn check(flows: &[PathBuf]) -> ExitCode {
+/// Reads the registry, if any, and runs `command` with it.
+fn with_registry(path: Option<&Path>, command: impl FnOnce(&wfc::lower::Registry) -> ExitCode) -> ExitCode {
+    let Some(path) = path else { return command(&wfc::lower::Registry::new()) };
+    let source = match read(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match wfc::registry(&source) {
+        Ok(registry) => command(&registry),
+        Err(diagnostics) => {
+            report(&source, &diagnostics);
+            ExitCode::from(INVALID_FLOW)
+        }
+    }
+}
+
+fn plan(path: &Path, format: PlanFormat, registry: &wfc::lower::Registry) -> ExitCode {
+    let source = match read(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let checked = wfc::check_with(&source, registry);
+    report(&source, &checked.diagnostics);
+    let has_errors = checked.has_errors();
+    let (Some(plan), false) = (checked.plan, has_errors) else { return ExitCode::from(INVALID_FLOW) };
+    let text = match format {
+        PlanFormat::Text => wfc::plan::render::text(&plan),
+        PlanFormat::Json => serde_json::to_string_pretty(&wfc::plan::render::json(&plan)).unwrap_or_default() + "\n",
+        PlanFormat::Mermaid => wfc::plan::render::mermaid(&plan),
+        PlanFormat::Dot => wfc::plan::render::dot(&plan),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
+}
+
+fn check(flows: &[PathBuf], registry: &wfc::lower::Registry) -> ExitCode {
     let mut failed = false;
     for path in flows {
         let source = match read(path) {
             Ok(s) => s,
             Err(code) => return code,
         };
-        let checked = wfc::check(&source);
+        let checked = wfc::check_with(&source, registry);
         report(&source, &checked.diagnostics);
         failed |= checked.has_errors();
         if !checked.has_errors() {
@@ -123,7 +186,7 @@ fn check(flows: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(INVALID_FLOW) } else { ExitCode::SUCCESS }
 }
 
-fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &RuntimeSource) -> ExitCode {
+fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &RuntimeSource, registry: &wfc::lower::Registry) -> ExitCode {
     let mut invalid = false;
     let mut stale = Vec::new();
     for path in flows {
@@ -131,7 +194,7 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
             Ok(s) => s,
             Err(code) => return code,
         };
-        let built = match wfc::build(&source, runtime.clone()) {
+        let built = match wfc::build_with(&source, runtime.clone(), registry) {
             Ok(built) => built,
             Err(diagnostics) => {
                 report(&source, &diagnostics);

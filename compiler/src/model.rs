@@ -22,13 +22,134 @@ pub struct Flow {
     pub settings: Settings,
     /// Activities implemented by other workers, by name.
     pub activities: BTreeMap<String, RemoteActivity>,
-    pub root: Node,
+    /// What runs: a tree of nodes or a graph of nodes and edges.
+    pub body: Body,
     /// A bare btree document: it has no input schema, so a bare name may be an input field read
     /// from the blackboard at run time.
     pub open_blackboard: bool,
     /// Document features this version validates but does not compile yet (a schedule trigger,
     /// declared signals), with where they are.
     pub pending_features: Vec<(String, Span)>,
+}
+
+/// The two input forms of DESIGN sections 2 and 3. Both construct the same plan (`plan`).
+#[derive(Debug, Clone)]
+pub enum Body {
+    Tree(Node),
+    Graph(Graph),
+}
+
+impl Flow {
+    /// Every node of the flow, parents first (containers before their members).
+    pub fn nodes(&self) -> Vec<&Node> {
+        match &self.body {
+            Body::Tree(root) => root.walk(),
+            Body::Graph(graph) => graph.nodes.iter().flat_map(|g| g.node.walk()).collect(),
+        }
+    }
+}
+
+/// The graph form: nodes joined by control-flow edges ("then"), after the dialect is normalised.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub dialect: Dialect,
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<Edge>,
+}
+
+/// Where a graph came from; its meaning is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// wfc's own `nodes`/`edges`.
+    Wfc,
+    /// A React Flow export (`data`, `position`, `viewport`).
+    ReactFlow,
+    /// A SIM-style export (`state.blocks`).
+    Sim,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Wfc => "wfc",
+            Dialect::ReactFlow => "React Flow",
+            Dialect::Sim => "SIM",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphNode {
+    pub node: Node,
+    /// The container (a `Loop` or `Parallel` node) this node is a member of, and where it says so.
+    pub parent: Option<(String, Span)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub source: String,
+    pub target: String,
+    pub handle: Handle,
+    /// The whole edge, the source value and the handle value (or the edge when absent).
+    pub span: Span,
+    pub source_span: Span,
+    pub target_span: Span,
+    pub handle_span: Span,
+}
+
+/// What an edge's `sourceHandle` says: which outcome of the source node the edge follows.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Handle {
+    /// Absent, `null` or `source`: on success.
+    Success,
+    /// `error`: on failure.
+    Error,
+    /// `condition-<id>`: a branch of a `Condition` node.
+    Condition(String),
+    /// `router-<id>`: a route of a `Switch` node.
+    Route(String),
+    /// `case-<value>`: a case of a `Switch` node.
+    Case(String),
+    /// `loop-start-source` / `parallel-start-source`: into the container's body.
+    BodyStart,
+    /// `loop-end-source` / `parallel-end-source`: after the container.
+    BodyEnd,
+}
+
+impl Handle {
+    /// Parses a `sourceHandle`; `None` for a name no node kind has.
+    pub fn parse(text: &str) -> Option<Handle> {
+        Some(match text {
+            "" | "source" => Handle::Success,
+            "error" => Handle::Error,
+            "loop-start-source" | "parallel-start-source" => Handle::BodyStart,
+            "loop-end-source" | "parallel-end-source" => Handle::BodyEnd,
+            _ => {
+                if let Some(id) = text.strip_prefix("condition-") {
+                    Handle::Condition(id.to_string())
+                } else if let Some(id) = text.strip_prefix("router-") {
+                    Handle::Route(id.to_string())
+                } else if let Some(value) = text.strip_prefix("case-") {
+                    Handle::Case(value.to_string())
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// How the handle reads in plans and messages.
+    pub fn label(&self) -> String {
+        match self {
+            Handle::Success => "success".into(),
+            Handle::Error => "error".into(),
+            Handle::Condition(id) => format!("condition-{id}"),
+            Handle::Route(id) => format!("router-{id}"),
+            Handle::Case(value) => format!("case-{value}"),
+            Handle::BodyStart => "body".into(),
+            Handle::BodyEnd => "after".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,6 +209,8 @@ pub struct Node {
     pub name: Option<String>,
     pub description: Option<String>,
     pub kind: NodeKind,
+    /// Tree-form error routing: runs instead of failing, with `error.*` in scope.
+    pub on_error: Option<Box<Node>>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,10 +230,24 @@ pub enum NodeKind {
     Script { assignments: Vec<(String, Expr)> },
     CheckCondition { condition: Expr },
     Fail { message: Value },
+    /// Graph form: where the flow starts (`Start`, SIM's `starter`, `start_trigger`, `schedule`).
+    Start,
+    /// Graph form: branches taken by the first true condition (`condition-<id>` handles); a
+    /// branch without an expression is the `else`.
+    Condition { branches: Vec<Branch> },
+    /// Graph form: a `Switch` on `value` (`case-<value>` handles) or on routes
+    /// (`router-<id>` handles, each with a condition).
+    Router { value: Option<Expr>, routes: Vec<Branch> },
+    /// Graph form: a loop container; its members are the nodes whose `parentId` names it.
+    Loop(LoopSpec),
+    /// Graph form: a parallel container; its members run once per branch.
+    ParallelGroup(ParallelSpec),
     /// A node type this version validates but does not compile yet (see `catalog::PLANNED`).
     Pending {
         /// Children, and nodes given in fields (a `Switch`'s cases and default).
         children: Vec<Node>,
+        /// What each child is to its parent, in the same order as `children`.
+        slots: Vec<Slot>,
         /// Conditions, checked like any expression.
         exprs: Vec<Expr>,
         /// Template values, checked like any template.
@@ -133,10 +270,17 @@ impl Node {
         }
     }
 
+    /// The children and the `onError` handler.
+    fn owned(&self) -> Vec<&Node> {
+        let mut nodes = self.children();
+        nodes.extend(self.on_error.as_deref());
+        nodes
+    }
+
     /// This node and all its descendants, parents first.
     pub fn walk(&self) -> Vec<&Node> {
         let mut out = vec![self];
-        for child in self.children() {
+        for child in self.owned() {
             out.extend(child.walk());
         }
         out
@@ -146,6 +290,65 @@ impl Node {
     pub fn is_activity(&self) -> bool {
         matches!(self.kind, NodeKind::HttpRequest { .. } | NodeKind::Activity { .. })
     }
+}
+
+/// What a child of a not-yet-compiled node is to its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// A child in `children`.
+    Child,
+    /// A `Switch` case, by its literal value.
+    Case(String),
+    /// A `Switch`'s `default`.
+    Default,
+}
+
+/// A branch of a graph `Condition` or a route of a graph `Switch`.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub id: String,
+    /// `None` for the `else` branch.
+    pub condition: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoopSpec {
+    pub kind: LoopKind,
+    pub max_iterations: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum LoopKind {
+    For { iterations: u64 },
+    ForEach { collection: Expr },
+    While { condition: Expr, do_while: bool },
+}
+
+impl LoopKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LoopKind::For { .. } => "for",
+            LoopKind::ForEach { .. } => "forEach",
+            LoopKind::While { do_while: false, .. } => "while",
+            LoopKind::While { do_while: true, .. } => "doWhile",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ParallelSpec {
+    pub fan_out: FanOut,
+    /// How many branches run at once; all when `None`.
+    pub batch_size: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum FanOut {
+    /// A fixed number of branches, known at compile time: expanded into copies.
+    Count(u64),
+    /// One branch per item of a collection, known at run time.
+    Collection(Expr),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

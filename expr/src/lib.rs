@@ -105,73 +105,97 @@ impl<'a> Template<'a> {
 pub struct References {
     /// Top-level identifiers, sorted: `input`, `create_user`, `env`, …
     pub variables: Vec<String>,
+    /// Identifiers tested with `has()` somewhere in the expression (`has(lookup.body)`), sorted:
+    /// the expression is written for the case where they are absent.
+    pub guarded: Vec<String>,
 }
 
 /// Parses one CEL expression and returns the names it reads.
 pub fn parse_expr(source: &str) -> Result<References, SyntaxError> {
     let program = compile(source)?;
-    Ok(References { variables: free_variables(&program) })
+    let (variables, guarded) = free_variables(&program);
+    Ok(References { variables, guarded })
 }
 
 /// The top-level names an expression reads from its scope, sorted: identifiers that macros bind
 /// (`i` in `items.map(i, i.price)`) are not free.
-fn free_variables(program: &cel::Program) -> Vec<String> {
-    fn walk(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut std::collections::BTreeSet<String>) {
+fn free_variables(program: &cel::Program) -> (Vec<String>, Vec<String>) {
+    type Names = std::collections::BTreeSet<String>;
+    /// The identifier a chain of field selections starts from.
+    fn root(expr: &cel::IdedExpr) -> Option<&str> {
+        match &expr.expr {
+            cel::common::ast::Expr::Ident(name) => Some(name),
+            cel::common::ast::Expr::Select(select) => root(&select.operand),
+            _ => None,
+        }
+    }
+    fn walk(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut Names, guarded: &mut Names) {
         use cel::common::ast::{EntryExpr, Expr};
+        if let Expr::Select(select) = &expr.expr
+            && select.test
+            && let Some(name) = root(&select.operand).filter(|n| !bound.iter().any(|b| b == n))
+        {
+            guarded.insert(name.to_string());
+        }
+        let mut walk = |e: &cel::IdedExpr, bound: &mut Vec<String>| walk(e, bound, out, guarded);
         match &expr.expr {
             Expr::Ident(name) => {
                 if !bound.contains(name) {
                     out.insert(name.clone());
                 }
             }
-            Expr::Select(select) => walk(&select.operand, bound, out),
+            Expr::Select(select) => walk(&select.operand, bound),
             Expr::Call(call) => {
                 if let Some(target) = &call.target {
-                    walk(target, bound, out);
+                    walk(target, bound);
                 }
-                call.args.iter().for_each(|a| walk(a, bound, out));
+                call.args.iter().for_each(|a| walk(a, bound));
             }
-            Expr::List(list) => list.elements.iter().for_each(|e| walk(e, bound, out)),
+            Expr::List(list) => list.elements.iter().for_each(|e| walk(e, bound)),
             Expr::Map(map) => map.entries.iter().for_each(|e| match &e.expr {
                 EntryExpr::MapEntry(entry) => {
-                    walk(&entry.key, bound, out);
-                    walk(&entry.value, bound, out);
+                    walk(&entry.key, bound);
+                    walk(&entry.value, bound);
                 }
-                EntryExpr::StructField(field) => walk(&field.value, bound, out),
+                EntryExpr::StructField(field) => walk(&field.value, bound),
             }),
             Expr::Struct(s) => s.entries.iter().for_each(|e| match &e.expr {
                 EntryExpr::MapEntry(entry) => {
-                    walk(&entry.key, bound, out);
-                    walk(&entry.value, bound, out);
+                    walk(&entry.key, bound);
+                    walk(&entry.value, bound);
                 }
-                EntryExpr::StructField(field) => walk(&field.value, bound, out),
+                EntryExpr::StructField(field) => walk(&field.value, bound),
             }),
             Expr::Comprehension(c) => {
-                walk(&c.iter_range, bound, out);
-                walk(&c.accu_init, bound, out);
+                walk(&c.iter_range, bound);
+                walk(&c.accu_init, bound);
                 let depth = bound.len();
                 bound.push(c.iter_var.clone());
                 bound.extend(c.iter_var2.clone());
                 bound.push(c.accu_var.clone());
-                walk(&c.loop_cond, bound, out);
-                walk(&c.loop_step, bound, out);
-                walk(&c.result, bound, out);
+                walk(&c.loop_cond, bound);
+                walk(&c.loop_step, bound);
+                walk(&c.result, bound);
                 bound.truncate(depth);
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
     }
-    let mut out = std::collections::BTreeSet::new();
-    walk(program.expression(), &mut Vec::new(), &mut out);
-    if out.remove(VAR_ALIAS) {
-        out.insert("var".to_string());
+    let (mut out, mut guarded) = (Names::new(), Names::new());
+    walk(program.expression(), &mut Vec::new(), &mut out, &mut guarded);
+    for names in [&mut out, &mut guarded] {
+        for (name, alias) in ALIASES {
+            if names.remove(*alias) {
+                names.insert(name.to_string());
+            }
+        }
     }
-    out.into_iter().collect()
+    (out.into_iter().collect(), guarded.into_iter().collect())
 }
 
-/// `var` is a reserved word in CEL, but wfc's expressions read variables as `var.name`: the
-/// identifier is renamed to this one before parsing, and back in every name reported.
-const VAR_ALIAS: &str = "__wfc_var";
+/// `var` and `loop` are reserved words in CEL, but wfc's expressions read `var.name` and
+/// `loop.index`: each is renamed to its alias before parsing, and back in every name reported.
+const ALIASES: &[(&str, &str)] = &[("var", "__wfc_var"), ("loop", "__wfc_loop")];
 
 /// Byte offsets where `name` stands as a top-level identifier in `source`: not inside a string
 /// literal, not part of a longer name, and not a field after a `.`.
@@ -203,26 +227,30 @@ pub fn identifier_offsets(source: &str, name: &str) -> Vec<usize> {
     found
 }
 
-/// Renames the identifier `var` to [`VAR_ALIAS`]. A syntax error reported after a renamed `var`
+/// Renames the identifiers of [`ALIASES`]. A syntax error reported after a renamed identifier
 /// is off by a few columns; its message is exact.
-fn rename_var(source: &str) -> std::borrow::Cow<'_, str> {
-    let offsets = identifier_offsets(source, "var");
-    if offsets.is_empty() {
-        return std::borrow::Cow::Borrowed(source);
+fn rename_reserved(source: &str) -> std::borrow::Cow<'_, str> {
+    let mut text = std::borrow::Cow::Borrowed(source);
+    for (name, alias) in ALIASES {
+        let offsets = identifier_offsets(&text, name);
+        if offsets.is_empty() {
+            continue;
+        }
+        let mut out = String::with_capacity(text.len() + offsets.len() * alias.len());
+        let mut last = 0;
+        for at in offsets {
+            out.push_str(&text[last..at]);
+            out.push_str(alias);
+            last = at + name.len();
+        }
+        out.push_str(&text[last..]);
+        text = std::borrow::Cow::Owned(out);
     }
-    let mut out = String::with_capacity(source.len() + offsets.len() * VAR_ALIAS.len());
-    let mut last = 0;
-    for at in offsets {
-        out.push_str(&source[last..at]);
-        out.push_str(VAR_ALIAS);
-        last = at + 3;
-    }
-    out.push_str(&source[last..]);
-    std::borrow::Cow::Owned(out)
+    text
 }
 
 fn compile(source: &str) -> Result<cel::Program, SyntaxError> {
-    let renamed = rename_var(source);
+    let renamed = rename_reserved(source);
     // The CEL parser is a generated ANTLR parser; a panic in it must never take a workflow or the
     // compiler down with it.
     let parsed = std::panic::catch_unwind(|| cel::Program::compile(&renamed));
@@ -289,9 +317,9 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
     };
     let program = compile(source).map_err(|e| fail(e.message))?;
     let mut context = cel::Context::default();
-    for name in free_variables(&program) {
+    for name in free_variables(&program).0 {
         if let Some(value) = scope.lookup(&name) {
-            let name = if name == "var" { VAR_ALIAS.to_string() } else { name };
+            let name = ALIASES.iter().find(|(n, _)| *n == name).map_or(name, |(_, alias)| alias.to_string());
             context.add_variable_from_value(name, from_json(&value));
         }
     }

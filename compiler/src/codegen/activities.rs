@@ -8,7 +8,7 @@ use super::workflow::Items;
 use crate::model::{Flow, NodeKind};
 
 pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
-    let uses_http = flow.root.walk().iter().any(|n| matches!(n.kind, NodeKind::HttpRequest { .. }));
+    let uses_http = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::HttpRequest { .. }));
     let builtins = uses_http.then(|| {
         quote! {
             /// The built-in activities this flow uses, registered on its worker.

@@ -37,7 +37,7 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
         None => format!("Any JSON value (the flow declares no {what}Schema)."),
     };
     let mut activities: Vec<String> = Vec::new();
-    for node in flow.root.walk() {
+    for node in flow.nodes() {
         match &node.kind {
             NodeKind::HttpRequest { .. } => activities.push(format!("- `{}`: built-in `HttpRequest`, on this worker", node.id)),
             NodeKind::Activity { activity, task_queue, .. } => {

@@ -23,13 +23,12 @@ impl Items {
     pub fn new(flow: &Flow) -> Self {
         let mut names = Names::default();
         let node_fns = flow
-            .root
-            .walk()
+            .nodes()
             .into_iter()
             .map(|node| (node.id.clone(), format_ident!("{}", names.unique(ident::snake(&node.id)))))
             .collect();
         let mut types = Names::reserving(&["Activities", "Input", "Output"]);
-        let called = flow.root.walk().into_iter().filter_map(|node| match &node.kind {
+        let called = flow.nodes().into_iter().filter_map(|node| match &node.kind {
             NodeKind::Activity { activity, .. } => Some(activity.clone()),
             _ => None,
         });
@@ -45,11 +44,11 @@ impl Items {
     }
 }
 
-pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
+pub fn generate(flow: &Flow, root: &Node, items: &Items) -> TokenStream {
     let workflow = &items.workflow_type;
     let name = &flow.name;
     let task_queue = &flow.task_queue;
-    let root_fn = &items.node_fns[&flow.root.id];
+    let root_fn = &items.node_fns[&root.id];
     let mut docs = vec![format!("The `{name}` workflow.")];
     if let Some(description) = &flow.description {
         docs.push(String::new());
@@ -64,7 +63,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         None => quote! { cx.finish_with_outputs(result) },
     };
     let settings = settings(flow);
-    let nodes: Vec<&Node> = flow.root.walk();
+    let nodes: Vec<&Node> = flow.nodes();
     let policies: Vec<&ActivityPolicy> = nodes
         .iter()
         .filter_map(|n| match &n.kind {
@@ -163,7 +162,7 @@ fn settings(flow: &Flow) -> TokenStream {
         }
         None => quote! { None },
     };
-    let ids = flow.root.walk().into_iter().map(|n| n.id.as_str());
+    let ids = flow.nodes().into_iter().map(|n| n.id.as_str());
     quote! {
         FlowSettings {
             nodes: &[#(#ids),*],
@@ -327,7 +326,12 @@ fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         // `generate` refuses flows with pending nodes (E0014) before any file is written; should
         // one ever get here, the crate refuses to compile rather than run without the node.
-        NodeKind::Pending { .. } => {
+        NodeKind::Pending { .. }
+        | NodeKind::Start
+        | NodeKind::Condition { .. }
+        | NodeKind::Router { .. }
+        | NodeKind::Loop(_)
+        | NodeKind::ParallelGroup(_) => {
             let message = format!("wfc cannot compile `{}` nodes yet", node.type_name);
             quote! { compile_error!(#message) }
         }

@@ -1,13 +1,17 @@
 //! Lowering: the spanned syntax tree into the checked `Flow` model.
 //!
 //! Validates the document's shape and every node's configuration against the node catalog,
-//! reporting every problem at once with a span pointing at the offending value.
+//! reporting every problem at once with a span pointing at the offending value. The graph form's
+//! dialects are normalised in `graph` (and `sim`); nodes are lowered the same way in both forms.
+
+mod graph;
+mod sim;
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{self, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Expr, Flow, LogLevel, Node, NodeKind, RemoteActivity, Settings};
+use crate::model::{ActivityPolicy, Body, Expr, Flow, LogLevel, Node, NodeKind, RemoteActivity, Settings, Slot};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Key, Kind, Value};
 
@@ -15,13 +19,30 @@ const DOCUMENT_FIELDS: &[&str] = &[
     "version", "name", "description", "taskQueue", "inputSchema", "outputSchema", "output", "settings",
     "trigger", "signals", "activities", "root", "nodes", "edges",
 ];
+/// Top-level keys of visual builders' exports that carry no meaning for execution.
+const EXPORT_FIELDS: &[&str] = &["viewport", "state", "exportedAt", "workflow", "id", "color", "isDeployed", "deployedAt", "lastSaved", "marketplaceData"];
 const NODE_FIELDS: &[&str] = &["type", "id", "name", "description", "config", "props", "children", "temporal", "onError"];
 
+/// Activities declared outside the flow (`wfc check --registry FILE`), by name.
+pub type Registry = BTreeMap<String, RemoteActivity>;
+
 /// Lowers a parsed document. Returns the flow when it is complete enough to check further.
-pub fn lower(source: &SourceFile, root: &Value) -> (Option<Flow>, Vec<Diagnostic>) {
-    let mut cx = Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities: BTreeMap::new() };
+/// `registry` declares activities for node types the flow does not declare itself.
+pub fn lower(source: &SourceFile, root: &Value, registry: &Registry) -> (Option<Flow>, Vec<Diagnostic>) {
+    let mut cx = Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities: registry.clone(), graph_kinds: false };
     let flow = cx.document(root);
     (flow, cx.diagnostics)
+}
+
+/// Lowers a registry document: a map with one key, `activities:`, as in a flow.
+pub fn registry(source: &SourceFile, root: &Value) -> (Registry, Vec<Diagnostic>) {
+    let mut cx = Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities: BTreeMap::new(), graph_kinds: false };
+    if cx.known_fields(root, &["activities"], "a registry")
+        && let Some(activities) = cx.required(root, "activities", root.span)
+    {
+        cx.remote_activities(activities);
+    }
+    (cx.activities, cx.diagnostics)
 }
 
 struct Lowerer<'a> {
@@ -30,6 +51,9 @@ struct Lowerer<'a> {
     /// Node ids seen so far, with where they were defined.
     ids: HashMap<String, Span>,
     activities: BTreeMap<String, RemoteActivity>,
+    /// Lowering a graph's nodes: `Start`, `Condition`, `Switch`, `Loop` and `Parallel` take their
+    /// graph meaning (see `graph`).
+    graph_kinds: bool,
 }
 
 impl Lowerer<'_> {
@@ -46,7 +70,8 @@ impl Lowerer<'_> {
             );
             return None;
         };
-        let is_workflow = doc.get("root").is_some() || doc.get("nodes").is_some();
+        let is_sim = doc.get("state").is_some_and(|state| state.get("blocks").is_some());
+        let is_workflow = doc.get("root").is_some() || doc.get("nodes").is_some() || is_sim;
         if !is_workflow {
             if doc.get("type").is_some() {
                 return self.bare_btree(doc);
@@ -58,12 +83,15 @@ impl Lowerer<'_> {
             );
             return None;
         }
-        self.known_fields(doc, DOCUMENT_FIELDS, "a workflow document");
-        if let Some(nodes) = doc.get("nodes") {
+        let exported = is_sim || doc.get("viewport").is_some();
+        let known: Vec<&str> = DOCUMENT_FIELDS.iter().chain(if exported { EXPORT_FIELDS } else { &[] }).copied().collect();
+        self.known_fields(doc, &known, "a workflow document");
+        if let (Some(root), Some(nodes)) = (doc.get("root"), doc.get("nodes").or(doc.get("state"))) {
             self.error(
-                Diagnostic::error(Code::DocumentShape, nodes.span, "the graph form (`nodes`/`edges`) is not supported by this version")
-                    .label("graph form")
-                    .help("write the flow in the tree form with `root: <node>`"),
+                Diagnostic::error(Code::DocumentShape, nodes.span, "a flow has `root:` (the tree form) or `nodes:` (the graph form), not both")
+                    .label("second body")
+                    .related(root.span, "the tree form here")
+                    .help("keep one of the two forms"),
             );
             return None;
         }
@@ -101,7 +129,11 @@ impl Lowerer<'_> {
         if let Some(activities) = doc.get("activities") {
             self.remote_activities(activities);
         }
-        let root = doc.get("root").and_then(|v| self.node(v, "root", &settings.activity));
+        let body = match doc.get("root") {
+            Some(root) => self.node(root, "root", &settings.activity).map(Body::Tree),
+            None if is_sim => self.sim_document(doc, &settings.activity, &mut pending_features),
+            None => self.graph_document(doc, &settings.activity),
+        };
         let name = name?;
         Some(Flow {
             task_queue: task_queue.unwrap_or_else(|| name.clone()),
@@ -112,7 +144,7 @@ impl Lowerer<'_> {
             output: doc.get("output").cloned(),
             settings,
             activities: std::mem::take(&mut self.activities),
-            root: root?,
+            body: body?,
             open_blackboard: false,
             pending_features,
         })
@@ -132,7 +164,7 @@ impl Lowerer<'_> {
             output: None,
             settings,
             activities: BTreeMap::new(),
-            root,
+            body: Body::Tree(root),
             open_blackboard: true,
             pending_features: Vec::new(),
         })
@@ -273,14 +305,23 @@ impl Lowerer<'_> {
             self.ids.insert(id.clone(), id_span);
         }
 
-        let kind = match catalog::lookup(&type_name) {
-            Some(node_type) => {
+        let graph_kind = if self.graph_kinds { graph::GraphKind::of(&type_name) } else { None };
+        let kind = match (graph_kind, catalog::lookup(&type_name)) {
+            (Some(graph_kind), _) => {
+                let config = self.config(value).unwrap_or_else(|| empty_map(type_value.span));
+                self.graph_kind(graph_kind, &config, type_value.span)?
+            }
+            (None, Some(node_type)) => {
                 let config = self.config(value);
                 let policy = self.node_policy(value, defaults);
                 let children = self.children(value, &id, defaults);
                 self.kind(node_type, value, type_value.span, config.as_ref(), children?, policy)?
             }
-            None => self.custom_or_unknown(value, type_value, &type_name, &id, defaults)?,
+            (None, None) => self.custom_or_unknown(value, type_value, &type_name, &id, defaults)?,
+        };
+        let on_error = match value.get("onError") {
+            Some(handler) => Some(Box::new(self.node(handler, &format!("{id}-on-error"), defaults)?)),
+            None => None,
         };
         Some(Node {
             id,
@@ -292,6 +333,7 @@ impl Lowerer<'_> {
             name: value.get("name").and_then(|v| self.string(v)),
             description: value.get("description").and_then(|v| self.string(v)),
             kind,
+            on_error,
         })
     }
 
@@ -396,7 +438,9 @@ impl Lowerer<'_> {
             let defaults = ActivityPolicy::default();
             return self.pending(&catalog::PARALLEL_EXTENDED, node, type_span, Some(config), children, &id, &defaults);
         }
-        if !self.child_count(node_type.name(), spec.children, spec.child_help, node, type_span, children.len()) {
+        let conditional_with_expr = node_type == NodeType::Conditional && config.get("condition").is_some();
+        let limits = if conditional_with_expr { (1, 2) } else { spec.children };
+        if !self.child_count(node_type.name(), limits, spec.child_help, node, type_span, children.len()) {
             return None;
         }
         let mut children = children.into_iter().map(|(n, _)| n);
@@ -414,6 +458,12 @@ impl Lowerer<'_> {
                     }
                 }
                 NodeKind::Parallel(children.collect())
+            }
+            NodeType::Conditional if config.get("condition").is_none() && children.len() >= 2 => {
+                // btree's form: child 0 is a condition node; it succeeding selects `then`.
+                let children: Vec<Node> = children.collect();
+                let slots = vec![Slot::Child; children.len()];
+                NodeKind::Pending { children, slots, exprs: Vec::new(), templates: Vec::new(), activity: false, writes: Vec::new() }
             }
             NodeType::Conditional => {
                 let condition = self.required(config, "condition", type_span).and_then(|v| self.expr(v))?;
@@ -560,6 +610,7 @@ impl Lowerer<'_> {
             ok = false;
         }
         let mut children: Vec<Node> = children.into_iter().map(|(n, _)| n).collect();
+        let mut slots = vec![Slot::Child; children.len()];
         let (mut exprs, mut templates, mut writes) = (Vec::new(), Vec::new(), Vec::new());
         for (name, kind, required) in spec.fields {
             let Some(value) = config.get(name) else {
@@ -599,6 +650,7 @@ impl Lowerer<'_> {
                 catalog::FieldKind::Node => match self.node(value, &format!("{id}-{name}"), defaults) {
                     Some(n) => {
                         children.push(n);
+                        slots.push(Slot::Default);
                         true
                     }
                     None => false,
@@ -608,7 +660,10 @@ impl Lowerer<'_> {
                         let mut all = true;
                         for (key, case) in entries {
                             match self.node(case, &format!("{id}-{}", key.name), defaults) {
-                                Some(n) => children.push(n),
+                                Some(n) => {
+                                    children.push(n);
+                                    slots.push(Slot::Case(key.name.clone()));
+                                }
                                 None => all = false,
                             }
                         }
@@ -627,7 +682,7 @@ impl Lowerer<'_> {
                 writes.push(key.split('.').next().unwrap_or(key).to_string());
             }
         }
-        ok.then_some(NodeKind::Pending { children, exprs, templates, activity: spec.activity, writes })
+        ok.then_some(NodeKind::Pending { children, slots, exprs, templates, activity: spec.activity, writes })
     }
 
     fn http_config(&mut self, config: &Value, type_span: Span) -> Option<()> {

@@ -1,0 +1,168 @@
+//! The tree form, lowered into the plan. A tree is structured already, so there is nothing to
+//! search: every composite and decorator becomes a container with a region, and the meaning of
+//! its type becomes edges inside it (a `Sequence` chains its children with success edges, a
+//! `Selector` with error edges, a `Conditional` branches from its start), so a tree and the
+//! equivalent graph give the same plan.
+
+use super::{EdgeKind, Plan, RegionIdx, RegionKind, Role, Step, StepIdx, run_of};
+use crate::model::{Node, NodeKind, Slot};
+
+pub fn lower(name: &str, root: &Node) -> Plan {
+    let mut plan = Plan { name: name.to_string(), ..Plan::default() };
+    let workflow = plan.push_region(RegionKind::Workflow, None, None, "workflow", root.span);
+    let (start, end) = (plan.region(workflow).start, plan.region(workflow).end);
+    let (entry, exits) = node(&mut plan, root, workflow);
+    plan.edge(start, entry, EdgeKind::Success);
+    for (exit, kind) in exits {
+        plan.edge(exit, end, kind);
+    }
+    plan.mark_joins();
+    plan
+}
+
+type Exits = Vec<(StepIdx, EdgeKind)>;
+
+/// Adds a node and everything under it to `region`. Returns its step and the outcomes that
+/// continue after it (its success, and its `onError` handler's).
+fn node(plan: &mut Plan, node: &Node, region: RegionIdx) -> (StepIdx, Exits) {
+    let step = plan.push_step(Step {
+        id: node.id.clone(),
+        node: node.id.clone(),
+        type_name: node.type_name.clone(),
+        role: Role::Action,
+        region,
+        span: node.span,
+        run: run_of(&node.kind, &node.type_name),
+        join: false,
+    });
+    let children = node.children();
+    if !children.is_empty() {
+        let inner = plan.push_region(region_kind(node), Some(region), Some(step), &node.id, node.span);
+        plan.steps[step.index()].role = Role::Container(inner);
+        body(plan, node, &children, inner);
+    } else if let NodeKind::Conditional { .. } = node.kind {
+        plan.steps[step.index()].role = Role::Choice;
+    }
+    let mut exits = vec![(step, EdgeKind::Success)];
+    if let Some(handler) = &node.on_error {
+        let (entry, handler_exits) = self::node(plan, handler, region);
+        plan.edge(step, entry, EdgeKind::Error);
+        exits.extend(handler_exits);
+    }
+    (step, exits)
+}
+
+fn region_kind(node: &Node) -> RegionKind {
+    let type_name = node.type_name.clone();
+    match type_name.as_str() {
+        "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure" => RegionKind::Loop { description: type_name },
+        // The children's outputs are not all guaranteed when these succeed.
+        "Invert" | "ForceSuccess" | "ForceFailure" | "RunOnce" | "Precondition" | "SoftAssert" => RegionKind::Scope { type_name, transparent: false },
+        "Parallel" => RegionKind::Scope { transparent: matches!(node.kind, NodeKind::Parallel(_)), type_name },
+        _ => RegionKind::Scope { type_name, transparent: true },
+    }
+}
+
+/// Wires a container's children inside its region, by the container's meaning.
+fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
+    let (start, end) = (plan.region(region).start, plan.region(region).end);
+    let lowered: Vec<(StepIdx, Exits)> = children.iter().map(|child| self::node(plan, child, region)).collect();
+    let link = |plan: &mut Plan, exits: &Exits, to: StepIdx| {
+        for (from, kind) in exits {
+            plan.edge(*from, to, kind.clone());
+        }
+    };
+    let slots = match &node.kind {
+        NodeKind::Pending { slots, .. } => slots.clone(),
+        _ => vec![Slot::Child; children.len()],
+    };
+    match (node.type_name.as_str(), &node.kind) {
+        ("Parallel", _) => {
+            for (entry, exits) in &lowered {
+                plan.edge(start, *entry, EdgeKind::Success);
+                link(plan, exits, end);
+            }
+        }
+        ("Selector" | "Fallback", _) => {
+            plan.edge(start, lowered[0].0, EdgeKind::Success);
+            for (i, (_, exits)) in lowered.iter().enumerate() {
+                link(plan, exits, end);
+                if let Some((next, _)) = lowered.get(i + 1) {
+                    // The next alternative runs when this one fails.
+                    for (from, _) in exits {
+                        plan.edge(*from, *next, EdgeKind::Error);
+                    }
+                }
+            }
+        }
+        (_, NodeKind::Conditional { .. }) => {
+            plan.edge(start, lowered[0].0, EdgeKind::Branch("then".into()));
+            link(plan, &lowered[0].1, end);
+            match lowered.get(1) {
+                Some((entry, exits)) => {
+                    plan.edge(start, *entry, EdgeKind::Branch("else".into()));
+                    link(plan, exits, end);
+                }
+                None => plan.edge(start, end, EdgeKind::Branch("else".into())),
+            }
+        }
+        ("Conditional", _) => {
+            // btree's form: the first child is the condition; its outcome picks the branch.
+            plan.edge(start, lowered[0].0, EdgeKind::Success);
+            let condition = &lowered[0].1;
+            for (from, _) in condition {
+                plan.edge(*from, lowered[1].0, EdgeKind::Branch("then".into()));
+            }
+            link(plan, &lowered[1].1, end);
+            for (from, _) in condition {
+                match lowered.get(2) {
+                    Some((entry, _)) => plan.edge(*from, *entry, EdgeKind::Branch("else".into())),
+                    None => plan.edge(*from, end, EdgeKind::Branch("else".into())),
+                }
+            }
+            if let Some((_, exits)) = lowered.get(2) {
+                link(plan, exits, end);
+            }
+        }
+        ("Switch", _) => {
+            for ((entry, exits), slot) in lowered.iter().zip(&slots) {
+                let label = match slot {
+                    Slot::Case(value) => format!("case-{value}"),
+                    _ => "default".to_string(),
+                };
+                plan.edge(start, *entry, EdgeKind::Branch(label));
+                link(plan, exits, end);
+            }
+            if !slots.contains(&Slot::Default) {
+                plan.edge(start, end, EdgeKind::Branch("default".into()));
+            }
+        }
+        ("Recovery", _) => {
+            plan.edge(start, lowered[0].0, EdgeKind::Success);
+            let after = lowered.get(2).map_or(end, |(finally, _)| *finally);
+            link(plan, &lowered[0].1, after);
+            if let Some((catch, exits)) = lowered.get(1) {
+                for (from, _) in &lowered[0].1 {
+                    plan.edge(*from, *catch, EdgeKind::Error);
+                }
+                link(plan, exits, after);
+            }
+            if let Some((_, exits)) = lowered.get(2) {
+                link(plan, exits, end);
+            }
+        }
+        // Sequences, loops and decorators run their children in order.
+        _ => {
+            plan.edge(start, lowered[0].0, EdgeKind::Success);
+            for pair in lowered.windows(2) {
+                link(plan, &pair[0].1, pair[1].0);
+            }
+            if let Some((_, exits)) = lowered.last() {
+                link(plan, exits, end);
+            }
+        }
+    }
+    if matches!(plan.region(region).kind, RegionKind::Loop { .. }) {
+        plan.edge(end, start, EdgeKind::Back);
+    }
+}
