@@ -1,6 +1,7 @@
-//! How the front end scales: `wfc::check` (parse, lower, check) and `wfc::build` (plus code
-//! generation) on generated flows of 1,000, 10,000 and 100,000 nodes. Prints figures; each size
-//! runs in its own process so peak memory is per size.
+//! How the front end scales: `wfc::check` (parse, lower, construct the plan, check expressions
+//! against it) and `wfc::build` (plus code generation) on generated flows of 1,000, 10,000 and
+//! 100,000 nodes, in the tree form and in the graph form. Prints figures; each size runs in its
+//! own process so peak memory is per size.
 //!
 //! `cargo bench -p wfc --bench frontend`
 
@@ -31,6 +32,33 @@ fn flow(n: usize) -> String {
     yaml
 }
 
+/// A graph of about `n` nodes: a chain of stages, each a `Condition` whose two branches join,
+/// then a `Script`; every join reads the condition (guaranteed) and tests a branch with `has()`.
+fn graph_flow(n: usize) -> String {
+    let stages = n.div_ceil(5);
+    let mut nodes = String::from("  - {id: start, type: Start}\n");
+    let mut edges = String::from("  - {source: start, target: c0}\n");
+    for i in 0..stages {
+        let _ = write!(
+            nodes,
+            "  - {{id: c{i}, type: Condition, config: {{conditions: [{{id: hi, expression: \"input.x > {i}\"}}, {{id: else}}]}}}}\n\
+             \x20 - {{id: a{i}, type: Log, config: {{message: \"{{{{ input.x }}}}\"}}}}\n\
+             \x20 - {{id: b{i}, type: Log, config: {{message: b}}}}\n\
+             \x20 - {{id: j{i}, type: Log, config: {{message: \"{{{{ has(a{i}.x) }}}} {{{{ c{i} }}}}\"}}}}\n\
+             \x20 - {{id: s{i}, type: Script, config: {{script: \"v = {i}\"}}}}\n"
+        );
+        let _ = write!(
+            edges,
+            "  - {{source: c{i}, target: a{i}, sourceHandle: condition-hi}}\n  - {{source: c{i}, target: b{i}, sourceHandle: condition-else}}\n\
+             \x20 - {{source: a{i}, target: j{i}}}\n  - {{source: b{i}, target: j{i}}}\n  - {{source: j{i}, target: s{i}}}\n"
+        );
+        if i + 1 < stages {
+            let _ = writeln!(edges, "  - {{source: s{i}, target: c{}}}", i + 1);
+        }
+    }
+    format!("name: scale-graph\ninputSchema: {{type: object, properties: {{x: {{type: integer}}}}}}\nnodes:\n{nodes}edges:\n{edges}")
+}
+
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -41,16 +69,17 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn measure(n: usize, generate: bool) {
-    let text = flow(n);
+fn measure(n: usize, generate: bool, graph: bool) {
+    let text = if graph { graph_flow(n) } else { flow(n) };
     let source = SourceFile::new("scale.yaml", text);
     let started = Instant::now();
     let checked = wfc::check(&source);
     let check_time = started.elapsed();
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics.first());
-    let nodes = checked.flow.as_ref().map_or(0, |f| f.root.walk().len());
+    let nodes = checked.flow.as_ref().map_or(0, |f| f.nodes().len());
+    let form = if graph { "graph" } else { "tree " };
     let mut line = format!(
-        "{nodes:>7} nodes, {:>6.1} KiB of YAML: check {:>8.1} ms ({:.2} µs/node)",
+        "{form} {nodes:>7} nodes, {:>6.1} KiB of YAML: check {:>8.1} ms ({:.2} µs/node)",
         source.text.len() as f64 / 1024.0,
         check_time.as_secs_f64() * 1000.0,
         check_time.as_secs_f64() * 1e6 / nodes as f64
@@ -69,16 +98,20 @@ fn measure(n: usize, generate: bool) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(n) = args.iter().position(|a| a == "--size").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()) {
-        measure(n, args.iter().any(|a| a == "--generate"));
+        measure(n, args.iter().any(|a| a == "--generate"), args.iter().any(|a| a == "--graph"));
         return;
     }
-    println!("wfc front end: check, and check + code generation, by flow size (release, one process per size)");
+    println!("wfc front end: check (parse, lower, plan, check) and check + code generation, by flow size (release, one process per size)");
     let me = std::env::current_exe().expect("own path");
-    for (n, generate) in [(1_000, true), (10_000, true), (100_000, false)] {
+    let runs = [(1_000, true, false), (10_000, true, false), (100_000, false, false), (1_000, false, true), (10_000, false, true), (100_000, false, true)];
+    for (n, generate, graph) in runs {
         let mut command = Command::new(&me);
         command.args(["--size", &n.to_string()]);
         if generate {
             command.arg("--generate");
+        }
+        if graph {
+            command.arg("--graph");
         }
         let status = command.status().expect("run a size");
         assert!(status.success(), "size {n} failed");

@@ -35,7 +35,7 @@ pub struct Flow {
 /// The two input forms of DESIGN sections 2 and 3. Both construct the same plan (`plan`).
 #[derive(Debug, Clone)]
 pub enum Body {
-    Tree(Node),
+    Tree(Box<Node>),
     Graph(Graph),
 }
 
@@ -110,10 +110,11 @@ pub enum Handle {
     Route(String),
     /// `case-<value>`: a case of a `Switch` node.
     Case(String),
-    /// `loop-start-source` / `parallel-start-source`: into the container's body.
-    BodyStart,
+    /// `loop-start-source` / `parallel-start-source`: into the container's body (`loop` or
+    /// `parallel`).
+    BodyStart(&'static str),
     /// `loop-end-source` / `parallel-end-source`: after the container.
-    BodyEnd,
+    BodyEnd(&'static str),
 }
 
 impl Handle {
@@ -122,8 +123,10 @@ impl Handle {
         Some(match text {
             "" | "source" => Handle::Success,
             "error" => Handle::Error,
-            "loop-start-source" | "parallel-start-source" => Handle::BodyStart,
-            "loop-end-source" | "parallel-end-source" => Handle::BodyEnd,
+            "loop-start-source" => Handle::BodyStart("loop"),
+            "parallel-start-source" => Handle::BodyStart("parallel"),
+            "loop-end-source" => Handle::BodyEnd("loop"),
+            "parallel-end-source" => Handle::BodyEnd("parallel"),
             _ => {
                 if let Some(id) = text.strip_prefix("condition-") {
                     Handle::Condition(id.to_string())
@@ -146,8 +149,8 @@ impl Handle {
             Handle::Condition(id) => format!("condition-{id}"),
             Handle::Route(id) => format!("router-{id}"),
             Handle::Case(value) => format!("case-{value}"),
-            Handle::BodyStart => "body".into(),
-            Handle::BodyEnd => "after".into(),
+            Handle::BodyStart(word) => format!("{word}-start-source"),
+            Handle::BodyEnd(word) => format!("{word}-end-source"),
         }
     }
 }

@@ -24,8 +24,8 @@ pub fn document_schema() -> Value {
     });
     let workflow = json!({
         "type": "object",
-        "description": "A workflow document: settings and a tree of nodes under `root`",
-        "required": ["root"],
+        "description": "A workflow document: settings and a tree of nodes under `root`, or a graph of `nodes` and `edges`",
+        "oneOf": [{"required": ["root"]}, {"required": ["nodes"]}],
         "additionalProperties": false,
         "properties": {
             "version": {"type": "string"},
@@ -72,9 +72,41 @@ pub fn document_schema() -> Value {
                 }
             },
             "root": {"$ref": "#/$defs/node"},
-            "nodes": {"type": "array"},
-            "edges": {"type": "array"}
+            "nodes": {"type": "array", "items": {"$ref": "#/$defs/graphNode"}},
+            "edges": {"type": "array", "items": {"$ref": "#/$defs/edge"}},
+            "viewport": {"description": "React Flow's viewport; ignored"}
         }
+    });
+    let graph_node = json!({
+        "type": "object",
+        "description": "A graph node: wfc's own `{id, type, config, parentId}` or a React Flow node with `data` and `position`",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "parentId": {"type": ["string", "null"], "description": "The `Loop` or `Parallel` container this node belongs to"},
+            "config": {"type": ["object", "null"]},
+            "props": {"type": ["object", "null"]},
+            "data": {"type": "object"}
+        }
+    });
+    let edge = json!({
+        "type": "object",
+        "required": ["source", "target"],
+        "properties": {
+            "source": {"type": "string"},
+            "target": {"type": "string"},
+            "sourceHandle": {
+                "type": ["string", "null"],
+                "description": "`source` (success), `error`, `condition-<id>`, `router-<id>`, `case-<value>`, `loop-start-source`, `loop-end-source`, `parallel-start-source`, `parallel-end-source`"
+            }
+        }
+    });
+    let sim = json!({
+        "type": "object",
+        "description": "A SIM-style export: blocks, edges, loops and parallels under `state`",
+        "required": ["state"],
+        "properties": {"state": {"type": "object", "required": ["blocks"]}}
     });
 
     let mut defs = Map::new();
@@ -134,11 +166,14 @@ pub fn document_schema() -> Value {
     defs.insert("retry".into(), retry);
     defs.insert("workflow".into(), workflow);
     defs.insert("node".into(), node);
+    defs.insert("graphNode".into(), graph_node);
+    defs.insert("edge".into(), edge);
+    defs.insert("sim".into(), sim);
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "wfc workflow document",
-        "description": "A workflow (`root:`) or a bare btree node (`type:`), in YAML or JSON",
-        "anyOf": [{"$ref": "#/$defs/workflow"}, {"$ref": "#/$defs/node"}],
+        "description": "A workflow (`root:` or `nodes:`/`edges:`), a bare btree node (`type:`), or a SIM export (`state:`), in YAML or JSON",
+        "anyOf": [{"$ref": "#/$defs/workflow"}, {"$ref": "#/$defs/node"}, {"$ref": "#/$defs/sim"}],
         "$defs": defs
     })
 }

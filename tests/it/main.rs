@@ -6,3 +6,4 @@ mod diagnostics;
 mod docs;
 mod e2e;
 mod fuzz;
+mod plan;

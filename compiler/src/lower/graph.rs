@@ -207,7 +207,7 @@ impl Lowerer<'_> {
         }
         let is_containment = edges.iter().any(|e| catalog::is_composite(&nodes[index[e.source.0.as_str()]].type_name));
         if is_containment {
-            return self.containment(&nodes, &edges, &index, defaults).map(Body::Tree);
+            return self.containment(&nodes, &edges, &index, defaults).map(|n| Body::Tree(Box::new(n)));
         }
         let mut parsed_edges = Vec::new();
         for edge in &edges {

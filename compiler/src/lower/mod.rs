@@ -130,7 +130,7 @@ impl Lowerer<'_> {
             self.remote_activities(activities);
         }
         let body = match doc.get("root") {
-            Some(root) => self.node(root, "root", &settings.activity).map(Body::Tree),
+            Some(root) => self.node(root, "root", &settings.activity).map(|n| Body::Tree(Box::new(n))),
             None if is_sim => self.sim_document(doc, &settings.activity, &mut pending_features),
             None => self.graph_document(doc, &settings.activity),
         };
@@ -164,7 +164,7 @@ impl Lowerer<'_> {
             output: None,
             settings,
             activities: BTreeMap::new(),
-            body: Body::Tree(root),
+            body: Body::Tree(Box::new(root)),
             open_blackboard: true,
             pending_features: Vec::new(),
         })
@@ -357,9 +357,9 @@ impl Lowerer<'_> {
         candidates.extend(self.activities.keys().map(String::as_str));
         let near = closest(type_name, candidates.iter().copied());
         let help = if near.is_empty() {
-            format!("known types include {}; or declare `{type_name}` under `activities:`", one_of(catalog::SUPPORTED))
+            format!("known types include {}; or declare `{type_name}` under `activities:` (or in a `--registry` file)", one_of(catalog::SUPPORTED))
         } else {
-            format!("did you mean {}? Or declare `{type_name}` under `activities:`", one_of(&near))
+            format!("did you mean {}? Or declare `{type_name}` under `activities:` (or in a `--registry` file)", one_of(&near))
         };
         self.error(
             Diagnostic::error(Code::UnknownNodeType, type_value.span, format!("unknown node type `{type_name}`"))

@@ -91,15 +91,17 @@ impl Lowerer<'_> {
     fn sim_block(&mut self, block: &Value, id: &str, container: Option<&Value>, names: &Names, pending: &mut Vec<(String, Span)>) -> Option<Value> {
         let type_value = self.required(block, "type", block.span)?;
         let block_type = self.string(type_value)?;
-        let mut config: BTreeMap<String, Value> = BTreeMap::new();
+        // Sub-blocks as written (conditions are translated as expressions, not as templates).
+        let mut raw: BTreeMap<String, Value> = BTreeMap::new();
         if let Some(sub_blocks) = block.get("subBlocks") {
             for (key, sub) in self.expect_map(sub_blocks)? {
                 let value = sub.get("value").unwrap_or(sub);
                 if value.kind != Kind::Null && value.as_str() != Some("") {
-                    config.insert(key.name.clone(), translate_value(value, names));
+                    raw.insert(key.name.clone(), value.clone());
                 }
             }
         }
+        let config: BTreeMap<String, Value> = raw.iter().map(|(k, v)| (k.clone(), translate_value(v, names))).collect();
         let span = block.span;
         let (node_type, config) = match block_type.as_str() {
             "starter" | "start_trigger" => ("Start", BTreeMap::new()),
@@ -108,9 +110,9 @@ impl Lowerer<'_> {
                 pending.push((format!("a schedule trigger (`{cron}`)"), type_value.span));
                 ("Start", BTreeMap::new())
             }
-            "condition" => ("Condition", self.sim_conditions(&config, span, names)),
-            "loop" => ("Loop", sim_container(container, &config, names, true)),
-            "parallel" => ("Parallel", sim_container(container, &config, names, false)),
+            "condition" => ("Condition", self.sim_conditions(&raw, span, names)),
+            "loop" => ("Loop", sim_container(container, block.get("data"), &raw, names, true)),
+            "parallel" => ("Parallel", sim_container(container, block.get("data"), &raw, names, false)),
             "wait" => ("Delay", self.mapped(&block_type, config, &[("timeValue", ""), ("timeUnit", "")], span, |c| {
                 let amount = c.get("timeValue").map(|v| v.to_json().to_string().trim_matches('"').to_string()).unwrap_or_else(|| "0".into());
                 let unit = c.get("timeUnit").and_then(Value::as_str).unwrap_or("seconds").to_string();
@@ -170,7 +172,7 @@ impl Lowerer<'_> {
                     out.insert(to.to_string(), table_to_map(value));
                 }
                 None => self.diagnostics.push(
-                    Diagnostic::warning(Code::IgnoredField, value.span, format!("SIM's `{key}` setting of a `{block_type}` block has no wfc equivalent"))
+                    Diagnostic::warning(Code::IgnoredField, value.span, format!("SIM's `{key}` setting of the `{block_type}` block has no wfc equivalent"))
                         .label("ignored")
                         .help(format!("wfc reads {} of this block", crate::diagnostic::one_of(&fields.iter().map(|(f, _)| *f).collect::<Vec<_>>()))),
                 ),
@@ -212,8 +214,13 @@ impl Lowerer<'_> {
 
 /// A loop's or parallel's configuration, from the `loops`/`parallels` map when present (it wins),
 /// else from the block's own sub-blocks.
-fn sim_container(spec: Option<&Value>, config: &BTreeMap<String, Value>, names: &Names, is_loop: bool) -> BTreeMap<String, Value> {
-    let field = |name: &str| spec.and_then(|s| s.get(name)).or(config.get(name)).filter(|v| v.kind != Kind::Null && v.as_str() != Some(""));
+fn sim_container(spec: Option<&Value>, data: Option<&Value>, config: &BTreeMap<String, Value>, names: &Names, is_loop: bool) -> BTreeMap<String, Value> {
+    let field = |name: &str| {
+        spec.and_then(|s| s.get(name))
+            .or(config.get(name))
+            .or(data.and_then(|d| d.get(name)))
+            .filter(|v| v.kind != Kind::Null && v.as_str() != Some(""))
+    };
     let mut out = BTreeMap::new();
     let expr = |v: &Value| match v.as_str() {
         Some(text) => string_value(&translate_expr(text, names), v.span),
@@ -236,7 +243,7 @@ fn sim_container(spec: Option<&Value>, config: &BTreeMap<String, Value>, names: 
                 }
             }
             _ => {
-                if let Some(v) = field("iterations") {
+                if let Some(v) = field("iterations").or(field("count")) {
                     out.insert("iterations".into(), v.clone());
                 }
             }

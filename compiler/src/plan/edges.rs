@@ -35,7 +35,7 @@ pub fn edges(graph: &Graph, expanded: Expanded, diagnostics: &mut Vec<Diagnostic
             continue;
         }
         let Some(kind) = check_handle(graph, edge, from, diagnostics) else { continue };
-        if edge.handle == Handle::BodyStart {
+        if matches!(edge.handle, Handle::BodyStart(_)) {
             if regions.reach.parent[to] != Some(from) {
                 diagnostics.push(
                     Diagnostic::error(Code::InvalidContainer, edge.target_span, format!("`{}` is not a member of `{}`", edge.target, edge.source))
@@ -83,9 +83,11 @@ fn check_handle(graph: &Graph, edge: &Edge, from: usize, diagnostics: &mut Vec<D
         (Handle::Error, NodeKind::Start) => None,
         (Handle::Error, _) => Some(EdgeKind::Error),
         (Handle::Success, NodeKind::Condition { .. } | NodeKind::Router { .. }) => None,
-        (Handle::Success | Handle::BodyEnd, kind) if is_container(kind) => Some(EdgeKind::Success),
-        (Handle::BodyStart, kind) if is_container(kind) => Some(EdgeKind::Success),
-        (Handle::BodyStart | Handle::BodyEnd, _) => None,
+        (Handle::Success, kind) if is_container(kind) => Some(EdgeKind::Success),
+        (Handle::BodyStart(word) | Handle::BodyEnd(word), kind) if is_container(kind) => {
+            (*word == if matches!(kind, NodeKind::Loop(_)) { "loop" } else { "parallel" }).then_some(EdgeKind::Success)
+        }
+        (Handle::BodyStart(_) | Handle::BodyEnd(_), _) => None,
         (Handle::Success, _) => Some(EdgeKind::Success),
         (Handle::Condition(_), NodeKind::Condition { .. }) | (Handle::Route(_), NodeKind::Router { value: None, .. }) => {
             let label = edge.handle.label();

@@ -43,12 +43,33 @@ pub fn loops(name: &str, graph: &Graph, reach: &Reach, diagnostics: &mut Vec<Dia
     check_parents(graph, diagnostics);
     let mut regions = Regions { name: name.to_string(), templates: Vec::new(), template_of: HashMap::new(), reach: reach.clone() };
     let top: Vec<usize> = (0..graph.nodes.len()).filter(|&i| reach.reachable[i] && reach.parent[i].is_none() && graph.nodes[i].parent.is_none()).collect();
-    template(graph, &mut regions, TemplateKind::Workflow, None, top, reach.starts.clone());
+    let mut handles: HashMap<&str, Vec<&Handle>> = HashMap::new();
+    for edge in &graph.edges {
+        handles.entry(edge.source.as_str()).or_default().push(&edge.handle);
+    }
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for i in 0..graph.nodes.len() {
+        if let Some(p) = reach.parent[i].filter(|_| reach.reachable[i]) {
+            members.entry(p).or_default().push(i);
+        }
+    }
+    let cx = Cx { graph, handles, members };
+    template(&cx, &mut regions, TemplateKind::Workflow, None, top, reach.starts.clone());
     regions
 }
 
-fn template(graph: &Graph, regions: &mut Regions, kind: TemplateKind, container: Option<usize>, members: Vec<usize>, entries: Vec<usize>) {
-    let exits = members.iter().flat_map(|&m| exits(graph, m)).collect();
+/// Indexes built once, so every template costs only its own members.
+struct Cx<'g> {
+    graph: &'g Graph,
+    /// Node id → the handles of its outgoing edges.
+    handles: HashMap<&'g str, Vec<&'g Handle>>,
+    /// Container → its reachable members, in document order.
+    members: HashMap<usize, Vec<usize>>,
+}
+
+fn template(cx: &Cx, regions: &mut Regions, kind: TemplateKind, container: Option<usize>, members: Vec<usize>, entries: Vec<usize>) {
+    let graph = cx.graph;
+    let exits = members.iter().flat_map(|&m| exits(cx, m)).collect();
     let at = regions.templates.len();
     if let Some(c) = container {
         regions.template_of.insert(c, at);
@@ -74,23 +95,23 @@ fn template(graph: &Graph, regions: &mut Regions, kind: TemplateKind, container:
             },
             _ => continue,
         };
-        let body: Vec<usize> = (0..graph.nodes.len()).filter(|&i| regions.reach.reachable[i] && regions.reach.parent[i] == Some(m)).collect();
+        let body = cx.members.get(&m).cloned().unwrap_or_default();
         let entries = regions.reach.entries.get(&m).cloned().unwrap_or_default();
-        template(graph, regions, kind, Some(m), body, entries);
+        template(cx, regions, kind, Some(m), body, entries);
     }
 }
 
 /// A member's outcomes that no edge continues: its success (or each unwired branch of a
 /// choice) leads to the region's end. Failures without an `error` edge fail the region instead.
-fn exits(graph: &Graph, member: usize) -> Vec<(usize, EdgeKind)> {
-    let id = &graph.nodes[member].node.id;
-    let handles: Vec<&Handle> = graph.edges.iter().filter(|e| e.source == *id).map(|e| &e.handle).collect();
+fn exits(cx: &Cx, member: usize) -> Vec<(usize, EdgeKind)> {
+    let graph = cx.graph;
+    let handles: &[&Handle] = cx.handles.get(graph.nodes[member].node.id.as_str()).map_or(&[], Vec::as_slice);
     let unwired = |handle: Handle, label: String| (!handles.contains(&&handle)).then_some((member, EdgeKind::Branch(label)));
     match &graph.nodes[member].node.kind {
         NodeKind::Condition { branches } => branches.iter().filter_map(|b| unwired(Handle::Condition(b.id.clone()), format!("condition-{}", b.id))).collect(),
         NodeKind::Router { value: None, routes } => routes.iter().filter_map(|r| unwired(Handle::Route(r.id.clone()), format!("router-{}", r.id))).collect(),
         NodeKind::Router { value: Some(_), .. } => unwired(Handle::Case("default".into()), "case-default".into()).into_iter().collect(),
-        _ if handles.iter().any(|h| matches!(h, Handle::Success | Handle::BodyEnd)) => Vec::new(),
+        _ if handles.iter().any(|h| matches!(h, Handle::Success | Handle::BodyEnd(_))) => Vec::new(),
         _ => vec![(member, EdgeKind::Success)],
     }
 }

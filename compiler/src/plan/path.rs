@@ -36,7 +36,7 @@ pub fn path(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) -> Reach {
     let mut entries: HashMap<usize, Vec<usize>> = HashMap::new();
     for edge in &graph.edges {
         let (from, to) = (index[edge.source.as_str()], index[edge.target.as_str()]);
-        if edge.handle == Handle::BodyStart {
+        if matches!(edge.handle, Handle::BodyStart(_)) {
             entries.entry(from).or_default().push(to);
         } else {
             outgoing[from].push(to);
@@ -77,7 +77,12 @@ pub fn path(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) -> Reach {
         queue.extend(entries.get(&at).into_iter().flatten().copied());
     }
     for (i, node) in graph.nodes.iter().enumerate() {
-        let container_runs = parent[i].is_none_or(|p| reachable[p]);
+        // A member of an unreachable container, or of a node that is not a container (reported
+        // by the loop stage), is not reported again here.
+        let container_runs = match (parent[i], &node.parent) {
+            (Some(p), _) => reachable[p],
+            (None, parent) => parent.is_none(),
+        };
         if !reachable[i] && container_runs {
             diagnostics.push(
                 Diagnostic::warning(Code::Unreachable, node.node.id_span, format!("no path from the start reaches `{}`", node.node.id))
