@@ -115,7 +115,46 @@ fn valid_node(rng: &mut Rng, depth: usize, next_id: &mut usize) -> Value {
     }
 }
 
+/// A graph: random node types (graph control nodes included), containers, edges and handles.
+fn graph(rng: &mut Rng) -> Value {
+    const TYPES: &[&str] = &["Start", "Log", "Condition", "Switch", "Loop", "Parallel", "HttpRequest", "Sequence", "Delay", "Nope"];
+    const HANDLES: &[&str] = &["source", "error", "condition-a", "condition-else", "case-x", "router-r", "loop-start-source", "loop-end-source", "parallel-start-source", "parallel-end-source", "bogus"];
+    let count = 1 + rng.below(8);
+    let mut nodes = Vec::new();
+    for i in 0..count {
+        let kind = *rng.pick(TYPES);
+        let config = match kind {
+            "Condition" => json!({"conditions": [{"id": "a", "expression": *rng.pick(&["true", "n1.x", "input.x >", "loop.index > 1"])}, {"id": "else"}]}),
+            "Switch" => json!({"value": "input.x"}),
+            "Loop" => json!({"loopType": *rng.pick(&["for", "forEach", "while", "doWhile", "x"]), "iterations": rng.below(3), "collection": "input.xs", "condition": "n0 != null"}),
+            "Parallel" => json!({"count": rng.below(3), "batchSize": rng.below(2)}),
+            "Log" => json!({"message": *rng.pick(&["m", "{{ n0.body }}", "{{ error.message }}", "{{ parallel.index }}", "{{ has(n2.x) }}"])}),
+            "HttpRequest" => json!({"url": "https://example.test"}),
+            "Delay" => json!({"duration": "1s"}),
+            _ => json!({}),
+        };
+        let mut node = json!({"id": format!("n{i}"), "type": kind, "config": config});
+        if rng.chance(25) {
+            node["parentId"] = json!(format!("n{}", rng.below(count + 1)));
+        }
+        nodes.push(node);
+    }
+    let edges: Vec<Value> = (0..rng.below(count * 2 + 1))
+        .map(|_| {
+            let mut edge = json!({"source": format!("n{}", rng.below(count)), "target": format!("n{}", rng.below(count + 1))});
+            if rng.chance(50) {
+                edge["sourceHandle"] = json!(*rng.pick(HANDLES));
+            }
+            edge
+        })
+        .collect();
+    json!({"name": "graph", "nodes": nodes, "edges": edges})
+}
+
 fn document(rng: &mut Rng) -> Value {
+    if rng.chance(25) {
+        return graph(rng);
+    }
     if rng.chance(33) {
         let mut next_id = 0;
         let root = valid_node(rng, 0, &mut next_id);
