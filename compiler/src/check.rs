@@ -33,14 +33,14 @@ pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
         open_blackboard: flow.open_blackboard,
         plan,
         facts: Facts::new(plan),
-        steps: plan.step_of().into_iter().map(|(id, step)| (id.to_string(), step)).collect(),
+        steps: plan.step_of(),
         node_ids: BTreeMap::new(),
         input_schema: flow.input_schema.as_ref(),
     };
     checker.collect_names(flow);
     for node in flow.nodes() {
         // A node the path stage dropped never runs: its expressions are not checked further.
-        if let Some(&at) = checker.steps.get(&node.id) {
+        if let Some(&at) = checker.steps.get(node.id.as_str()) {
             checker.node(node, at);
         }
     }
@@ -72,7 +72,7 @@ struct Checker<'a> {
     plan: &'a Plan,
     facts: Facts<'a>,
     /// Node id → the step that runs it.
-    steps: BTreeMap<String, StepIdx>,
+    steps: std::collections::HashMap<&'a str, StepIdx>,
     /// Expression name → node id.
     node_ids: BTreeMap<String, String>,
     input_schema: Option<&'a Value>,

@@ -336,7 +336,7 @@ impl Lowerer<'_> {
                     return None;
                 }
                 let loop_type = match config.get("loopType") {
-                    Some(v) => self.enumerated(v, &["for", "forEach", "while", "doWhile"])?,
+                    Some(v) => self.enumerated("loopType", v, &["for", "forEach", "while", "doWhile"])?,
                     None => "for".to_string(),
                 };
                 let max_iterations = match config.get("maxIterations") {
@@ -358,7 +358,7 @@ impl Lowerer<'_> {
                     return None;
                 }
                 let parallel_type = match config.get("parallelType") {
-                    Some(v) => self.enumerated(v, &["count", "collection"])?,
+                    Some(v) => self.enumerated("parallelType", v, &["count", "collection"])?,
                     None if config.get("collection").is_some() => "collection".to_string(),
                     None => "count".to_string(),
                 };
@@ -423,19 +423,6 @@ impl Lowerer<'_> {
             branches.push(Branch { id, condition, span: item.span });
         }
         Some(branches)
-    }
-
-    fn enumerated(&mut self, value: &Value, allowed: &[&str]) -> Option<String> {
-        let text = self.string(value)?;
-        if allowed.contains(&text.as_str()) {
-            return Some(text);
-        }
-        self.error(
-            Diagnostic::error(Code::InvalidValue, value.span, format!("`{text}` is not one of {}", one_of(allowed)))
-                .label("not an allowed value")
-                .help(format!("use {}", one_of(allowed))),
-        );
-        None
     }
 }
 

@@ -29,14 +29,14 @@ pub type Registry = BTreeMap<String, RemoteActivity>;
 /// Lowers a parsed document. Returns the flow when it is complete enough to check further.
 /// `registry` declares activities for node types the flow does not declare itself.
 pub fn lower(source: &SourceFile, root: &Value, registry: &Registry) -> (Option<Flow>, Vec<Diagnostic>) {
-    let mut cx = Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities: registry.clone(), graph_kinds: false };
+    let mut cx = Lowerer::new(source, registry.clone());
     let flow = cx.document(root);
     (flow, cx.diagnostics)
 }
 
 /// Lowers a registry document: a map with one key, `activities:`, as in a flow.
 pub fn registry(source: &SourceFile, root: &Value) -> (Registry, Vec<Diagnostic>) {
-    let mut cx = Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities: BTreeMap::new(), graph_kinds: false };
+    let mut cx = Lowerer::new(source, Registry::new());
     if cx.known_fields(root, &["activities"], "a registry")
         && let Some(activities) = cx.required(root, "activities", root.span)
     {
@@ -56,7 +56,11 @@ struct Lowerer<'a> {
     graph_kinds: bool,
 }
 
-impl Lowerer<'_> {
+impl<'a> Lowerer<'a> {
+    fn new(source: &'a SourceFile, activities: Registry) -> Self {
+        Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities, graph_kinds: false }
+    }
+
     fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
@@ -636,17 +640,7 @@ impl Lowerer<'_> {
                     is_bool
                 }
                 catalog::FieldKind::Str => self.string(value).is_some(),
-                catalog::FieldKind::Enum(allowed) => {
-                    let known = value.as_str().is_some_and(|v| allowed.contains(&v));
-                    if !known {
-                        self.error(
-                            Diagnostic::error(Code::InvalidValue, value.span, format!("`{name}` is one of {}", one_of(allowed)))
-                                .label("not one of the allowed values")
-                                .help(format!("use {}", one_of(allowed))),
-                        );
-                    }
-                    known
-                }
+                catalog::FieldKind::Enum(allowed) => self.enumerated(name, value, allowed).is_some(),
                 catalog::FieldKind::Node => match self.node(value, &format!("{id}-{name}"), defaults) {
                     Some(n) => {
                         children.push(n);
@@ -836,6 +830,21 @@ impl Lowerer<'_> {
                     Diagnostic::error(Code::ExpressionSyntax, self.source.span_in_string(value.span, &text, e.offset, e.len), e.message)
                         .label("here")
                         .help("templates are written `{{ expression }}`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A field whose value is one of `allowed`.
+    fn enumerated(&mut self, field: &str, value: &Value, allowed: &[&str]) -> Option<String> {
+        match value.as_str().filter(|v| allowed.contains(v)) {
+            Some(v) => Some(v.to_string()),
+            None => {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, value.span, format!("`{field}` is one of {}", one_of(allowed)))
+                        .label("not one of the allowed values")
+                        .help(format!("use {}", one_of(allowed))),
                 );
                 None
             }

@@ -113,13 +113,13 @@ impl Lowerer<'_> {
             "condition" => ("Condition", self.sim_conditions(&raw, span, names)),
             "loop" => ("Loop", sim_container(container, block.get("data"), &raw, names, true)),
             "parallel" => ("Parallel", sim_container(container, block.get("data"), &raw, names, false)),
-            "wait" => ("Delay", self.mapped(&block_type, config, &[("timeValue", ""), ("timeUnit", "")], span, |c| {
+            "wait" => ("Delay", self.mapped(&block_type, config, &[("timeValue", ""), ("timeUnit", "")], |c| {
                 let amount = c.get("timeValue").map(|v| v.to_json().to_string().trim_matches('"').to_string()).unwrap_or_else(|| "0".into());
                 let unit = c.get("timeUnit").and_then(Value::as_str).unwrap_or("seconds").to_string();
                 BTreeMap::from([("duration".to_string(), string_value(&format!("{amount} {unit}"), span))])
             })),
-            "api" => ("HttpRequest", self.mapped(&block_type, config, &[("url", "url"), ("method", "method"), ("headers", "headers"), ("params", "query"), ("body", "body")], span, |c| c)),
-            "agent" => ("AI", self.mapped(&block_type, config, &[("model", "model"), ("systemPrompt", ""), ("userPrompt", ""), ("temperature", "temperature"), ("apiKey", "apiKey"), ("maxTokens", "maxTokens")], span, |mut c| {
+            "api" => ("HttpRequest", self.mapped(&block_type, config, &[("url", "url"), ("method", "method"), ("headers", "headers"), ("params", "query"), ("body", "body")], |c| c)),
+            "agent" => ("AI", self.mapped(&block_type, config, &[("model", "model"), ("systemPrompt", ""), ("userPrompt", ""), ("temperature", "temperature"), ("apiKey", "apiKey"), ("maxTokens", "maxTokens")], |mut c| {
                 let mut messages = Vec::new();
                 for (field, role) in [("systemPrompt", "system"), ("userPrompt", "user")] {
                     if let Some(content) = c.remove(field) {
@@ -131,12 +131,12 @@ impl Lowerer<'_> {
                 }
                 c
             })),
-            "slack" => ("SlackMessage", self.mapped(&block_type, config, &[("channel", "channel"), ("text", "text"), ("botToken", "token"), ("webhookUrl", "webhookUrl")], span, |c| c)),
-            "human_in_the_loop" => ("HumanApproval", self.mapped(&block_type, config, &[("timeout", "timeout")], span, |mut c| {
+            "slack" => ("SlackMessage", self.mapped(&block_type, config, &[("channel", "channel"), ("text", "text"), ("botToken", "token"), ("webhookUrl", "webhookUrl")], |c| c)),
+            "human_in_the_loop" => ("HumanApproval", self.mapped(&block_type, config, &[("timeout", "timeout")], |mut c| {
                 c.insert("signal".into(), string_value(id, span));
                 c
             })),
-            "workflow" => ("SubWorkflow", self.mapped(&block_type, config, &[("workflowId", "workflow"), ("input", "input")], span, |c| c)),
+            "workflow" => ("SubWorkflow", self.mapped(&block_type, config, &[("workflowId", "workflow"), ("input", "input")], |c| c)),
             // Anything else is an activity of the same name, declared under `activities:` or in
             // a `--registry` file; its sub-blocks are its input.
             _ => (block_type.as_str(), config),
@@ -159,7 +159,6 @@ impl Lowerer<'_> {
         block_type: &str,
         config: BTreeMap<String, Value>,
         fields: &[(&str, &str)],
-        span: Span,
         finish: impl FnOnce(BTreeMap<String, Value>) -> BTreeMap<String, Value>,
     ) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
@@ -178,7 +177,6 @@ impl Lowerer<'_> {
                 ),
             }
         }
-        let _ = span;
         finish(out)
     }
 

@@ -14,6 +14,13 @@ use crate::model::{Edge, Graph, Handle, NodeKind};
 pub fn edges(graph: &Graph, expanded: Expanded, diagnostics: &mut Vec<Diagnostic>) -> Plan {
     let Expanded { mut plan, regions, instances } = expanded;
     let index: HashMap<&str, usize> = graph.nodes.iter().enumerate().map(|(i, n)| (n.node.id.as_str(), i)).collect();
+    // A node's copies, one per instance of its region, so wiring an edge costs its copies only.
+    let mut copies: HashMap<usize, Vec<&HashMap<usize, StepIdx>>> = HashMap::new();
+    for instance in &instances {
+        for &member in instance.steps.keys() {
+            copies.entry(member).or_default().push(&instance.steps);
+        }
+    }
     for instance in &instances {
         let template = &regions.templates[instance.template];
         let region = plan.region(instance.region).clone();
@@ -53,8 +60,8 @@ pub fn edges(graph: &Graph, expanded: Expanded, diagnostics: &mut Vec<Diagnostic
             );
             continue;
         }
-        for instance in &instances {
-            if let (Some(&a), Some(&b)) = (instance.steps.get(&from), instance.steps.get(&to)) {
+        for steps in copies.get(&from).into_iter().flatten() {
+            if let (Some(&a), Some(&b)) = (steps.get(&from), steps.get(&to)) {
                 plan.edge(a, b, kind.clone());
             }
         }

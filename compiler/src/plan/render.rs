@@ -8,23 +8,49 @@ use super::{EdgeKind, FanOutPlan, Plan, RegionIdx, RegionKind, Role, Step, StepI
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "workflow {}", plan.name);
-    region_text(plan, RegionIdx::WORKFLOW, 1, &mut out);
+    region_text(plan, &Layout::new(plan), RegionIdx::WORKFLOW, 1, &mut out);
     if !plan.dropped.is_empty() {
         let _ = writeln!(out, "dropped (unreachable): {}", plan.dropped.join(", "));
     }
     out
 }
 
-/// The steps of a region, start first and end last, each with its outgoing edges.
-fn members(plan: &Plan, region: RegionIdx) -> Vec<StepIdx> {
-    let r = plan.region(region);
-    let inner = (0..plan.steps.len() as u32).map(StepIdx).filter(|&s| plan.step(s).region == region && s != r.start && s != r.end);
-    std::iter::once(r.start).chain(inner).chain(std::iter::once(r.end)).collect()
+/// Who is where, indexed once so that every renderer is linear in the plan.
+struct Layout {
+    /// Per region: its steps, start first and end last.
+    members: Vec<Vec<StepIdx>>,
+    /// Per region: the regions directly inside it.
+    children: Vec<Vec<RegionIdx>>,
+    /// Per step: its outgoing edges, in plan order.
+    outgoing: Vec<Vec<usize>>,
 }
 
-fn region_text(plan: &Plan, region: RegionIdx, depth: usize, out: &mut String) {
+impl Layout {
+    fn new(plan: &Plan) -> Layout {
+        let mut inner: Vec<Vec<StepIdx>> = vec![Vec::new(); plan.regions.len()];
+        for (i, step) in plan.steps.iter().enumerate() {
+            if !matches!(step.role, Role::Start | Role::End) {
+                inner[step.region.index()].push(StepIdx(i as u32));
+            }
+        }
+        let members = plan.regions.iter().zip(inner).map(|(r, inner)| std::iter::once(r.start).chain(inner).chain(std::iter::once(r.end)).collect()).collect();
+        let mut children = vec![Vec::new(); plan.regions.len()];
+        for (i, region) in plan.regions.iter().enumerate() {
+            if let Some(parent) = region.parent {
+                children[parent.index()].push(RegionIdx(i as u32));
+            }
+        }
+        let mut outgoing = vec![Vec::new(); plan.steps.len()];
+        for (i, edge) in plan.edges.iter().enumerate() {
+            outgoing[edge.from.index()].push(i);
+        }
+        Layout { members, children, outgoing }
+    }
+}
+
+fn region_text(plan: &Plan, layout: &Layout, region: RegionIdx, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
-    for idx in members(plan, region) {
+    for &idx in &layout.members[region.index()] {
         let step = plan.step(idx);
         let what = match step.role {
             Role::Start | Role::End => String::new(),
@@ -33,18 +59,21 @@ fn region_text(plan: &Plan, region: RegionIdx, depth: usize, out: &mut String) {
         };
         let join = if step.join { "  [join: waits for every incoming edge; runs if any is live, else skipped]" } else { "" };
         let _ = writeln!(out, "{pad}{}{what}{join}", step.id);
-        for edge in plan.edges.iter().filter(|e| e.from == idx) {
+        for &e in &layout.outgoing[idx.index()] {
+            let edge = &plan.edges[e];
             let _ = writeln!(out, "{pad}  --{}--> {}", edge.kind.label(), plan.step(edge.to).id);
         }
         if let Role::Container(inner) = step.role {
             let _ = writeln!(out, "{pad}  {}", describe(plan, inner));
-            region_text(plan, inner, depth + 2, out);
+            region_text(plan, layout, inner, depth + 2, out);
         }
         // A static parallel's branches hang off its start.
-        for (i, r) in plan.regions.iter().enumerate() {
-            if matches!(r.kind, RegionKind::Branch { .. }) && r.parent == Some(region) && idx == plan.region(region).start {
-                let _ = writeln!(out, "{pad}  {}", describe(plan, RegionIdx(i as u32)));
-                region_text(plan, RegionIdx(i as u32), depth + 2, out);
+        if idx == plan.region(region).start {
+            for &branch in &layout.children[region.index()] {
+                if matches!(plan.region(branch).kind, RegionKind::Branch { .. }) {
+                    let _ = writeln!(out, "{pad}  {}", describe(plan, branch));
+                    region_text(plan, layout, branch, depth + 2, out);
+                }
             }
         }
     }
@@ -107,7 +136,7 @@ fn role(step: &Step) -> &'static str {
 /// Mermaid `flowchart`: regions are subgraphs; labels are quoted with `"` escaped.
 pub fn mermaid(plan: &Plan) -> String {
     let mut out = String::from("flowchart TD\n");
-    mermaid_region(plan, RegionIdx::WORKFLOW, 1, &mut out);
+    mermaid_region(plan, &Layout::new(plan), RegionIdx::WORKFLOW, 1, &mut out);
     for edge in &plan.edges {
         let arrow = if edge.kind == EdgeKind::Back { "-.->" } else { "-->" };
         let label = match edge.kind {
@@ -119,9 +148,9 @@ pub fn mermaid(plan: &Plan) -> String {
     out
 }
 
-fn mermaid_region(plan: &Plan, region: RegionIdx, depth: usize, out: &mut String) {
+fn mermaid_region(plan: &Plan, layout: &Layout, region: RegionIdx, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
-    for idx in members(plan, region) {
+    for &idx in &layout.members[region.index()] {
         let step = plan.step(idx);
         let label = mermaid_escape(&step_label(step));
         let shape = match step.role {
@@ -131,12 +160,10 @@ fn mermaid_region(plan: &Plan, region: RegionIdx, depth: usize, out: &mut String
         };
         let _ = writeln!(out, "{pad}s{}{shape}", idx.0);
     }
-    for (i, r) in plan.regions.iter().enumerate() {
-        if r.parent == Some(region) {
-            let _ = writeln!(out, "{pad}subgraph r{i} [\"{}\"]", mermaid_escape(describe(plan, RegionIdx(i as u32)).trim_end_matches(':')));
-            mermaid_region(plan, RegionIdx(i as u32), depth + 1, out);
-            let _ = writeln!(out, "{pad}end");
-        }
+    for &inner in &layout.children[region.index()] {
+        let _ = writeln!(out, "{pad}subgraph r{} [\"{}\"]", inner.0, mermaid_escape(describe(plan, inner).trim_end_matches(':')));
+        mermaid_region(plan, layout, inner, depth + 1, out);
+        let _ = writeln!(out, "{pad}end");
     }
 }
 
@@ -155,7 +182,7 @@ fn mermaid_escape(text: &str) -> String {
 /// Graphviz DOT: regions are clusters.
 pub fn dot(plan: &Plan) -> String {
     let mut out = String::from("digraph plan {\n  compound=true;\n  node [shape=box, fontname=\"Helvetica\"];\n");
-    dot_region(plan, RegionIdx::WORKFLOW, 1, &mut out);
+    dot_region(plan, &Layout::new(plan), RegionIdx::WORKFLOW, 1, &mut out);
     for edge in &plan.edges {
         let style = if edge.kind == EdgeKind::Back { ", style=dashed" } else { "" };
         let color = if edge.kind == EdgeKind::Error { ", color=red" } else { "" };
@@ -165,9 +192,9 @@ pub fn dot(plan: &Plan) -> String {
     out
 }
 
-fn dot_region(plan: &Plan, region: RegionIdx, depth: usize, out: &mut String) {
+fn dot_region(plan: &Plan, layout: &Layout, region: RegionIdx, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
-    for idx in members(plan, region) {
+    for &idx in &layout.members[region.index()] {
         let step = plan.step(idx);
         let shape = match step.role {
             Role::Start | Role::End => ", shape=circle",
@@ -176,13 +203,11 @@ fn dot_region(plan: &Plan, region: RegionIdx, depth: usize, out: &mut String) {
         };
         let _ = writeln!(out, "{pad}s{} [label=\"{}\"{shape}];", idx.0, dot_escape(&step_label(step)));
     }
-    for (i, r) in plan.regions.iter().enumerate() {
-        if r.parent == Some(region) {
-            let _ = writeln!(out, "{pad}subgraph cluster_r{i} {{");
-            let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(describe(plan, RegionIdx(i as u32)).trim_end_matches(':')));
-            dot_region(plan, RegionIdx(i as u32), depth + 1, out);
-            let _ = writeln!(out, "{pad}}}");
-        }
+    for &inner in &layout.children[region.index()] {
+        let _ = writeln!(out, "{pad}subgraph cluster_r{} {{", inner.0);
+        let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(describe(plan, inner).trim_end_matches(':')));
+        dot_region(plan, layout, inner, depth + 1, out);
+        let _ = writeln!(out, "{pad}}}");
     }
 }
 
