@@ -96,7 +96,7 @@ pub enum FieldKind {
 }
 
 /// A node type of the product contract that this version validates but does not compile yet.
-pub struct PlannedSpec {
+pub struct TableSpec {
     pub name: &'static str,
     /// Allowed `config` fields, with how each is checked and whether it is required.
     pub fields: &'static [(&'static str, FieldKind, bool)],
@@ -110,18 +110,18 @@ pub struct PlannedSpec {
 }
 
 const ANY: usize = usize::MAX;
-const fn spec(name: &'static str, fields: &'static [(&'static str, FieldKind, bool)], children: (usize, usize)) -> PlannedSpec {
-    PlannedSpec { name, fields, one_of: &[], children, activity: false, writes: &[] }
+const fn spec(name: &'static str, fields: &'static [(&'static str, FieldKind, bool)], children: (usize, usize)) -> TableSpec {
+    TableSpec { name, fields, one_of: &[], children, activity: false, writes: &[] }
 }
 
 use FieldKind as F;
 
 /// Every node type of DESIGN section 2 that code generation does not cover yet.
-pub const PLANNED: &[PlannedSpec] = &[
+pub const TABLE: &[TableSpec] = &[
     spec("Selector", &[], (1, ANY)),
     spec("Fallback", &[], (1, ANY)),
     spec("Switch", &[("value", F::Expr, true), ("cases", F::NodeMap, true), ("default", F::Node, false)], (0, 0)),
-    PlannedSpec {
+    TableSpec {
         one_of: &["collection", "collectionKey"],
         ..spec("ForEach", &[("collection", F::Expr, false), ("collectionKey", F::Str, false), ("itemKey", F::Str, false), ("indexKey", F::Str, false), ("maxConcurrency", F::Int(1), false)], (1, 1))
     },
@@ -131,7 +131,7 @@ pub const PLANNED: &[PlannedSpec] = &[
     spec("SubWorkflow", &[("workflow", F::Str, true), ("taskQueue", F::Str, false), ("input", F::Template, false)], (0, 0)),
     spec("MemorySequence", &[], (1, ANY)),
     spec("ReactiveSequence", &[], (1, ANY)),
-    PlannedSpec { one_of: &["timeout", "timeoutMs"], ..spec("Timeout", &[("timeout", F::Duration, false), ("timeoutMs", F::Int(1), false)], (1, 1)) },
+    TableSpec { one_of: &["timeout", "timeoutMs"], ..spec("Timeout", &[("timeout", F::Duration, false), ("timeoutMs", F::Int(1), false)], (1, 1)) },
     spec("Retry", &[("maxAttempts", F::Int(1), false), ("delay", F::Duration, false), ("backoff", F::Enum(&["fixed", "exponential"]), false), ("maxDelay", F::Duration, false)], (1, 1)),
     spec("Repeat", &[("count", F::Int(1), true)], (1, 1)),
     spec("Invert", &[], (1, 1)),
@@ -146,27 +146,27 @@ pub const PLANNED: &[PlannedSpec] = &[
     spec("HumanApproval", &[("signal", F::Str, true), ("timeout", F::Duration, false), ("schema", F::Map, false), ("onTimeout", F::Enum(&["fail", "continue"]), false)], (0, 0)),
     spec("WaitForSignal", &[("signal", F::Str, true), ("timeout", F::Duration, false), ("schema", F::Map, false), ("onTimeout", F::Enum(&["fail", "continue"]), false)], (0, 0)),
     spec("Pause", &[], (0, 0)),
-    PlannedSpec {
+    TableSpec {
         activity: true,
         ..spec("EmailSend", &[("provider", F::Enum(&["smtp", "sendgrid"]), false), ("to", F::Template, true), ("from", F::Template, true), ("cc", F::Template, false), ("bcc", F::Template, false), ("subject", F::Template, true), ("body", F::Template, false), ("html", F::Template, false), ("smtp", F::Template, false), ("apiKey", F::Template, false)], (0, 0))
     },
-    PlannedSpec {
+    TableSpec {
         activity: true,
         ..spec("SlackMessage", &[("webhookUrl", F::Template, false), ("token", F::Template, false), ("channel", F::Template, false), ("text", F::Template, true), ("blocks", F::Template, false)], (0, 0))
     },
-    PlannedSpec {
+    TableSpec {
         activity: true,
         ..spec("DatabaseQuery", &[("connectionString", F::Template, true), ("query", F::Str, true), ("parameters", F::Template, false)], (0, 0))
     },
-    PlannedSpec {
+    TableSpec {
         activity: true,
         ..spec("AI", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false)], (0, 0))
     },
-    PlannedSpec {
+    TableSpec {
         activity: true,
         ..spec("Llm", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false)], (0, 0))
     },
-    PlannedSpec {
+    TableSpec {
         one_of: &["key", "counterKey"],
         writes: &["key", "counterKey"],
         ..spec("CounterAction", &[("key", F::Str, false), ("counterKey", F::Str, false), ("increment", F::Number, false)], (0, 0))
@@ -175,26 +175,26 @@ pub const PLANNED: &[PlannedSpec] = &[
     spec("AlwaysCondition", &[], (0, 0)),
     spec("SuccessNode", &[], (0, 0)),
     spec("FailureNode", &[], (0, 0)),
-    PlannedSpec { writes: &["outputKey"], ..spec("LogMessage", &[("message", F::Template, true), ("level", F::Enum(&["debug", "info", "warn", "error"]), false), ("outputKey", F::Str, false)], (0, 0)) },
-    PlannedSpec { writes: &["outputKey"], ..spec("RegexExtract", &[("input", F::Template, true), ("pattern", F::Str, true), ("group", F::Int(0), false), ("outputKey", F::Str, false)], (0, 0)) },
+    TableSpec { writes: &["outputKey"], ..spec("LogMessage", &[("message", F::Template, true), ("level", F::Enum(&["debug", "info", "warn", "error"]), false), ("outputKey", F::Str, false)], (0, 0)) },
+    TableSpec { writes: &["outputKey"], ..spec("RegexExtract", &[("input", F::Template, true), ("pattern", F::Str, true), ("group", F::Int(0), false), ("outputKey", F::Str, false)], (0, 0)) },
 ];
 
 /// A `Parallel` beyond `strategy: strict` (`any`, thresholds, `maxConcurrency`) is validated here
 /// and compiled by a later version.
-pub const PARALLEL_EXTENDED: PlannedSpec = spec(
+pub const PARALLEL_EXTENDED: TableSpec = spec(
     "Parallel",
     &[("strategy", F::Enum(&["strict", "any"]), false), ("successThreshold", F::Int(1), false), ("failureThreshold", F::Int(1), false), ("maxConcurrency", F::Int(1), false)],
     (1, ANY),
 );
 
 /// The spec of a type that is validated but not compiled yet.
-pub fn planned(name: &str) -> Option<&'static PlannedSpec> {
-    PLANNED.iter().find(|spec| spec.name == name)
+pub fn table_spec(name: &str) -> Option<&'static TableSpec> {
+    TABLE.iter().find(|spec| spec.name == name)
 }
 
 /// Every type name wfc knows, compiled or not, for suggestions.
 pub fn all_names() -> impl Iterator<Item = &'static str> {
-    SUPPORTED.iter().copied().chain(PLANNED.iter().map(|s| s.name))
+    SUPPORTED.iter().copied().chain(TABLE.iter().map(|s| s.name))
 }
 
 pub fn lookup(name: &str) -> Option<NodeType> {
@@ -226,6 +226,6 @@ pub fn is_composite(name: &str) -> bool {
 pub fn takes_children(name: &str) -> bool {
     match lookup(name) {
         Some(node_type) => node_type.spec().children.1 > 0,
-        None => planned(name).is_some_and(|spec| spec.children.1 > 0),
+        None => table_spec(name).is_some_and(|spec| spec.children.1 > 0),
     }
 }

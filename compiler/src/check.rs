@@ -90,7 +90,7 @@ impl Checker<'_> {
                 NodeKind::SetVariable { name, .. } => vec![name],
                 NodeKind::Script { assignments } => assignments.iter().map(|(n, _)| n.as_str()).collect(),
                 NodeKind::Log { output_key: Some(name), .. } => vec![name],
-                NodeKind::Pending { writes, .. } => writes.iter().map(String::as_str).collect(),
+                NodeKind::Configured { writes, .. } => writes.iter().map(String::as_str).collect(),
                 _ => Vec::new(),
             };
             for variable in variables {
@@ -145,7 +145,7 @@ impl Checker<'_> {
                 self.expr(condition, Place::Workflow, at);
                 self.expect_type(condition, "boolean", "a condition");
             }
-            NodeKind::Pending { exprs, templates, activity, .. } => {
+            NodeKind::Configured { exprs, templates, activity, .. } => {
                 let at = if node.type_name == "While" { loop_check(false) } else { at };
                 for expr in exprs {
                     self.expr(expr, Place::Workflow, at);

@@ -96,6 +96,7 @@ pub fn build(source: &SourceFile, runtime: RuntimeSource) -> Result<Built, Vec<D
 pub fn build_with(source: &SourceFile, runtime: RuntimeSource, registry: &lower::Registry) -> Result<Built, Vec<Diagnostic>> {
     let checked = check_with(source, registry);
     let Some(flow) = checked.flow else { return Err(checked.diagnostics) };
-    let files = codegen::generate(&flow, &Options::new(source, runtime))?;
+    let plan = checked.plan.unwrap_or_default();
+    let files = codegen::generate(&flow, &plan, &Options::new(source, runtime))?;
     Ok(Built { name: flow.name, files, warnings: checked.diagnostics })
 }

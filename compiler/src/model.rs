@@ -245,8 +245,9 @@ pub enum NodeKind {
     Loop(LoopSpec),
     /// Graph form: a parallel container; its members run once per branch.
     ParallelGroup(ParallelSpec),
-    /// A node type this version validates but does not compile yet (see `catalog::PLANNED`).
-    Pending {
+    /// A node type described by its catalog table entry (`catalog::TABLE`): composites,
+    /// decorators and actions whose configuration is a set of typed parameters.
+    Configured {
         /// Children, and nodes given in fields (a `Switch`'s cases and default).
         children: Vec<Node>,
         /// What each child is to its parent, in the same order as `children`.
@@ -259,7 +260,57 @@ pub enum NodeKind {
         activity: bool,
         /// Variables the node writes.
         writes: Vec<String>,
+        /// Every configuration field given, validated and typed.
+        params: BTreeMap<String, Param>,
     },
+}
+
+/// A validated configuration field of a [`NodeKind::Configured`] node.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Expr(Expr),
+    Template(Value),
+    /// Milliseconds.
+    Duration(u64),
+    Int(u64),
+    Number(f64),
+    Bool(bool),
+    Str(String),
+    /// A node or a map of nodes: they are in `children`.
+    Nodes,
+    /// A free-form map (a schema).
+    Map(Value),
+}
+
+impl NodeKind {
+    /// A parameter of a configured node.
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        match self {
+            NodeKind::Configured { params, .. } => params.get(name),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, name: &str) -> Option<u64> {
+        match self.param(name)? {
+            Param::Int(n) | Param::Duration(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.param(name)? {
+            Param::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn expr(&self, name: &str) -> Option<&Expr> {
+        match self.param(name)? {
+            Param::Expr(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl Node {
@@ -268,7 +319,7 @@ impl Node {
             NodeKind::Sequence(children) | NodeKind::Parallel(children) => children.iter().collect(),
             NodeKind::Conditional { then, otherwise, .. } => std::iter::once(then.as_ref()).chain(otherwise.as_deref()).collect(),
             NodeKind::Delay { child, .. } => child.as_deref().into_iter().collect(),
-            NodeKind::Pending { children, .. } => children.iter().collect(),
+            NodeKind::Configured { children, .. } => children.iter().collect(),
             _ => Vec::new(),
         }
     }

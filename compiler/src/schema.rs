@@ -124,7 +124,7 @@ pub fn document_schema() -> Value {
         }
         per_type.push(json!({"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}));
     }
-    for spec in catalog::PLANNED {
+    for spec in catalog::TABLE {
         let config_def = format!("config-{}", spec.name);
         let fields: Map<String, Value> = spec.fields.iter().map(|(f, kind, _)| (f.to_string(), field_schema(*kind))).collect();
         let required: Vec<&str> = spec.fields.iter().filter(|(_, _, r)| *r).map(|(f, _, _)| *f).collect();

@@ -1,7 +1,10 @@
 //! `Cx`: what generated node functions call. Each method implements one node's action; which
 //! nodes run, in what order and on which branch is decided by the generated code.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -14,7 +17,8 @@ use temporalio_sdk::{
 };
 
 use crate::activities::BuiltinInput;
-use crate::flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Template};
+use crate::flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Frame, Level, NodeInfo, NodeResult, Resume, Template, View};
+use crate::run::Run;
 use crate::secrets;
 
 /// Implemented by every generated workflow struct: where its flow state lives.
@@ -23,10 +27,14 @@ pub trait Flow: Sized + 'static {
     fn flow_mut(&mut self) -> &mut FlowState;
 }
 
-/// The workflow context of a running flow plus the cancellation scope of the current region.
+/// The workflow context of a running flow, the cancellation scope of the current region, and
+/// the names the current frame binds (loop, parallel branch, error handler).
 pub struct Cx<'a, W: Flow> {
-    ctx: &'a WorkflowContext<W>,
-    scope: WorkflowCancellationToken,
+    pub(crate) ctx: &'a WorkflowContext<W>,
+    pub(crate) scope: WorkflowCancellationToken,
+    pub(crate) frame: Rc<Frame>,
+    /// Set when a loop decided to continue as new: the run unwinds and `run` hands it over.
+    pub(crate) resume: Rc<RefCell<Option<Resume>>>,
 }
 
 /// A node body's result that becomes its output.
@@ -47,39 +55,73 @@ impl IntoOutput for Value {
 }
 
 impl<'a, W: Flow> Cx<'a, W> {
-    /// Records the run's input and identity in the flow state.
-    pub fn start(ctx: &'a WorkflowContext<W>, name: &str, input: &impl Serialize, settings: FlowSettings) -> Result<Self, WorkflowTermination> {
-        let input = serde_json::to_value(input).map_err(|e| terminate(&Failure::new(format!("the input is not JSON: {e}"))))?;
+    /// Records the run's input and identity in the flow state; a continued run restores what
+    /// the previous run carried.
+    pub fn start<I: Serialize>(ctx: &'a WorkflowContext<W>, name: &str, run: &Run<I>, settings: FlowSettings) -> Result<Self, WorkflowTermination> {
+        let input = serde_json::to_value(&run.input).map_err(|e| terminate(&Failure::new(format!("the input is not JSON: {e}"))))?;
         let (workflow_id, run_id) = (ctx.workflow_id().to_string(), ctx.run_id().to_string());
-        ctx.state_mut(|w| w.flow_mut().start(name, &workflow_id, &run_id, input, settings));
-        Ok(Cx { ctx, scope: ctx.cancellation_token() })
+        ctx.state_mut(|w| {
+            let flow = w.flow_mut();
+            flow.start(name, &workflow_id, &run_id, input, settings);
+            if let Some(resume) = &run.resume {
+                flow.restore(resume.clone());
+            }
+        });
+        Ok(Cx { ctx, scope: ctx.cancellation_token(), frame: Rc::new(Frame::default()), resume: Rc::default() })
     }
 
-    /// A region with its own cancellation scope, inside this one: for parallel branches.
+    fn with(&self, scope: WorkflowCancellationToken, frame: Rc<Frame>) -> Self {
+        Cx { ctx: self.ctx, scope, frame, resume: self.resume.clone() }
+    }
+
+    /// A region with its own cancellation scope inside this one (parallel branches, a
+    /// `Timeout`'s subtree): cancelling it cancels every activity and timer started inside.
     pub fn fork(&self) -> Self {
-        Cx { ctx: self.ctx, scope: self.scope.child_token() }
+        self.with(self.scope.child_token(), self.frame.clone())
     }
 
-    /// Runs a branch; when it fails, cancels the rest of this scope (a strict parallel's siblings).
-    pub async fn guard(&self, branch: impl Future<Output = NodeResult>) -> NodeResult {
-        let result = branch.await;
-        if let Err(failure) = &result
-            && !failure.cancelled
-        {
-            self.scope.cancel();
-        }
-        result
+    /// A frame binding `names` inside this one; `step` makes it an iteration or branch.
+    pub(crate) fn frame(&self, names: BTreeMap<String, Value>, step: Option<u64>) -> Self {
+        self.with(self.scope.clone(), Frame::child(&self.frame, names, step))
     }
 
-    /// Runs one node: marks it running, runs its body, and records its output or failure.
+    /// An error handler's context: `error.message`, `error.type` and `error.node` in scope.
+    pub fn with_error(&self, failure: &Failure) -> Self {
+        let error = json!({
+            "message": failure.message,
+            "type": failure.node_type.clone().unwrap_or_default(),
+            "node": failure.node.clone().unwrap_or_default(),
+        });
+        self.frame(BTreeMap::from([("error".to_string(), error)]), None)
+    }
+
+    /// Cancels everything started in this scope.
+    pub fn cancel(&self) {
+        self.scope.cancel();
+    }
+
+    /// Runs one node: marks it running, runs its body, and records its output or failure. A
+    /// node the previous run of a continued workflow finished answers with that result.
     pub async fn node<T: IntoOutput>(&self, node: &NodeInfo, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
+        if let Some(result) = self.ctx.state_mut(|w| w.flow_mut().recall(node.id)) {
+            if let Ok(output) = &result {
+                self.frame.record(node.id, output);
+            }
+            return result;
+        }
         if self.scope.is_cancelled() {
             self.ctx.state_mut(|w| w.flow_mut().skip(&[node.id]));
             return Err(Failure::cancelled("cancelled before it started").at(node));
         }
         self.ctx.state_mut(|w| w.flow_mut().enter(node));
         let result = body.await.map(IntoOutput::into_output);
-        self.ctx.state_mut(|w| w.flow_mut().exit(node, result))
+        let result = self.ctx.state_mut(|w| w.flow_mut().exit(node, result));
+        if let Ok(output) = &result
+            && node.keep
+        {
+            self.frame.record(node.id, output);
+        }
+        result
     }
 
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
@@ -87,13 +129,36 @@ impl<'a, W: Flow> Cx<'a, W> {
         self.ctx.state_mut(|w| w.flow_mut().skip(ids));
     }
 
-    fn render(&self, template: Template) -> Result<Value, Failure> {
-        self.ctx.state(|w| template.render(w.flow()))
+    pub(crate) fn render(&self, template: Template) -> Result<Value, Failure> {
+        self.ctx.state(|w| template.render(&View { flow: w.flow(), frame: &self.frame }))
     }
 
-    /// Evaluates a condition against the flow state.
+    /// Evaluates an expression against the flow state and this frame.
+    pub fn eval(&self, source: &str) -> Result<Value, Failure> {
+        self.ctx.state(|w| wfc_expr::eval(source, &View { flow: w.flow(), frame: &self.frame })).map_err(Failure::from)
+    }
+
+    /// Evaluates a condition against the flow state and this frame.
     pub fn condition(&self, source: &str) -> Result<bool, Failure> {
-        self.ctx.state(|w| wfc_expr::eval_bool(source, w.flow())).map_err(Failure::from)
+        self.ctx.state(|w| wfc_expr::eval_bool(source, &View { flow: w.flow(), frame: &self.frame })).map_err(Failure::from)
+    }
+
+    /// A `Conditional`'s choice: recorded, so a continued run takes the same branch.
+    pub fn choose(&self, node: &NodeInfo, source: &str) -> Result<bool, Failure> {
+        if let Some(taken) = self.ctx.state(|w| w.flow().decision(node.id).map(str::to_string)) {
+            return Ok(taken == "then");
+        }
+        let taken = if self.condition(source)? { "then" } else { "else" };
+        Ok(self.ctx.state_mut(|w| w.flow_mut().decide(node.id, taken.to_string())) == "then")
+    }
+
+    /// A `Switch`'s subject as a case label: a string as is, anything else as JSON text.
+    pub fn switch(&self, node: &NodeInfo, source: &str) -> Result<String, Failure> {
+        let label = match self.eval(source)? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        Ok(self.ctx.state_mut(|w| w.flow_mut().decide(node.id, label)))
     }
 
     /// `CheckCondition`: succeeds when the condition holds, fails otherwise.
@@ -136,7 +201,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     pub fn script(&self, lines: &[(&str, &str)]) -> Result<Value, Failure> {
         let mut output = Map::new();
         for (name, source) in lines {
-            let value = self.ctx.state(|w| wfc_expr::eval(source, w.flow()))?;
+            let value = self.eval(source)?;
             self.ctx.state_mut(|w| w.flow_mut().set_variable(name, value.clone()));
             output.insert((*name).to_string(), value);
         }
@@ -159,10 +224,10 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD: ActivityDefinition<Input = BuiltinInput, Output = Value>,
     {
         let template = config.value()?;
-        let (config, secrets) = self.ctx.state(|w| secrets::render_deferring(&template, w.flow()))?;
+        let (config, secrets) = self.ctx.state(|w| secrets::render_deferring(&template, &View { flow: w.flow(), frame: &self.frame }))?;
         let input = BuiltinInput {
             node: node.id.to_string(),
-            idempotency_key: format!("{}/{}", self.ctx.workflow_id(), node.id),
+            idempotency_key: format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node)),
             config,
             secrets,
         };
@@ -186,6 +251,11 @@ impl<'a, W: Flow> Cx<'a, W> {
         serde_json::to_value(output).map_err(|e| Failure::new(format!("the output of `{name}` is not JSON: {e}")))
     }
 
+    /// The node id, plus the iteration path inside loops and parallel branches (`fetch#2.0`).
+    fn activity_id(&self, node: &NodeInfo) -> String {
+        if self.frame.path.is_empty() { node.id.to_string() } else { format!("{}#{}", node.id, self.frame.path) }
+    }
+
     fn options(&self, node: &NodeInfo, policy: &ActivityPolicy, task_queue: Option<&str>) -> ActivityOptions {
         let retry = RetryPolicy::builder()
             .initial_interval(Duration::from_millis(policy.initial_interval_ms))
@@ -194,7 +264,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             .maximum_attempts(policy.max_attempts)
             .build();
         let mut options = ActivityOptions::with_start_to_close_timeout(Duration::from_millis(policy.timeout_ms))
-            .activity_id(node.id.to_string())
+            .activity_id(self.activity_id(node))
             .retry_policy(retry)
             .cancellation_token(self.scope.clone())
             .summary(format!("{} ({})", node.id, node.kind))
@@ -206,14 +276,21 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// Ends the run: a failure fails the workflow; otherwise `output` is rendered into the typed
     /// output.
     pub fn finish<O: DeserializeOwned>(&self, result: NodeResult, output: Template) -> WorkflowResult<O> {
-        let value = result.and_then(|()| self.render(output).map_err(|f| Failure { node: Some("output".into()), ..f }));
+        let value = result.and_then(|_| self.render(output).map_err(|f| Failure { node: Some("output".into()), ..f }));
         self.finish_value(value)
     }
 
     /// Ends the run of a flow without `output`: the result is every node's output by id.
     pub fn finish_with_outputs<O: DeserializeOwned>(&self, result: NodeResult) -> WorkflowResult<O> {
-        let value = result.map(|()| self.ctx.state(|w| w.flow().outputs()));
+        let value = result.map(|_| self.ctx.state(|w| w.flow().outputs()));
         self.finish_value(value)
+    }
+
+    /// The next run's input when a loop decided to continue as new: the same input, carrying
+    /// the state. `run` passes it to `continue_as_new`.
+    pub fn continuation<I: Clone>(&self, run: &Run<I>) -> Option<Run<I>> {
+        let resume = self.resume.borrow_mut().take()?;
+        Some(Run { input: run.input.clone(), resume: Some(resume) })
     }
 
     fn finish_value<O: DeserializeOwned>(&self, value: Result<Value, Failure>) -> WorkflowResult<O> {
@@ -228,7 +305,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 }
 
 /// The workflow failure for a node failure: non-retryable, typed `NodeFailed` (or `Cancelled`).
-fn terminate(failure: &Failure) -> WorkflowTermination {
+pub(crate) fn terminate(failure: &Failure) -> WorkflowTermination {
     let kind = if failure.cancelled { "Cancelled" } else { "NodeFailed" };
     ApplicationFailure::builder(failure.to_string()).type_name(kind.to_string()).non_retryable(true).build().into()
 }
@@ -244,17 +321,4 @@ fn activity_failure(error: ActivityExecutionError) -> Failure {
         ActivityExecutionError::Serialization(e) => Failure::new(format!("the activity's payload could not be converted: {e}")),
         _ => Failure::new(error.to_string()),
     }
-}
-
-/// All branches of a strict parallel succeeded, or the first real failure (not a cancellation).
-pub fn all_succeeded<const N: usize>(results: [NodeResult; N]) -> NodeResult {
-    let mut cancelled = None;
-    for result in results {
-        match result {
-            Ok(()) => {}
-            Err(f) if f.cancelled => cancelled = cancelled.or(Some(f)),
-            Err(f) => return Err(f),
-        }
-    }
-    cancelled.map_or(Ok(()), Err)
 }

@@ -1,8 +1,10 @@
 //! The flow context: workflow input, node outputs, variables and node states, kept in the
 //! workflow struct so the `status` query can read it. Everything here is deterministic.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,11 +15,19 @@ pub struct NodeInfo {
     pub id: &'static str,
     pub kind: &'static str,
     pub line: u32,
+    /// Whether the output is kept in the flow state for expressions and the result. Composites
+    /// that only pass a child's output through do not keep a second copy.
+    pub keep: bool,
 }
 
 impl NodeInfo {
     pub const fn new(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line }
+        NodeInfo { id, kind, line, keep: true }
+    }
+
+    /// A composite whose output is one of its children's, not kept twice.
+    pub const fn passing(id: &'static str, kind: &'static str, line: u32) -> Self {
+        NodeInfo { id, kind, line, keep: false }
     }
 }
 
@@ -120,8 +130,8 @@ impl From<wfc_expr::EvalError> for Failure {
     }
 }
 
-/// The result of running a node.
-pub type NodeResult = Result<(), Failure>;
+/// The result of running a node: its output, or why it failed.
+pub type NodeResult = Result<Value, Failure>;
 
 /// The lifecycle state of a node, as the `status` query reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,9 +152,42 @@ pub struct FlowState {
     outputs: BTreeMap<String, Value>,
     variables: BTreeMap<String, Value>,
     states: BTreeMap<String, NodeState>,
+    /// Why each failed node failed, so a continued run can give the same answer.
+    failures: BTreeMap<String, Failure>,
+    /// The branch each choice node took (`then`, `else`, a case, a condition id).
+    decisions: BTreeMap<String, String>,
+    /// Where each running loop is, carried across continue-as-new.
+    progress: BTreeMap<String, Value>,
+    /// `RunOnce` nodes that have run.
+    once: BTreeSet<String>,
+    /// What the previous run of a continued workflow had finished; consumed as nodes ask.
+    restored: Option<Restored>,
+    /// How many times this workflow has continued as new.
+    continued: u32,
     failure: Option<Failure>,
     finished: bool,
     settings: FlowSettings,
+}
+
+/// The state a workflow carries into its next run when it continues as new.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    pub outputs: BTreeMap<String, Value>,
+    pub variables: BTreeMap<String, Value>,
+    pub states: BTreeMap<String, NodeState>,
+    pub failures: BTreeMap<String, Failure>,
+    pub decisions: BTreeMap<String, String>,
+    pub progress: BTreeMap<String, Value>,
+    pub once: BTreeSet<String>,
+    pub continued: u32,
+}
+
+/// Node results of the previous run, answered once each while the new run finds its place.
+#[derive(Debug, Clone, Default)]
+struct Restored {
+    states: BTreeMap<String, NodeState>,
+    failures: BTreeMap<String, Failure>,
+    decisions: BTreeMap<String, String>,
 }
 
 /// The answer to the built-in `status` query.
@@ -173,6 +216,120 @@ impl FlowState {
         self.settings = settings;
     }
 
+    /// Picks up where the previous run stopped: its outputs and variables are live again, and
+    /// the nodes it finished answer with their old result instead of running.
+    pub fn restore(&mut self, resume: Resume) {
+        self.outputs = resume.outputs;
+        self.variables = resume.variables;
+        self.progress = resume.progress;
+        self.once = resume.once;
+        self.continued = resume.continued;
+        self.restored = Some(Restored { states: resume.states, failures: resume.failures, decisions: resume.decisions });
+    }
+
+    /// What a continued run carries: everything needed to find its place again.
+    pub fn snapshot(&self) -> Resume {
+        Resume {
+            outputs: self.outputs.clone(),
+            variables: self.variables.clone(),
+            states: self.states.clone(),
+            failures: self.failures.clone(),
+            decisions: self.decisions.clone(),
+            progress: self.progress.clone(),
+            once: self.once.clone(),
+            continued: self.continued + 1,
+        }
+    }
+
+    /// The result the previous run recorded for `id`, when it finished there (once).
+    pub fn recall(&mut self, id: &str) -> Option<NodeResult> {
+        let restored = self.restored.as_mut()?;
+        match restored.states.remove(id)? {
+            NodeState::Completed => {
+                self.states.insert(id.to_string(), NodeState::Completed);
+                Some(Ok(self.outputs.get(id).cloned().unwrap_or(Value::Null)))
+            }
+            NodeState::Failed => {
+                let failure = restored.failures.remove(id).unwrap_or_else(|| Failure::new("failed before the workflow continued as new"));
+                self.states.insert(id.to_string(), NodeState::Failed);
+                self.failures.insert(id.to_string(), failure.clone());
+                Some(Err(failure))
+            }
+            NodeState::Running | NodeState::Skipped => None,
+        }
+    }
+
+    /// Records the branch a choice node took; a continued run gets the previous run's choice.
+    pub fn decide(&mut self, id: &str, branch: String) -> String {
+        let branch = self.restored.as_mut().and_then(|r| r.decisions.remove(id)).unwrap_or(branch);
+        self.decisions.insert(id.to_string(), branch.clone());
+        branch
+    }
+
+    /// The branch a choice node took in this run.
+    pub fn decision(&self, id: &str) -> Option<&str> {
+        self.decisions.get(id).map(String::as_str)
+    }
+
+    /// Starts a fresh pass over `ids` (a loop iteration, a retry attempt): their old states
+    /// no longer stand for this pass.
+    pub fn reset(&mut self, ids: &[&str]) {
+        for id in ids {
+            self.states.remove(*id);
+            self.decisions.remove(*id);
+            if let Some(restored) = self.restored.as_mut() {
+                restored.states.remove(*id);
+                restored.decisions.remove(*id);
+            }
+        }
+    }
+
+    /// A loop's saved position, e.g. `{next, results}`.
+    pub fn progress(&self, id: &str) -> Option<&Value> {
+        self.progress.get(id)
+    }
+
+    pub fn set_progress(&mut self, id: &str, value: Option<Value>) {
+        match value {
+            Some(v) => self.progress.insert(id.to_string(), v),
+            None => self.progress.remove(id),
+        };
+    }
+
+    /// Marks a `RunOnce` node; false when it had run already.
+    pub fn first_time(&mut self, id: &str) -> bool {
+        self.once.insert(id.to_string())
+    }
+
+    /// True when no node runs except `active` (a loop and the containers around it): the one
+    /// moment a workflow can continue as new without abandoning work in flight.
+    pub fn quiet_except(&self, active: &[&str]) -> bool {
+        self.states.iter().all(|(id, state)| *state != NodeState::Running || active.contains(&id.as_str()))
+    }
+
+    /// How many times this workflow has continued as new.
+    pub fn continued(&self) -> u32 {
+        self.continued
+    }
+
+    pub fn input(&self) -> &Value {
+        &self.input
+    }
+
+    /// A variable of the blackboard: a literal (flat) key first, then a path into nested values.
+    pub fn blackboard(&self, key: &str) -> Option<Value> {
+        if let Some(v) = self.variables.get(key) {
+            return Some(v.clone());
+        }
+        let mut parts = key.split('.');
+        let first = parts.next()?;
+        let mut value = self.variables.get(first).or_else(|| self.input.get(first))?;
+        for part in parts {
+            value = value.get(part)?;
+        }
+        Some(value.clone())
+    }
+
     pub fn enter(&mut self, node: &NodeInfo) {
         self.states.insert(node.id.to_string(), NodeState::Running);
     }
@@ -183,14 +340,18 @@ impl FlowState {
         match result {
             Ok(output) => {
                 self.states.insert(node.id.to_string(), NodeState::Completed);
-                if !output.is_null() {
-                    self.outputs.insert(node.id.to_string(), output);
+                if node.keep && !output.is_null() {
+                    self.outputs.insert(node.id.to_string(), output.clone());
                 }
-                Ok(())
+                Ok(output)
             }
             Err(failure) => {
                 let failure = failure.at(node);
-                self.states.insert(node.id.to_string(), NodeState::Failed);
+                let state = if failure.cancelled { NodeState::Skipped } else { NodeState::Failed };
+                self.states.insert(node.id.to_string(), state);
+                if !failure.cancelled {
+                    self.failures.insert(node.id.to_string(), failure.clone());
+                }
                 Err(failure)
             }
         }
@@ -253,14 +414,16 @@ impl FlowState {
 
 impl wfc_expr::Scope for FlowState {
     /// Names resolve in this order: the reserved names, node outputs (a `-` in an id reads as
-    /// `_`), variables, then the input's top-level fields (the btree blackboard).
+    /// `_`), variables, then the input's top-level fields (the btree blackboard). btree's flat
+    /// dotted keys (`agent.steps` written by a `CounterAction`) overlay the nested value, so
+    /// `agent.steps` reads the flat key first.
     fn lookup(&self, name: &str) -> Option<Value> {
         match name {
             "input" => return Some(self.input.clone()),
             "workflow" => return Some(self.workflow.clone()),
             "var" => return Some(Value::Object(self.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect())),
             "nodes" => return Some(self.outputs()),
-            "env" => return None,
+            "env" | "loop" | "parallel" | "error" => return None,
             _ => {}
         }
         if let Some(output) = self.outputs.get(name) {
@@ -269,13 +432,109 @@ impl wfc_expr::Scope for FlowState {
         if let Some((_, output)) = self.outputs.iter().find(|(id, _)| id.replace('-', "_") == name) {
             return Some(output.clone());
         }
-        if let Some(value) = self.variables.get(name) {
-            return Some(value.clone());
+        if self.variables.contains_key(name) {
+            return overlay(self.variables.get(name).cloned(), name, &self.variables);
         }
         if self.settings.nodes.iter().any(|id| id.replace('-', "_") == name) {
             return Some(Value::Object(Map::new()));
         }
-        self.input.as_object().and_then(|input: &Map<String, Value>| input.get(name)).cloned()
+        let input = self.input.as_object().and_then(|input: &Map<String, Value>| input.get(name)).cloned();
+        let input = match self.input.as_object() {
+            Some(fields) => overlay(input, name, fields.iter().map(|(k, v)| (k, v))),
+            None => input,
+        };
+        overlay(input, name, &self.variables)
+    }
+}
+
+/// `base` with every flat key `name.a.b` of `flat` set at path `a.b`.
+fn overlay<'v>(base: Option<Value>, name: &str, flat: impl IntoIterator<Item = (&'v String, &'v Value)>) -> Option<Value> {
+    let prefix = format!("{name}.");
+    let mut result = base;
+    for (key, value) in flat {
+        let Some(path) = key.strip_prefix(&prefix) else { continue };
+        let parts: Vec<&str> = path.split('.').collect();
+        set_path(result.get_or_insert_with(|| Value::Object(Map::new())), &parts, value.clone());
+    }
+    result
+}
+
+fn set_path(at: &mut Value, parts: &[&str], value: Value) {
+    let Some((first, rest)) = parts.split_first() else {
+        *at = value;
+        return;
+    };
+    if !at.is_object() {
+        *at = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = at {
+        set_path(map.entry((*first).to_string()).or_insert(Value::Null), rest, value);
+    }
+}
+
+/// The names a region binds for the nodes inside it: a loop iteration (`loop`, a `ForEach`'s
+/// item and index names), a parallel branch (`parallel`), an error handler (`error`). Outputs of
+/// nodes that ran in an iteration or branch live here too, so concurrent iterations of the same
+/// nodes never read each other's results.
+#[derive(Debug, Default)]
+pub struct Frame {
+    parent: Option<Rc<Frame>>,
+    names: BTreeMap<String, Value>,
+    outputs: Option<RefCell<BTreeMap<String, Value>>>,
+    /// The iteration path (`2`, `2.0`): part of activity ids and idempotency keys.
+    pub path: String,
+}
+
+impl Frame {
+    /// A frame inside `parent` binding `names`; `step` extends the iteration path and gives the
+    /// frame its own node outputs.
+    pub fn child(parent: &Rc<Frame>, names: BTreeMap<String, Value>, step: Option<u64>) -> Rc<Frame> {
+        let path = match (step, parent.path.is_empty()) {
+            (Some(i), true) => i.to_string(),
+            (Some(i), false) => format!("{}.{i}", parent.path),
+            (None, _) => parent.path.clone(),
+        };
+        let outputs = step.map(|_| RefCell::new(BTreeMap::new()));
+        Rc::new(Frame { parent: Some(parent.clone()), names, outputs, path })
+    }
+
+    /// Records a node's output in the innermost iteration or branch.
+    pub fn record(&self, id: &str, output: &Value) {
+        match &self.outputs {
+            Some(outputs) => {
+                outputs.borrow_mut().insert(id.to_string(), output.clone());
+            }
+            None => {
+                if let Some(parent) = &self.parent {
+                    parent.record(id, output);
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<Value> {
+        if let Some(value) = self.names.get(name) {
+            return Some(value.clone());
+        }
+        if let Some(outputs) = &self.outputs {
+            let outputs = outputs.borrow();
+            if let Some((_, v)) = outputs.iter().find(|(id, _)| id.as_str() == name || id.replace('-', "_") == name) {
+                return Some(v.clone());
+            }
+        }
+        self.parent.as_ref().and_then(|p| p.lookup(name))
+    }
+}
+
+/// The flow state as seen from inside a frame: the frame's names and outputs first.
+pub struct View<'s> {
+    pub flow: &'s FlowState,
+    pub frame: &'s Frame,
+}
+
+impl wfc_expr::Scope for View<'_> {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        self.frame.lookup(name).or_else(|| self.flow.lookup(name))
     }
 }
 

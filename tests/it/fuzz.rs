@@ -68,7 +68,7 @@ fn node(rng: &mut Rng, depth: usize) -> Value {
     }
     let mut fields: Vec<&str> = match wfc::catalog::lookup(type_name) {
         Some(t) => t.spec().fields.to_vec(),
-        None => wfc::catalog::planned(type_name).map_or(Vec::new(), |s| s.fields.iter().map(|f| f.0).collect()),
+        None => wfc::catalog::table_spec(type_name).map_or(Vec::new(), |s| s.fields.iter().map(|f| f.0).collect()),
     };
     fields.extend(["bogus", "url", "condition", "message"]);
     let mut config = Map::new();

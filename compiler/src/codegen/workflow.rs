@@ -1,5 +1,5 @@
-//! `src/workflow.rs`: the workflow type, its run method and status query, and one async fn per
-//! node. Control flow is compiled here; the runtime only implements each node's action.
+//! `src/workflow.rs`: the workflow type, its run method and status query, the graph's region
+//! tables (`graph`) and one async fn per node (`node`).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,8 @@ use quote::{format_ident, quote};
 
 use super::literal::{doc_lines, template};
 use crate::ident::{self, Names};
-use crate::model::{ActivityPolicy, Flow, LogLevel, Node, NodeKind};
+use crate::model::{ActivityPolicy, Body, Flow, Handle, Node, NodeKind};
+use crate::plan::{Plan, RegionIdx};
 
 /// Names of the generated items, decided once so every file agrees.
 pub struct Items {
@@ -17,17 +18,23 @@ pub struct Items {
     pub node_fns: BTreeMap<String, syn::Ident>,
     /// Remote activity name → its definition type in `activities.rs`.
     pub remote_types: BTreeMap<String, syn::Ident>,
+    /// Graph form: container id (`""` for the workflow) → the fn that runs its body region.
+    pub region_fns: BTreeMap<String, syn::Ident>,
+    /// Graph form: container id → its body region in the plan.
+    pub body_regions: BTreeMap<String, RegionIdx>,
+    /// Node id → the node it is inside of (a composite, a container, or the node whose
+    /// `onError` it is).
+    parents: BTreeMap<String, String>,
+    /// Graph `Switch` on a value → the case values its edges name.
+    cases: BTreeMap<String, Vec<String>>,
 }
 
 impl Items {
-    pub fn new(flow: &Flow) -> Self {
+    pub fn new(flow: &Flow, plan: &Plan) -> Self {
         let mut names = Names::default();
-        let node_fns = flow
-            .nodes()
-            .into_iter()
-            .map(|node| (node.id.clone(), format_ident!("{}", names.unique(ident::snake(&node.id)))))
-            .collect();
-        let mut types = Names::reserving(&["Activities", "Input", "Output"]);
+        let node_fns: BTreeMap<String, syn::Ident> =
+            flow.nodes().into_iter().map(|node| (node.id.clone(), format_ident!("{}", names.unique(ident::snake(&node.id))))).collect();
+        let mut types = Names::reserving(&["Activities", "Input", "Output", "Run"]);
         let called = flow.nodes().into_iter().filter_map(|node| match &node.kind {
             NodeKind::Activity { activity, .. } => Some(activity.clone()),
             _ => None,
@@ -40,15 +47,58 @@ impl Items {
                 (name, ty)
             })
             .collect();
-        Items { workflow_type: format_ident!("{}", ident::camel(&flow.name)), node_fns, remote_types }
+        let mut parents = BTreeMap::new();
+        let mut cases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let (mut region_fns, mut body_regions) = (BTreeMap::new(), BTreeMap::new());
+        match &flow.body {
+            Body::Tree(root) => {
+                for node in root.walk() {
+                    for child in node.children().into_iter().chain(node.on_error.as_deref()) {
+                        parents.insert(child.id.clone(), node.id.clone());
+                    }
+                }
+            }
+            Body::Graph(graph) => {
+                for g in &graph.nodes {
+                    if let Some((parent, _)) = &g.parent {
+                        parents.insert(g.node.id.clone(), parent.clone());
+                    }
+                }
+                for edge in &graph.edges {
+                    if let Handle::Case(value) = &edge.handle {
+                        cases.entry(edge.source.clone()).or_default().push(value.clone());
+                    }
+                }
+                body_regions = super::graph::body_regions(plan);
+                for container in body_regions.keys() {
+                    let name = if container.is_empty() { "workflow_graph".to_string() } else { format!("{}_body", ident::snake(container)) };
+                    region_fns.insert(container.clone(), format_ident!("{}", names.unique(name)));
+                }
+            }
+        }
+        Items { workflow_type: format_ident!("{}", ident::camel(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases }
+    }
+
+    /// A node and the nodes it is inside of, innermost first.
+    pub fn ancestry(&self, id: &str) -> Vec<String> {
+        std::iter::successors(Some(id.to_string()), |id| self.parents.get(id).cloned()).collect()
+    }
+
+    /// Every node inside `id`, at any depth.
+    pub fn descendants(&self, id: &str) -> Vec<String> {
+        self.parents.keys().filter(|n| n.as_str() != id && self.ancestry(n).iter().any(|a| a == id)).cloned().collect()
+    }
+
+    /// The case values a graph `Switch`'s edges name.
+    pub fn cases(&self, id: &str) -> Vec<String> {
+        self.cases.get(id).cloned().unwrap_or_default()
     }
 }
 
-pub fn generate(flow: &Flow, root: &Node, items: &Items) -> TokenStream {
+pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     let workflow = &items.workflow_type;
     let name = &flow.name;
     let task_queue = &flow.task_queue;
-    let root_fn = &items.node_fns[&root.id];
     let mut docs = vec![format!("The `{name}` workflow.")];
     if let Some(description) = &flow.description {
         docs.push(String::new());
@@ -78,28 +128,48 @@ pub fn generate(flow: &Flow, root: &Node, items: &Items) -> TokenStream {
             const DEFAULT_POLICY: ActivityPolicy = #p;
         }
     });
+    let (root, regions) = match &flow.body {
+        Body::Tree(root) => (items.node_fns[&root.id].clone(), quote! {}),
+        Body::Graph(_) => {
+            let limit = match flow.settings.max_concurrency {
+                Some(n) => {
+                    let n = Literal::usize_unsuffixed(n as usize);
+                    quote! { #n }
+                }
+                None => quote! { usize::MAX },
+            };
+            (items.region_fns[""].clone(), super::graph::regions(plan, items, limit))
+        }
+    };
+    let node_fns: Vec<TokenStream> = nodes.iter().map(|node| super::node::node_fn(flow, node, items)).collect();
+    let loops = nodes.iter().any(|n| {
+        matches!(n.kind, NodeKind::Loop(_)) || matches!(n.type_name.as_str(), "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure") && matches!(n.kind, NodeKind::Configured { .. })
+    });
+    let continuation = loops.then(|| {
+        quote! {
+            if let Some(next) = cx.continuation(&input) {
+                match ctx.continue_as_new(next, ContinueAsNewOptions::default())? {}
+            }
+        }
+    });
     // Import only what this flow's code names, so the crate has no unused imports.
-    let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Status }];
-    if !policies.is_empty() {
-        imports.insert(0, quote! { ActivityPolicy });
+    let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy }]);
+    let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Run }, quote! { Status }];
+    for name in ["ActivityPolicy", "Dag", "Iterate", "Level", "Link", "Loop", "On", "Pass", "Quorum", "RetrySpec", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
+        if used.contains(name) || name == "Template" && flow.output.is_some() {
+            let name = format_ident!("{}", name);
+            imports.push(quote! { #name });
+        }
     }
-    if nodes.iter().any(|n| matches!(n.kind, NodeKind::Log { .. })) {
-        imports.push(quote! { Level });
-    }
-    let uses_templates = flow.output.is_some()
-        || nodes.iter().any(|n| {
-            matches!(
-                n.kind,
-                NodeKind::HttpRequest { .. } | NodeKind::Activity { .. } | NodeKind::Log { .. } | NodeKind::SetVariable { .. } | NodeKind::Fail { .. }
-            )
-        });
-    if uses_templates {
-        imports.push(quote! { Template });
-    }
-    let nodes = nodes.into_iter().map(|node| node_fn(flow, node, items));
+    imports.sort_by_key(|i| i.to_string().to_lowercase());
+    let sdk = if loops {
+        quote! { use ::temporalio_sdk::{ContinueAsNewOptions, WorkflowContext, WorkflowContextView, WorkflowResult}; }
+    } else {
+        quote! { use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult}; }
+    };
 
     quote! {
-        use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+        #sdk
         use ::wfc_runtime::codegen::{#(#imports),*};
 
         use crate::types::{Input, Output};
@@ -135,11 +205,13 @@ pub fn generate(flow: &Flow, root: &Node, items: &Items) -> TokenStream {
 
         #[::temporalio_macros::workflow_methods]
         impl #workflow {
-            /// Runs the flow from its root node and builds the output.
+            /// Runs the flow and builds the output. A long loop may continue the workflow as
+            /// new, carrying its state in the input.
             #[run(name = #name)]
-            pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
+            pub async fn run(ctx: &mut WorkflowContext<Self>, input: Run<Input>) -> WorkflowResult<Output> {
                 let cx = Cx::start(ctx, NAME, &input, SETTINGS)?;
-                let result = #root_fn(&cx).await;
+                let result = #root(&cx).await;
+                #continuation
                 #output
             }
 
@@ -150,8 +222,30 @@ pub fn generate(flow: &Flow, root: &Node, items: &Items) -> TokenStream {
             }
         }
 
-        #(#nodes)*
+        #regions
+
+        #(#node_fns)*
     }
+}
+
+/// The identifiers that occur in generated code.
+fn identifiers(code: &[TokenStream]) -> std::collections::BTreeSet<String> {
+    fn walk(stream: TokenStream, out: &mut std::collections::BTreeSet<String>) {
+        for tree in stream {
+            match tree {
+                proc_macro2::TokenTree::Ident(i) => {
+                    out.insert(i.to_string());
+                }
+                proc_macro2::TokenTree::Group(g) => walk(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for c in code {
+        walk(c.clone(), &mut out);
+    }
+    out
 }
 
 fn settings(flow: &Flow) -> TokenStream {
@@ -189,164 +283,11 @@ fn policy(p: &ActivityPolicy) -> TokenStream {
 }
 
 /// The policy argument of an activity call: the shared default, or the node's own.
-fn policy_ref(flow: &Flow, p: &ActivityPolicy) -> TokenStream {
+pub fn policy_ref(flow: &Flow, p: &ActivityPolicy) -> TokenStream {
     if *p == flow.settings.activity {
         quote! { &DEFAULT_POLICY }
     } else {
         let p = policy(p);
         quote! { &#p }
     }
-}
-
-fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
-    let fn_name = &items.node_fns[&node.id];
-    let mut doc = vec![format!("`{}`: {} (line {}).", node.id, node.type_name, node.line)];
-    if let Some(name) = &node.name {
-        doc.push(String::new());
-        doc.push(name.clone());
-    }
-    if let Some(description) = &node.description {
-        doc.push(String::new());
-        doc.extend(description.lines().map(str::to_string));
-    }
-    let doc = doc_lines(&doc);
-    let id = &node.id;
-    let kind = &node.type_name;
-    let line = Literal::u32_unsuffixed(u32::try_from(node.line).unwrap_or(u32::MAX));
-    let call = |child: &Node| {
-        let f = &items.node_fns[&child.id];
-        quote! { #f(cx).await }
-    };
-    let body = match &node.kind {
-        NodeKind::Sequence(children) => {
-            let steps = children.iter().map(|c| {
-                let call = call(c);
-                quote! { #call?; }
-            });
-            quote! { async { #(#steps)* Ok(()) } }
-        }
-        NodeKind::Parallel(children) => {
-            // Each branch is bound first: prettyplease does not format inside `join!`.
-            let futures: Vec<_> = (0..children.len()).map(|i| format_ident!("b{}", i)).collect();
-            let results: Vec<_> = (0..children.len()).map(|i| format_ident!("r{}", i)).collect();
-            let branches = children.iter().zip(&futures).map(|(c, b)| {
-                let f = &items.node_fns[&c.id];
-                quote! { let #b = branches.guard(#f(&branches)); }
-            });
-            quote! {
-                async {
-                    let branches = cx.fork();
-                    #(#branches)*
-                    let (#(#results,)*) = ::temporalio_sdk::workflows::join!(#(#futures),*);
-                    ::wfc_runtime::codegen::all_succeeded([#(#results),*])
-                }
-            }
-        }
-        NodeKind::Conditional { condition, then, otherwise } => {
-            let condition = &condition.source;
-            let then_call = call(then);
-            let then_ids = subtree_ids(then);
-            let else_ids = otherwise.as_deref().map(subtree_ids).unwrap_or_default();
-            let else_branch = match otherwise {
-                Some(o) => {
-                    let c = call(o);
-                    quote! { #c }
-                }
-                None => quote! { Ok(()) },
-            };
-            let skip = |ids: &[String]| if ids.is_empty() { quote! {} } else { quote! { cx.skip(&[#(#ids),*]); } };
-            let skip_else = skip(&else_ids);
-            let skip_then = skip(&then_ids);
-            quote! {
-                async {
-                    if cx.condition(#condition)? {
-                        #skip_else
-                        #then_call
-                    } else {
-                        #skip_then
-                        #else_branch
-                    }
-                }
-            }
-        }
-        NodeKind::Delay { duration_ms, child } => {
-            let ms = Literal::u64_unsuffixed(*duration_ms);
-            let sleep = quote! { cx.sleep(::std::time::Duration::from_millis(#ms)) };
-            match child {
-                Some(child) => {
-                    let c = call(child);
-                    quote! { async { #sleep.await?; #c } }
-                }
-                None => sleep,
-            }
-        }
-        NodeKind::HttpRequest { config, policy } => {
-            let config = template(config);
-            let policy = policy_ref(flow, policy);
-            quote! { cx.builtin(&NODE, crate::activities::Activities::http_request, #config, #policy) }
-        }
-        NodeKind::Activity { activity, task_queue, input, policy } => {
-            let ty = &items.remote_types[activity];
-            let input = template(input);
-            let policy = policy_ref(flow, policy);
-            quote! { cx.remote(&NODE, crate::activities::#ty, #task_queue, #input, #policy) }
-        }
-        NodeKind::Log { message, level, output_key } => {
-            let message = template(message);
-            let level = match level {
-                LogLevel::Debug => quote! { Level::Debug },
-                LogLevel::Info => quote! { Level::Info },
-                LogLevel::Warn => quote! { Level::Warn },
-                LogLevel::Error => quote! { Level::Error },
-            };
-            let key = match output_key {
-                Some(k) => quote! { Some(#k) },
-                None => quote! { None },
-            };
-            quote! { async { cx.log(#level, #message, #key) } }
-        }
-        NodeKind::SetVariable { name, value } => {
-            let value = template(value);
-            quote! { async { cx.set_variable(#name, #value) } }
-        }
-        NodeKind::Script { assignments } => {
-            let lines = assignments.iter().map(|(name, expr)| {
-                let source = &expr.source;
-                quote! { (#name, #source) }
-            });
-            quote! { async { cx.script(&[#(#lines),*]) } }
-        }
-        NodeKind::CheckCondition { condition, .. } => {
-            let source = &condition.source;
-            quote! { async { cx.check(#source) } }
-        }
-        NodeKind::Fail { message } => {
-            let message = template(message);
-            quote! { async { cx.fail(#message) } }
-        }
-        // `generate` refuses flows with pending nodes (E0014) before any file is written; should
-        // one ever get here, the crate refuses to compile rather than run without the node.
-        NodeKind::Pending { .. }
-        | NodeKind::Start
-        | NodeKind::Condition { .. }
-        | NodeKind::Router { .. }
-        | NodeKind::Loop(_)
-        | NodeKind::ParallelGroup(_) => {
-            let message = format!("wfc cannot compile `{}` nodes yet", node.type_name);
-            quote! { compile_error!(#message) }
-        }
-    };
-    quote! {
-        #doc
-        async fn #fn_name(cx: &Cx<'_>) -> NodeResult {
-            const NODE: NodeInfo = NodeInfo::new(#id, #kind, #line);
-            let body = #body;
-            cx.node(&NODE, body).await
-        }
-    }
-}
-
-/// Ids of a node and its descendants: what is skipped when a branch is not taken.
-fn subtree_ids(node: &Node) -> Vec<String> {
-    node.walk().into_iter().map(|n| n.id.clone()).collect()
 }

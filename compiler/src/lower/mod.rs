@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{self, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Body, Expr, Flow, LogLevel, Node, NodeKind, RemoteActivity, Settings, Slot};
+use crate::model::{ActivityPolicy, Body, Expr, Flow, LogLevel, Node, NodeKind, Param, RemoteActivity, Settings, Slot};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Key, Kind, Value};
 
@@ -352,7 +352,7 @@ impl<'a> Lowerer<'a> {
             }
             return Some(NodeKind::Activity { activity: remote.name, task_queue: remote.task_queue, input, policy });
         }
-        if let Some(spec) = catalog::planned(type_name) {
+        if let Some(spec) = catalog::table_spec(type_name) {
             let config = self.config(value);
             let children = self.children(value, id, defaults)?;
             return self.pending(spec, value, type_value.span, config.as_ref(), children, id, defaults);
@@ -467,7 +467,7 @@ impl<'a> Lowerer<'a> {
                 // btree's form: child 0 is a condition node; it succeeding selects `then`.
                 let children: Vec<Node> = children.collect();
                 let slots = vec![Slot::Child; children.len()];
-                NodeKind::Pending { children, slots, exprs: Vec::new(), templates: Vec::new(), activity: false, writes: Vec::new() }
+                NodeKind::Configured { children, slots, exprs: Vec::new(), templates: Vec::new(), activity: false, writes: Vec::new(), params: BTreeMap::new() }
             }
             NodeType::Conditional => {
                 let condition = self.required(config, "condition", type_span).and_then(|v| self.expr(v))?;
@@ -592,7 +592,7 @@ impl<'a> Lowerer<'a> {
     #[allow(clippy::too_many_arguments)]
     fn pending(
         &mut self,
-        spec: &catalog::PlannedSpec,
+        spec: &catalog::TableSpec,
         node: &Value,
         type_span: Span,
         config: Option<&Value>,
@@ -616,6 +616,7 @@ impl<'a> Lowerer<'a> {
         let mut children: Vec<Node> = children.into_iter().map(|(n, _)| n).collect();
         let mut slots = vec![Slot::Child; children.len()];
         let (mut exprs, mut templates, mut writes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut params = BTreeMap::new();
         for (name, kind, required) in spec.fields {
             let Some(value) = config.get(name) else {
                 if *required {
@@ -623,31 +624,34 @@ impl<'a> Lowerer<'a> {
                 }
                 continue;
             };
-            let valid = match kind {
-                catalog::FieldKind::Expr => self.expr(value).map(|e| exprs.push(e)).is_some(),
+            let param = match kind {
+                catalog::FieldKind::Expr => self.expr(value).map(|e| {
+                    exprs.push(e.clone());
+                    Param::Expr(e)
+                }),
                 catalog::FieldKind::Template => {
                     templates.push(value.clone());
-                    true
+                    Some(Param::Template(value.clone()))
                 }
-                catalog::FieldKind::Duration => self.duration(value).is_some(),
-                catalog::FieldKind::Int(min) => self.uint(value, *min, u64::MAX).is_some(),
-                catalog::FieldKind::Number => self.number(value, f64::MIN, f64::MAX).is_some(),
-                catalog::FieldKind::Bool => {
-                    let is_bool = matches!(value.kind, Kind::Bool(_));
-                    if !is_bool {
+                catalog::FieldKind::Duration => self.duration(value).map(Param::Duration),
+                catalog::FieldKind::Int(min) => self.uint(value, *min, u64::MAX).map(Param::Int),
+                catalog::FieldKind::Number => self.number(value, f64::MIN, f64::MAX).map(Param::Number),
+                catalog::FieldKind::Bool => match value.kind {
+                    Kind::Bool(b) => Some(Param::Bool(b)),
+                    _ => {
                         self.wrong_type(value, "a boolean");
+                        None
                     }
-                    is_bool
-                }
-                catalog::FieldKind::Str => self.string(value).is_some(),
-                catalog::FieldKind::Enum(allowed) => self.enumerated(name, value, allowed).is_some(),
+                },
+                catalog::FieldKind::Str => self.string(value).map(Param::Str),
+                catalog::FieldKind::Enum(allowed) => self.enumerated(name, value, allowed).map(Param::Str),
                 catalog::FieldKind::Node => match self.node(value, &format!("{id}-{name}"), defaults) {
                     Some(n) => {
                         children.push(n);
                         slots.push(Slot::Default);
-                        true
+                        Some(Param::Nodes)
                     }
-                    None => false,
+                    None => None,
                 },
                 catalog::FieldKind::NodeMap => match self.expect_map(value) {
                     Some(entries) => {
@@ -661,12 +665,16 @@ impl<'a> Lowerer<'a> {
                                 None => all = false,
                             }
                         }
-                        all
+                        all.then_some(Param::Nodes)
                     }
-                    None => false,
+                    None => None,
                 },
-                catalog::FieldKind::Map => self.expect_map(value).is_some(),
+                catalog::FieldKind::Map => self.expect_map(value).map(|_| Param::Map(value.clone())),
             };
+            let valid = param.is_some();
+            if let Some(param) = param {
+                params.insert((*name).to_string(), param);
+            }
             ok &= valid;
             if valid
                 && spec.writes.contains(name)
@@ -676,7 +684,7 @@ impl<'a> Lowerer<'a> {
                 writes.push(key.split('.').next().unwrap_or(key).to_string());
             }
         }
-        ok.then_some(NodeKind::Pending { children, slots, exprs, templates, activity: spec.activity, writes })
+        ok.then_some(NodeKind::Configured { children, slots, exprs, templates, activity: spec.activity, writes, params })
     }
 
     fn http_config(&mut self, config: &Value, type_span: Span) -> Option<()> {
@@ -1006,7 +1014,7 @@ fn empty_map(span: Span) -> Value {
 }
 
 /// btree's dotted blackboard key as a CEL path: `cart.total` reads the variable `cart`'s `total`.
-fn blackboard_path(key: &str) -> String {
+pub(crate) fn blackboard_path(key: &str) -> String {
     let mut parts = key.split('.');
     let head = parts.next().unwrap_or_default();
     let mut out = head.to_string();

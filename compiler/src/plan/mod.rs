@@ -270,10 +270,10 @@ pub fn run_of(kind: &crate::model::NodeKind, type_name: &str) -> Run {
     match kind {
         K::HttpRequest { .. } | K::Activity { .. } => Run::Activity,
         K::Delay { child: None, .. } => Run::Wait,
-        K::Pending { activity: true, .. } => Run::Activity,
-        K::Pending { children, .. } if children.is_empty() && matches!(type_name, "HumanApproval" | "WaitForSignal" | "Pause" | "WaitAction") => Run::Wait,
+        K::Configured { activity: true, .. } => Run::Activity,
+        K::Configured { children, .. } if children.is_empty() && matches!(type_name, "HumanApproval" | "WaitForSignal" | "Pause" | "WaitAction") => Run::Wait,
         K::Log { .. } | K::SetVariable { .. } | K::Script { .. } | K::CheckCondition { .. } | K::Fail { .. } => Run::Workflow,
-        K::Pending { children, .. } if children.is_empty() => Run::Workflow,
+        K::Configured { children, .. } if children.is_empty() => Run::Workflow,
         _ => Run::Control,
     }
 }

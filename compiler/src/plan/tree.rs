@@ -73,7 +73,7 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
         }
     };
     let slots = match &node.kind {
-        NodeKind::Pending { slots, .. } => slots.clone(),
+        NodeKind::Configured { slots, .. } => slots.clone(),
         _ => vec![Slot::Child; children.len()],
     };
     match (node.type_name.as_str(), &node.kind) {
