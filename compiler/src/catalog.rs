@@ -49,7 +49,7 @@ impl NodeType {
     pub fn spec(self) -> Spec {
         match self {
             NodeType::Sequence => Spec { fields: &[], children: (1, usize::MAX), child_help: "a Sequence runs its children in order: give it at least one" },
-            NodeType::Parallel => Spec { fields: &["strategy"], children: (1, usize::MAX), child_help: "a Parallel runs its children at once: give it at least one" },
+            NodeType::Parallel => Spec { fields: &["strategy", "successThreshold", "failureThreshold", "maxConcurrency"], children: (1, usize::MAX), child_help: "a Parallel runs its children at once: give it at least one" },
             NodeType::Conditional => Spec {
                 fields: &["condition"],
                 children: (1, 3),

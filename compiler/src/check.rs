@@ -36,8 +36,10 @@ pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
         steps: plan.step_of(),
         node_ids: BTreeMap::new(),
         input_schema: flow.input_schema.as_ref(),
+        bound: BTreeMap::new(),
     };
     checker.collect_names(flow);
+    checker.bind_loop_names(flow);
     for node in flow.nodes() {
         // A node the path stage dropped never runs: its expressions are not checked further.
         if let Some(&at) = checker.steps.get(node.id.as_str()) {
@@ -76,9 +78,22 @@ struct Checker<'a> {
     /// Expression name → node id.
     node_ids: BTreeMap<String, String>,
     input_schema: Option<&'a Value>,
+    /// Node id → names a `ForEach` around it binds (its `itemKey` and `indexKey`).
+    bound: BTreeMap<String, Vec<String>>,
 }
 
 impl Checker<'_> {
+    /// A `ForEach` binds its item and index names (`item`, `index` unless renamed) for the
+    /// nodes inside it.
+    fn bind_loop_names(&mut self, flow: &Flow) {
+        for node in flow.nodes().into_iter().filter(|n| n.type_name == "ForEach") {
+            let names = [node.kind.text("itemKey").unwrap_or("item"), node.kind.text("indexKey").unwrap_or("index")];
+            for inner in node.walk().into_iter().skip(1) {
+                self.bound.entry(inner.id.clone()).or_default().extend(names.iter().map(|n| n.to_string()));
+            }
+        }
+    }
+
     fn collect_names(&mut self, flow: &Flow) {
         for node in flow.nodes() {
             let name = ident::expr_name(&node.id);
@@ -302,6 +317,9 @@ impl Checker<'_> {
                 continue;
             }
             if RESERVED.contains(&name.as_ref()) || self.scope.contains_key(name) {
+                continue;
+            }
+            if self.bound.get(&self.plan.step(at).node).is_some_and(|names| names.contains(name)) {
                 continue;
             }
             let candidates: Vec<&str> = self.scope.keys().map(String::as_str).chain(RESERVED.iter().copied()).collect();

@@ -229,3 +229,100 @@ fn a_flow_written_from_the_design_builds_standalone_and_runs() {
     assert_eq!(rates.len(), 2);
     assert!(rates[0].path.contains("from=USD") && rates[0].path.contains("to=EUR"), "{}", rates[0].path);
 }
+
+/// One scenario of `samples/control-tree.yaml` or `samples/control-graph.yaml`: its input, and
+/// what the run must show.
+struct Scenario {
+    case: &'static str,
+    input: Value,
+    /// Variables the run must end with (a subset of all of them).
+    vars: Value,
+    /// Nodes the `status` query must list as completed, and as skipped.
+    completed: &'static [&'static str],
+    skipped: &'static [&'static str],
+    /// Words the history must contain (e.g. `TIMER_CANCELED`), or the error must (when `fails`).
+    history: &'static [&'static str],
+    fails: Option<&'static str>,
+}
+
+fn scenario(case: &'static str, vars: Value) -> Scenario {
+    Scenario { case, input: json!({}), vars, completed: &[], skipped: &[], history: &[], fails: None }
+}
+
+/// Runs every scenario on `worker` and checks what each must show.
+fn check_scenarios(worker: &FlowWorker, prefix: &str, scenarios: Vec<Scenario>) {
+    for s in scenarios {
+        let id = format!("{prefix}-{}", s.case);
+        let mut input = s.input.clone();
+        input["case"] = json!(s.case);
+        let run = worker.run(&id, input);
+        if let Some(message) = s.fails {
+            assert_eq!(run.code, Some(1), "{}: expected a failure: {}", s.case, run.stderr);
+            assert!(run.stderr.contains(message), "{}: {}", s.case, run.stderr);
+        } else {
+            assert_eq!(run.code, Some(0), "{}: {}", s.case, run.stderr);
+            let vars = &run.output["vars"];
+            for (name, want) in s.vars.as_object().into_iter().flatten() {
+                assert_eq!(&vars[name], want, "{}: variable `{name}` in {vars}", s.case);
+            }
+        }
+        let status = worker.query_status(&id);
+        for node in s.completed {
+            assert!(status["completed"].as_array().is_some_and(|c| c.contains(&json!(node))), "{}: `{node}` completed? {status}", s.case);
+        }
+        for node in s.skipped {
+            assert!(status["skipped"].as_array().is_some_and(|c| c.contains(&json!(node))), "{}: `{node}` skipped? {status}", s.case);
+        }
+        let history = history(&id);
+        for word in s.history {
+            assert!(history.contains(word), "{}: `{word}` is not in the history", s.case);
+        }
+    }
+}
+
+#[test]
+fn every_tree_construct_runs_on_a_real_server() {
+    let w = FlowWorker::start(workers::binary("control-tree-worker"), "control-tree", &[]);
+    let scenarios = vec![
+        Scenario { completed: &["second"], ..scenario("selector", json!({"picked": "second"})) },
+        Scenario { history: &["TIMER_CANCELED"], ..scenario("parallel-any", json!({"fast": "done", "slow": null})) },
+        scenario("parallel-threshold", json!({"a": 1, "b": 2})),
+        Scenario { history: &["TIMER_CANCELED"], fails: Some("node `boom` (Fail) failed: boom"), ..scenario("parallel-strict", json!({})) },
+        Scenario { input: json!({"items": [1, 2, 3, 4]}), completed: &["each"], ..scenario("foreach", json!({})) },
+        scenario("loops", json!({"n": 5, "doWhileRuns": 1, "stats.hits": 3, "stats.once": 1, "ticks": 3})),
+        Scenario { completed: &["catch", "cleanup"], ..scenario("recovery", json!({"caught": "try failed", "finally": true})) },
+        scenario("retry", json!({"attempts": 3})),
+        Scenario { history: &["TIMER_CANCELED"], ..scenario("timeout", json!({"timedOut": "timed out after 300ms"})) },
+        Scenario {
+            input: json!({"name": "Ada", "items": [1, 3, 5]}),
+            completed: &["inverted", "forced", "double-negative", "soft", "handler"],
+            ..scenario("decorators", json!({"orderNo": "1234", "handledBy": "routed", "summary": "Hello Ada / [3,5]", "vip": null}))
+        },
+        Scenario { skipped: &["never-finishes"], ..scenario("reactive", json!({"reactive": "condition `go == true` no longer holds", "go": false})) },
+    ];
+    check_scenarios(&w, "tree", scenarios);
+
+    // ForEach outputs come back in item order, even with two iterations at once.
+    let status = w.query_status("tree-foreach");
+    assert_eq!(status["outputs"]["each"], json!([{"doubled": 2}, {"doubled": 4}, {"doubled": 6}, {"doubled": 8}]));
+    // Branches not taken are skipped, and the switch took one case.
+    assert!(status["skipped"].as_array().is_some_and(|s| s.contains(&json!("pick"))), "{status}");
+}
+
+#[test]
+fn a_loop_of_3000_iterations_continues_as_new_and_completes() {
+    let w = FlowWorker::start(workers::binary("control-tree-worker"), "long-loop", &[]);
+    let items: Vec<u32> = (0..3000).collect();
+    let run = w.run("tree-long-loop", json!({"case": "long-loop", "items": items}));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let status = w.query_status("tree-long-loop");
+    let results = status["outputs"]["long"].as_array().map_or(0, Vec::len);
+    assert_eq!(results, 3000, "every iteration's result is carried across runs");
+    let out = Command::new(temporal_cli())
+        .args(["workflow", "list", "--query", "WorkflowId = 'tree-long-loop'", "--output", "json", "--address", &DevServer::shared().address])
+        .output()
+        .expect("temporal CLI runs");
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let count = runs.as_array().map_or(0, Vec::len);
+    assert!(count >= 2, "the workflow continued as new at least once ({count} runs)");
+}
