@@ -326,3 +326,33 @@ fn a_loop_of_3000_iterations_continues_as_new_and_completes() {
     let count = runs.as_array().map_or(0, Vec::len);
     assert!(count >= 2, "the workflow continued as new at least once ({count} runs)");
 }
+
+#[test]
+fn the_graph_semantics_run_on_a_real_server() {
+    let w = FlowWorker::start(workers::binary("control-graph-worker"), "control-graph", &[]);
+    let scenarios = vec![
+        Scenario { input: json!({"qty": 3, "price": 50}), completed: &["gold", "settle"], skipped: &["basic", "squares", "broken"], ..scenario("dag", json!({"level": "gold", "done": true})) },
+        Scenario { input: json!({"qty": 1, "price": 50}), completed: &["basic", "settle"], skipped: &["gold"], ..scenario("dag", json!({"level": "basic", "done": true})) },
+        Scenario {
+            input: json!({"items": [2, 3]}),
+            completed: &["squares", "twice", "until-three"],
+            ..scenario("loops", json!({"inner": 4, "w": 3, "squared": [[1, 2], [3, 4]]}))
+        },
+        Scenario { input: json!({"items": [1, 2, 3]}), ..scenario("parallel", json!({"fanned": "[\"copy 0\",\"copy 1\",\"copy 2\"] [{\"v\":10},{\"v\":20},{\"v\":30}]"})) },
+        Scenario { completed: &["recover"], skipped: &["unreachable-success"], ..scenario("errors", json!({"recovered": "routed failure from broken", "never": null})) },
+    ];
+    check_scenarios(&w, "graph", scenarios);
+}
+
+#[test]
+fn the_same_flow_as_a_tree_and_as_a_graph_gives_the_same_result() {
+    let tree = FlowWorker::start(workers::binary("control-tree-worker"), "same-tree", &[]);
+    let graph = FlowWorker::start(workers::binary("control-graph-worker"), "same-graph", &[]);
+    for (i, (qty, price)) in [(3, 50), (1, 50), (10, 11)].into_iter().enumerate() {
+        let input = json!({"case": "dag", "qty": qty, "price": price});
+        let a = tree.run(&format!("same-tree-{i}"), input.clone());
+        let b = graph.run(&format!("same-graph-{i}"), input);
+        assert_eq!((a.code, b.code), (Some(0), Some(0)), "{} {}", a.stderr, b.stderr);
+        assert_eq!(a.output, b.output, "tree and graph disagree for qty {qty}, price {price}");
+    }
+}

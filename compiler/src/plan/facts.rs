@@ -83,6 +83,8 @@ impl<'p> Facts<'p> {
             incoming[edge.to.index()].push((edge.from, edge.kind.clone()));
         }
         let mut error_route = vec![false; n];
+        // Edges of one branch of a choice are live together: one class per (choice, branch).
+        let mut branch_class: HashMap<(StepIdx, String), u32> = HashMap::new();
         for &step in &order {
             let s = step.index();
             if let Some(container) = container_of_start.get(&step) {
@@ -93,11 +95,16 @@ impl<'p> Facts<'p> {
             let mut classes = BTreeSet::new();
             for (from, kind) in &incoming[s] {
                 let keeps = *kind == EdgeKind::Success && !has_error_edge[from.index()];
-                let c = if keeps {
-                    class[from.index()]
-                } else {
-                    next_class += 1;
-                    next_class
+                let c = match kind {
+                    _ if keeps => class[from.index()],
+                    EdgeKind::Branch(label) => *branch_class.entry((*from, label.clone())).or_insert_with(|| {
+                        next_class += 1;
+                        next_class
+                    }),
+                    _ => {
+                        next_class += 1;
+                        next_class
+                    }
                 };
                 classes.insert(c);
                 preds[s].push((*from, kind.clone(), c));
