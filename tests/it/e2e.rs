@@ -356,3 +356,81 @@ fn the_same_flow_as_a_tree_and_as_a_graph_gives_the_same_result() {
         assert_eq!(a.output, b.output, "tree and graph disagree for qty {qty}, price {price}");
     }
 }
+
+/// `PrintAction` nodes of a flow in tree order, each with the text its message starts with (up
+/// to its first template), and for each node the `Parallel` nodes above it.
+fn print_actions(sample: &str) -> (Vec<(String, String)>, std::collections::BTreeMap<String, Vec<String>>) {
+    let path = wfc_tests::repo_root().join("samples").join(sample);
+    let text = std::fs::read_to_string(&path).expect("the sample exists");
+    let checked = wfc::check(&wfc::SourceFile::new(sample, text));
+    let flow = checked.flow.expect("the sample checks");
+    let mut ancestors: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for node in flow.nodes() {
+        let above = ancestors.get(&node.id).cloned().unwrap_or_default();
+        for child in node.children() {
+            let mut mine = above.clone();
+            mine.push(node.id.clone());
+            ancestors.insert(child.id.clone(), mine);
+        }
+    }
+    let prints = flow
+        .nodes()
+        .into_iter()
+        .filter(|n| n.type_name == "PrintAction")
+        .filter_map(|n| match &n.kind {
+            wfc::model::NodeKind::Log { message, .. } => {
+                let text = message.as_str().unwrap_or_default();
+                Some((n.id.clone(), text.split("{{").next().unwrap_or_default().to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    let parallels: Vec<String> = flow.nodes().into_iter().filter(|n| n.type_name == "Parallel").map(|n| n.id.clone()).collect();
+    (prints, ancestors.into_iter().map(|(id, above)| (id, above.into_iter().map(|a| if parallels.contains(&a) { format!("parallel:{a}") } else { a }).collect())).collect())
+}
+
+#[test]
+fn the_btree_examples_run_and_print_in_tree_order() {
+    let examples = [
+        ("btree-01-simple-sequence.yaml", "simple-sequence-worker", json!({})),
+        ("btree-02-parallel-timeout.yaml", "parallel-timeout-root-worker", json!({})),
+        // Flat dotted keys and nested values both reach the blackboard.
+        ("btree-03-ecommerce-checkout.yaml", "checkout-workflow-worker", json!({"cart.items": 2, "inventory": {"available": true}, "payment.status": "success"})),
+        (
+            "btree-04-ai-agent-workflow.yaml",
+            "ai-agent-workflow-worker",
+            json!({"task": {"type": "research"}, "search": {"resultsCount": 0}, "result": {"accuracy": 0.9, "completeness": 0.8, "safetyScore": 0.95}, "user": {"preferMarkdown": true}}),
+        ),
+        ("btree-05-order-processing.yaml", "order-processing-worker", json!({})),
+    ];
+    for (sample, package, input) in examples {
+        let test = package.trim_end_matches("-worker");
+        let w = FlowWorker::start(workers::binary(package), test, &[]);
+        let id = format!("btree-{test}");
+        let run = w.run(&id, input);
+        assert_eq!(run.code, Some(0), "{sample}: {}", run.stderr);
+        let status = w.query_status(&id);
+        let completed: Vec<String> = status["completed"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+        let (prints, parallels) = print_actions(sample);
+        let printed: Vec<(String, String)> = prints.into_iter().filter(|(id, _)| completed.contains(id)).collect();
+        assert!(!printed.is_empty(), "{sample}: some PrintAction ran");
+        // Each completed PrintAction's message is logged, and of two that are not in different
+        // branches of one Parallel, the one first in the tree is logged first.
+        let log = w.worker.log_text();
+        let first = |prefix: &str| log.find(prefix).unwrap_or_else(|| panic!("{sample}: {prefix:?} is not logged:\n{log}"));
+        for (i, (a, a_text)) in printed.iter().enumerate() {
+            for (b, b_text) in &printed[i + 1..] {
+                // Their lowest common ancestor: a Parallel runs them concurrently.
+                let common = parallels[a].iter().zip(&parallels[b]).take_while(|(x, y)| x == y).last().map(|(x, _)| x.as_str());
+                let split_by_parallel = common.is_some_and(|c| c.starts_with("parallel:"));
+                if !split_by_parallel {
+                    assert!(first(a_text) < first(b_text), "{sample}: `{a}` should be logged before `{b}`:\n{log}");
+                }
+            }
+        }
+        if sample.starts_with("btree-04") {
+            assert!(log.contains("Synthesizing information from step 5..."), "the research loop ran five steps:\n{log}");
+            assert!(completed.contains(&"format-markdown".to_string()) && status["skipped"].as_array().is_some_and(|s| s.contains(&json!("format-plaintext"))), "{status}");
+        }
+    }
+}
