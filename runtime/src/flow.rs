@@ -440,7 +440,7 @@ impl wfc_expr::Scope for FlowState {
         }
         let input = self.input.as_object().and_then(|input: &Map<String, Value>| input.get(name)).cloned();
         let input = match self.input.as_object() {
-            Some(fields) => overlay(input, name, fields.iter().map(|(k, v)| (k, v))),
+            Some(fields) => overlay(input, name, fields.iter()),
             None => input,
         };
         overlay(input, name, &self.variables)

@@ -312,8 +312,11 @@ fn every_tree_construct_runs_on_a_real_server() {
 #[test]
 fn a_loop_of_3000_iterations_continues_as_new_and_completes() {
     let w = FlowWorker::start(workers::binary("control-tree-worker"), "long-loop", &[]);
+    // One activity per iteration: about 11 history events each, so 3,000 iterations would pass
+    // Temporal's limits without continue-as-new.
+    let api = HttpServer::start(vec![("GET /tick", (200, vec![], json!({"ok": true})))]);
     let items: Vec<u32> = (0..3000).collect();
-    let run = w.run("tree-long-loop", json!({"case": "long-loop", "items": items}));
+    let run = w.run("tree-long-loop", json!({"case": "long-loop", "items": items, "base": api.base_url}));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let status = w.query_status("tree-long-loop");
     let results = status["outputs"]["long"].as_array().map_or(0, Vec::len);
@@ -359,12 +362,14 @@ fn the_same_flow_as_a_tree_and_as_a_graph_gives_the_same_result() {
 
 /// `PrintAction` nodes of a flow in tree order, each with the text its message starts with (up
 /// to its first template), and for each node the `Parallel` nodes above it.
-fn print_actions(sample: &str) -> (Vec<(String, String)>, std::collections::BTreeMap<String, Vec<String>>) {
+type Ancestors = std::collections::BTreeMap<String, Vec<String>>;
+
+fn print_actions(sample: &str) -> (Vec<(String, String)>, Ancestors) {
     let path = wfc_tests::repo_root().join("samples").join(sample);
     let text = std::fs::read_to_string(&path).expect("the sample exists");
     let checked = wfc::check(&wfc::SourceFile::new(sample, text));
     let flow = checked.flow.expect("the sample checks");
-    let mut ancestors: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let mut ancestors = Ancestors::new();
     for node in flow.nodes() {
         let above = ancestors.get(&node.id).cloned().unwrap_or_default();
         for child in node.children() {

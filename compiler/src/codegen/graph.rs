@@ -70,6 +70,10 @@ fn region_fn(plan: &Plan, region: RegionIdx, container: &str, f: &syn::Ident, it
     let nodes: Vec<(usize, &str)> = steps.iter().enumerate().skip(2).map(|(i, s)| (i, plan.step(*s).node.as_str())).collect();
     let run = match nodes.split_last() {
         None => quote! { |_, _| Box::pin(async { Ok(Value::Null) }) },
+        Some(((_, only), [])) => {
+            let only = &items.node_fns[*only];
+            quote! { |_, cx| Box::pin(async move { #only(&cx).await }) }
+        }
         Some(((_, last), init)) => {
             let arms = init.iter().map(|(i, node)| {
                 let i = Literal::usize_unsuffixed(*i);

@@ -248,6 +248,12 @@ fn parallel(items: &Items, children: &[&Node], successes: u64, failures: u64, li
     let (successes, failures) = (Literal::usize_unsuffixed(successes as usize), Literal::usize_unsuffixed(failures as usize));
     let limit = usize_lit(limit);
     let Some((last, init)) = children.split_last() else { return quote! { async { Ok(Value::Null) } } };
+    if init.is_empty() {
+        let only = call(items, last, quote! { &cx });
+        return quote! {
+            cx.parallel(Quorum { successes: #successes, failures: #failures }, #limit, #count, |_, cx| Box::pin(async move { #only }))
+        };
+    }
     let arms = init.iter().enumerate().map(|(i, c)| {
         let i = Literal::usize_unsuffixed(i);
         let call = call(items, c, quote! { &cx });
@@ -419,27 +425,30 @@ fn configured(node: &Node, items: &Items) -> TokenStream {
                 Some(catch) => {
                     let catch = call(items, catch, quote! { &cx.with_error(&failure) });
                     quote! {
-                        let result = match #attempt {
+                        match #attempt {
                             Err(failure) if !failure.cancelled => #catch,
                             done => done,
-                        };
+                        }
                     }
                 }
-                None => quote! { let result = #attempt; },
+                None => attempt,
             };
-            let finally = match kids.get(2) {
+            match kids.get(2) {
                 Some(finally) => {
                     let finally = call(items, finally, quote! { cx });
                     quote! {
-                        if result.as_ref().is_err_and(|f| f.cancelled) {
-                            return result;
+                        async {
+                            let result = #result;
+                            if result.as_ref().is_err_and(|f| f.cancelled) {
+                                return result;
+                            }
+                            #finally?;
+                            result
                         }
-                        #finally?;
                     }
                 }
-                None => quote! {},
-            };
-            quote! { async { #result #finally result } }
+                None => quote! { async { #result } },
+            }
         }
         "Timeout" => {
             let ms = Literal::u64_unsuffixed(k.int("timeout").or(k.int("timeoutMs")).unwrap_or(0));

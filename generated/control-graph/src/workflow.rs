@@ -288,17 +288,7 @@ const COPIES_BODY: Dag = Dag {
 
 /// Runs the body of `copies`: each node once its incoming links allow it.
 async fn copies_body(cx: &Cx<'_>) -> NodeResult {
-    cx.region(
-            &COPIES_BODY,
-            usize::MAX,
-            |step, cx| {
-                Box::pin(async move {
-                    match step {
-                        _ => copy(&cx).await,
-                    }
-                })
-            },
-        )
+    cx.region(&COPIES_BODY, usize::MAX, |_, cx| Box::pin(async move { copy(&cx).await }))
         .await
 }
 
@@ -363,13 +353,7 @@ async fn tens_body(cx: &Cx<'_>) -> NodeResult {
     cx.region(
             &TENS_BODY,
             usize::MAX,
-            |step, cx| {
-                Box::pin(async move {
-                    match step {
-                        _ => times_ten(&cx).await,
-                    }
-                })
-            },
+            |_, cx| Box::pin(async move { times_ten(&cx).await }),
         )
         .await
 }
@@ -396,13 +380,7 @@ async fn twice_body(cx: &Cx<'_>) -> NodeResult {
     cx.region(
             &TWICE_BODY,
             usize::MAX,
-            |step, cx| {
-                Box::pin(async move {
-                    match step {
-                        _ => count_inner(&cx).await,
-                    }
-                })
-            },
+            |_, cx| Box::pin(async move { count_inner(&cx).await }),
         )
         .await
 }
@@ -429,13 +407,7 @@ async fn until_three_body(cx: &Cx<'_>) -> NodeResult {
     cx.region(
             &UNTIL_THREE_BODY,
             usize::MAX,
-            |step, cx| {
-                Box::pin(async move {
-                    match step {
-                        _ => bump(&cx).await,
-                    }
-                })
-            },
+            |_, cx| Box::pin(async move { bump(&cx).await }),
         )
         .await
 }
