@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cx::{Cx, Flow};
+use crate::cx::{Cx, Flow, case_label};
 use crate::dag::BRANCH;
 use crate::flow::{Failure, NodeInfo, Template};
 
@@ -85,10 +85,7 @@ impl<W: Flow> Cx<'_, W> {
     /// A graph `Switch` on a value: `case-<value>` when an edge has that case, else
     /// `case-default`.
     pub fn route(&self, source: &str, cases: &[&str]) -> Result<Value, Failure> {
-        let value = match self.eval(source)? {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
+        let value = case_label(self.eval(source)?);
         let handle = if cases.contains(&value.as_str()) { format!("case-{value}") } else { "case-default".to_string() };
         Ok(json!({ BRANCH: handle, "value": value }))
     }

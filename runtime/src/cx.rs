@@ -145,19 +145,13 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// A `Conditional`'s choice: recorded, so a continued run takes the same branch.
     pub fn choose(&self, node: &NodeInfo, source: &str) -> Result<bool, Failure> {
-        if let Some(taken) = self.ctx.state(|w| w.flow().decision(node.id).map(str::to_string)) {
-            return Ok(taken == "then");
-        }
         let taken = if self.condition(source)? { "then" } else { "else" };
         Ok(self.ctx.state_mut(|w| w.flow_mut().decide(node.id, taken.to_string())) == "then")
     }
 
     /// A `Switch`'s subject as a case label: a string as is, anything else as JSON text.
     pub fn switch(&self, node: &NodeInfo, source: &str) -> Result<String, Failure> {
-        let label = match self.eval(source)? {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
+        let label = case_label(self.eval(source)?);
         Ok(self.ctx.state_mut(|w| w.flow_mut().decide(node.id, label)))
     }
 
@@ -301,6 +295,14 @@ impl<'a, W: Flow> Cx<'a, W> {
         let failure = typed.as_ref().err().cloned();
         self.ctx.state_mut(|w| w.flow_mut().finish(failure));
         typed.map_err(|f| terminate(&f))
+    }
+}
+
+/// A switch subject as a case label: a string as is, anything else as its JSON text.
+pub(crate) fn case_label(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
     }
 }
 

@@ -203,6 +203,9 @@ pub struct Status {
     /// Nodes waiting for a signal or a person; none in this version.
     pub waiting: Vec<String>,
     pub paused: bool,
+    /// How many times the workflow has continued as new (long loops).
+    #[serde(default)]
+    pub continued: u32,
     pub outputs: BTreeMap<String, Value>,
     pub variables: BTreeMap<String, Value>,
     pub failure: Option<Failure>,
@@ -266,11 +269,6 @@ impl FlowState {
         branch
     }
 
-    /// The branch a choice node took in this run.
-    pub fn decision(&self, id: &str) -> Option<&str> {
-        self.decisions.get(id).map(String::as_str)
-    }
-
     /// Starts a fresh pass over `ids` (a loop iteration, a retry attempt): their old states
     /// no longer stand for this pass.
     pub fn reset(&mut self, ids: &[&str]) {
@@ -305,15 +303,6 @@ impl FlowState {
     /// moment a workflow can continue as new without abandoning work in flight.
     pub fn quiet_except(&self, active: &[&str]) -> bool {
         self.states.iter().all(|(id, state)| *state != NodeState::Running || active.contains(&id.as_str()))
-    }
-
-    /// How many times this workflow has continued as new.
-    pub fn continued(&self) -> u32 {
-        self.continued
-    }
-
-    pub fn input(&self) -> &Value {
-        &self.input
     }
 
     /// A variable of the blackboard: a literal (flat) key first, then a path into nested values.
@@ -405,6 +394,7 @@ impl FlowState {
             skipped: with(NodeState::Skipped),
             waiting: Vec::new(),
             paused: false,
+            continued: self.continued,
             outputs: self.outputs.clone(),
             variables: self.variables.clone(),
             failure: self.failure.clone(),

@@ -416,7 +416,7 @@ fn the_btree_examples_run_and_print_in_tree_order() {
         assert_eq!(run.code, Some(0), "{sample}: {}", run.stderr);
         let status = w.query_status(&id);
         let completed: Vec<String> = status["completed"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
-        let (prints, parallels) = print_actions(sample);
+        let (prints, ancestors) = print_actions(sample);
         let printed: Vec<(String, String)> = prints.into_iter().filter(|(id, _)| completed.contains(id)).collect();
         assert!(!printed.is_empty(), "{sample}: some PrintAction ran");
         // Each completed PrintAction's message is logged, and of two that are not in different
@@ -426,7 +426,7 @@ fn the_btree_examples_run_and_print_in_tree_order() {
         for (i, (a, a_text)) in printed.iter().enumerate() {
             for (b, b_text) in &printed[i + 1..] {
                 // Their lowest common ancestor: a Parallel runs them concurrently.
-                let common = parallels[a].iter().zip(&parallels[b]).take_while(|(x, y)| x == y).last().map(|(x, _)| x.as_str());
+                let common = ancestors[a].iter().zip(&ancestors[b]).take_while(|(x, y)| x == y).last().map(|(x, _)| x.as_str());
                 let split_by_parallel = common.is_some_and(|c| c.starts_with("parallel:"));
                 if !split_by_parallel {
                     assert!(first(a_text) < first(b_text), "{sample}: `{a}` should be logged before `{b}`:\n{log}");

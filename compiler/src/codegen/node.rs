@@ -7,7 +7,7 @@ use quote::quote;
 
 use super::literal::{doc_lines, template};
 use super::workflow::{Items, policy_ref};
-use crate::model::{Flow, LogLevel, Node, NodeKind, Param, Slot};
+use crate::model::{Branch, Flow, LogLevel, Node, NodeKind, Param, Slot};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
 pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -192,40 +192,32 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             quote! { async { cx.fail(#message) } }
         }
         NodeKind::Start => quote! { async { cx.succeed() } },
-        NodeKind::Condition { branches } => {
-            let arms = branches.iter().map(|b| {
-                let handle = format!("condition-{}", b.id);
-                match &b.condition {
-                    Some(c) => {
-                        let source = &c.source;
-                        quote! { (#handle, Some(#source)) }
-                    }
-                    None => quote! { (#handle, None) },
-                }
-            });
-            quote! { async { cx.branch(&[#(#arms),*]) } }
-        }
+        NodeKind::Condition { branches } => choice("condition", branches),
         NodeKind::Router { value: Some(value), .. } => {
             let source = &value.source;
             let cases = items.cases(&node.id);
             quote! { async { cx.route(#source, &[#(#cases),*]) } }
         }
-        NodeKind::Router { value: None, routes } => {
-            let arms = routes.iter().map(|r| {
-                let handle = format!("router-{}", r.id);
-                match &r.condition {
-                    Some(c) => {
-                        let source = &c.source;
-                        quote! { (#handle, Some(#source)) }
-                    }
-                    None => quote! { (#handle, None) },
-                }
-            });
-            quote! { async { cx.branch(&[#(#arms),*]) } }
-        }
+        NodeKind::Router { value: None, routes } => choice("router", routes),
         NodeKind::Loop(_) | NodeKind::ParallelGroup(_) => super::graph::container_body(node, items),
         NodeKind::Configured { .. } => configured(node, items),
     }
+}
+
+/// A graph `Condition` (or `Switch` on routes): the first branch whose condition holds names
+/// its handle, `<prefix>-<id>`.
+fn choice(prefix: &str, branches: &[Branch]) -> TokenStream {
+    let arms = branches.iter().map(|b| {
+        let handle = format!("{prefix}-{}", b.id);
+        match &b.condition {
+            Some(c) => {
+                let source = &c.source;
+                quote! { (#handle, Some(#source)) }
+            }
+            None => quote! { (#handle, None) },
+        }
+    });
+    quote! { async { cx.branch(&[#(#arms),*]) } }
 }
 
 fn log(message: &TokenStream, level: LogLevel, output_key: Option<&str>) -> TokenStream {
