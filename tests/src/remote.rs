@@ -35,6 +35,13 @@ impl RemoteActivities {
         Ok(json!({ "reservationId": id, "quantity": input["quantity"] }))
     }
 
+    /// Works for `input.ms` milliseconds, then returns its input: the makespan benchmark's step.
+    #[activity(name = "work")]
+    pub async fn work(_ctx: ActivityContext, input: Value) -> Result<Value, ActivityError> {
+        tokio::time::sleep(std::time::Duration::from_millis(input["ms"].as_u64().unwrap_or_default())).await;
+        Ok(input)
+    }
+
     /// Does nothing and returns its input: the benchmark's unit of work.
     #[activity(name = "noop")]
     pub async fn noop(_ctx: ActivityContext, input: Value) -> Result<Value, ActivityError> {

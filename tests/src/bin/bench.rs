@@ -1,18 +1,25 @@
 //! The benchmark: prints figures, asserts nothing.
 //!
-//! 1. Build time: `wfc build` of a flow, then `cargo build --release` of the generated crate with
-//!    its dependencies already compiled (after a one-node change).
-//! 2. Throughput: a generated worker against a hand-written Temporal SDK workflow doing the same
-//!    work (10 sequential no-op activities), on one dev server, in alternating rounds.
-//!
-//! `cargo run --release -p wfc-tests --bin bench [-- --workflows N]`
+//! `cargo run --release -p wfc-tests --bin bench [-- SECTION… --workflows N]`; sections (all by
+//! default):
+//! - `build`: `wfc build`, then the incremental `cargo build --release` of the generated crate
+//!   after a one-node change, with its dependencies already compiled.
+//! - `scale`: generated code size and the crate's compile time for tree flows of growing size, up
+//!   to 501 nodes.
+//! - `makespan`: a graph where level-by-level batching is slow; the makespan of its generated
+//!   workflow against the graph's critical path.
+//! - `throughput`: a generated worker against a hand-written Temporal SDK workflow doing the same
+//!   work (10 sequential no-op activities), on one dev server, in alternating rounds.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::{Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::{ActivityDefinition, HasWorkflowDefinition, WorkflowDefinition};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult};
@@ -71,19 +78,269 @@ impl HasWorkflowDefinition for ByName {
     type Run = ByName;
 }
 
+const SECTIONS: [&str; 4] = ["build", "scale", "makespan", "throughput"];
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    if args.get(1).map(String::as_str) == Some("hand-worker") {
-        let address = args.get(2).cloned().unwrap_or_default();
+    if args.first().map(String::as_str) == Some("hand-worker") {
+        let address = args.get(1).cloned().unwrap_or_default();
         return runtime.block_on(hand_worker(&address));
     }
     let workflows: usize = args.iter().position(|a| a == "--workflows").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(300);
-    let rounds = 2;
+    let mut sections: Vec<&str> = SECTIONS.iter().copied().filter(|s| args.iter().any(|a| a == s)).collect();
+    if sections.is_empty() {
+        sections = SECTIONS.to_vec();
+    }
 
     println!("wfc benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    let generated_bin = build_figures()?;
+    let crates = Crates::new()?;
+    for section in sections {
+        match section {
+            "build" => build_time(&crates)?,
+            "scale" => scale(&crates)?,
+            "makespan" => runtime.block_on(makespan(&crates))?,
+            _ => runtime.block_on(throughput(&crates, workflows))?,
+        }
+    }
+    Ok(())
+}
 
+/// Generated crates in a scratch folder, sharing the workspace's target folder and lock file.
+struct Crates {
+    root: PathBuf,
+    target: PathBuf,
+    cargo: String,
+    wfc: PathBuf,
+    work: PathBuf,
+}
+
+impl Crates {
+    /// Builds the `wfc` command line (release).
+    fn new() -> anyhow::Result<Crates> {
+        let root = wfc_tests::repo_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(&cargo).args(["build", "--release", "-q", "-p", "wfc"]).current_dir(&root).status()?;
+        anyhow::ensure!(status.success(), "building wfc failed");
+        let work = std::env::temp_dir().join("wfc-bench");
+        std::fs::create_dir_all(&work)?;
+        Ok(Crates { wfc: target.join("release/wfc"), root, target, cargo, work })
+    }
+
+    /// `wfc build` of the flow `text` named `name`; returns the crate folder and the time taken.
+    fn generate(&self, name: &str, text: &str) -> anyhow::Result<(PathBuf, Duration)> {
+        let flow = self.work.join(format!("{name}.yaml"));
+        let crate_dir = self.work.join(name);
+        std::fs::write(&flow, text)?;
+        let runtime = format!("path={}", self.root.join("runtime").display());
+        let started = Instant::now();
+        let output = Command::new(&self.wfc).arg("build").arg(&flow).arg("-o").arg(&crate_dir).args(["--runtime", &runtime]).output()?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(output.status.success(), "wfc build {name} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        // The workspace's lock file, so the crate reuses the dependencies already compiled.
+        std::fs::copy(self.root.join("Cargo.lock"), crate_dir.join("Cargo.lock"))?;
+        Ok((crate_dir, elapsed))
+    }
+
+    /// `cargo build --release` of a generated crate; returns the time taken.
+    fn compile(&self, crate_dir: &Path) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let status = Command::new(&self.cargo).args(["build", "--release", "-q"]).current_dir(crate_dir).env("CARGO_TARGET_DIR", &self.target).status()?;
+        anyhow::ensure!(status.success(), "cargo build of {} failed", crate_dir.display());
+        Ok(started.elapsed())
+    }
+
+    /// Generates and compiles a flow; returns its release worker binary.
+    fn worker(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+        let (crate_dir, _) = self.generate(name, text)?;
+        self.compile(&crate_dir)?;
+        Ok(self.target.join(format!("release/{name}-worker")))
+    }
+}
+
+fn build_time(crates: &Crates) -> anyhow::Result<()> {
+    println!("\n## Build time of a generated crate (10 activity nodes)");
+    let original = std::fs::read_to_string(crates.root.join("tests/flows/bench-ten-steps.yaml"))?;
+    let (crate_dir, _) = crates.generate("bench-ten-steps", &original)?;
+    let cold = crates.compile(&crate_dir)?;
+    println!("first cargo build --release (dependencies as the target folder has them): {:.1}s", cold.as_secs_f64());
+    let changed = original.replace("input: {step: 10}", "input: {step: 10, last: true}");
+    let (_, wfc_time) = crates.generate("bench-ten-steps", &changed)?;
+    let cargo_time = crates.compile(&crate_dir)?;
+    println!("after a one-node change: wfc build {:.0}ms + cargo build --release {:.1}s = {:.1}s", wfc_time.as_secs_f64() * 1000.0, cargo_time.as_secs_f64(), (wfc_time + cargo_time).as_secs_f64());
+    Ok(())
+}
+
+/// A tree flow of `1 + 10 × groups` nodes. Each group is a Sequence of a SetVariable, a Parallel
+/// of two activities, a Retry around an activity, and a Conditional choosing a Template or a Log.
+fn large_tree(groups: usize) -> String {
+    let mut text = String::from("name: bench-scale\nactivities:\n  noop: {taskQueue: bench-activities, timeout: 10s}\nroot:\n  type: Sequence\n  id: groups\n  children:\n");
+    for i in 0..groups {
+        let _ = write!(
+            text,
+            r#"    - type: Sequence
+      id: group-{i}
+      children:
+        - {{type: SetVariable, id: set-{i}, config: {{name: v{i}, value: "{{{{ {i} * 2 }}}}"}}}}
+        - type: Parallel
+          id: fan-{i}
+          children:
+            - {{type: Activity, id: left-{i}, config: {{activity: noop, input: {{n: "{{{{ var.v{i} }}}}"}}}}}}
+            - {{type: Activity, id: right-{i}, config: {{activity: noop, input: {{n: {i}}}}}}}
+        - type: Retry
+          id: retry-{i}
+          config: {{maxAttempts: 3, delay: 1s}}
+          children:
+            - {{type: Activity, id: flaky-{i}, config: {{activity: noop, input: {{left: "{{{{ left_{i}.n }}}}"}}}}}}
+        - type: Conditional
+          id: choose-{i}
+          config: {{condition: "var.v{i} > {i}"}}
+          children:
+            - {{type: Template, id: big-{i}, config: {{template: "group {i}: {{{{ flaky_{i}.left }}}}"}}}}
+            - {{type: Log, id: small-{i}, config: {{message: "group {i} is small"}}}}
+"#
+        );
+    }
+    text
+}
+
+/// Lines, functions and the longest function of a generated crate's Rust sources.
+fn code_size(crate_dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
+    let (mut lines, mut functions, mut longest) = (0, 0, 0);
+    for entry in std::fs::read_dir(crate_dir.join("src"))? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        let mut start = None;
+        for (n, line) in text.lines().enumerate() {
+            lines += 1;
+            // Formatted by prettyplease: an item starts and ends at column 0.
+            let item = line.trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+            if item.starts_with("fn ") || item.starts_with("async fn ") {
+                functions += 1;
+                start = Some(n);
+            }
+            if line == "}"
+                && let Some(s) = start.take()
+            {
+                longest = longest.max(n - s + 1);
+            }
+        }
+    }
+    Ok((lines, functions, longest))
+}
+
+fn scale(crates: &Crates) -> anyhow::Result<()> {
+    println!("\n## Scale: generated code and rustc time against flow size (tree flows, release)");
+    println!("{:>6} {:>10} {:>10} {:>9} {:>12} {:>10} {:>12}", "nodes", "wfc build", "lines", "fns", "longest fn", "cargo", "per node");
+    for groups in [12, 25, 50] {
+        let nodes = 1 + 10 * groups;
+        let (crate_dir, wfc_time) = crates.generate("bench-scale", &large_tree(groups))?;
+        let (lines, functions, longest) = code_size(&crate_dir)?;
+        let cargo = crates.compile(&crate_dir)?;
+        println!(
+            "{nodes:>6} {:>8.0}ms {lines:>10} {functions:>9} {longest:>8} lines {:>9.1}s {:>10.0}ms",
+            wfc_time.as_secs_f64() * 1000.0,
+            cargo.as_secs_f64(),
+            cargo.as_secs_f64() * 1000.0 / nodes as f64
+        );
+    }
+    Ok(())
+}
+
+/// The makespan graph: two chains whose long and short steps alternate, and a link across.
+/// Level by level, every level waits for its long step; as dataflow, the flow takes its critical
+/// path. `(id, milliseconds of work, predecessors)`.
+const MAKESPAN_STEPS: [(&str, u64, &[&str]); 8] = [
+    ("a1", 1000, &[]),
+    ("a2", 200, &["a1"]),
+    ("a3", 1000, &["a2"]),
+    ("a4", 200, &["a3"]),
+    ("b1", 200, &[]),
+    ("b2", 1000, &["b1"]),
+    ("b3", 200, &["b2"]),
+    ("b4", 1000, &["b3", "a2"]),
+];
+
+fn makespan_flow() -> String {
+    let mut text = String::from("name: bench-makespan\nactivities:\n  work: {taskQueue: bench-activities, timeout: 30s}\nnodes:\n  - {id: start, type: Start}\n");
+    for (id, ms, _) in MAKESPAN_STEPS {
+        let _ = writeln!(text, "  - {{id: {id}, type: Activity, config: {{activity: work, input: {{ms: {ms}}}}}}}");
+    }
+    text.push_str("  - {id: join, type: Template, config: {template: \"{{ a4.ms + b4.ms }}\"}}\nedges:\n");
+    for (id, _, predecessors) in MAKESPAN_STEPS {
+        if predecessors.is_empty() {
+            let _ = writeln!(text, "  - {{source: start, target: {id}}}");
+        }
+        for from in predecessors {
+            let _ = writeln!(text, "  - {{source: {from}, target: {id}}}");
+        }
+    }
+    text.push_str("  - {source: a4, target: join}\n  - {source: b4, target: join}\n");
+    text
+}
+
+/// The critical path and the level-by-level time of [`MAKESPAN_STEPS`], in milliseconds.
+fn makespan_bounds() -> (u64, u64) {
+    let (mut finish, mut level) = (BTreeMap::new(), BTreeMap::new());
+    for (id, ms, predecessors) in MAKESPAN_STEPS {
+        let start = predecessors.iter().map(|p| finish[p]).max().unwrap_or(0);
+        finish.insert(id, start + ms);
+        level.insert(id, predecessors.iter().map(|p| level[p] + 1).max().unwrap_or(0));
+    }
+    let mut slowest = BTreeMap::new();
+    for (id, ms, _) in MAKESPAN_STEPS {
+        let entry = slowest.entry(level[id]).or_insert(0);
+        *entry = (*entry).max(ms);
+    }
+    (finish.values().copied().max().unwrap_or(0), slowest.values().sum())
+}
+
+async fn makespan(crates: &Crates) -> anyhow::Result<()> {
+    let (critical, levelled) = makespan_bounds();
+    println!("\n## Makespan: a graph where level-by-level batching is slow");
+    println!("critical path {:.2}s; level by level it would take {:.2}s", critical as f64 / 1000.0, levelled as f64 / 1000.0);
+    let bin = crates.worker("bench-makespan", &makespan_flow())?;
+    let server = DevServer::start();
+    let _activities = RemoteWorkers::start(&server.address, &[ACTIVITY_QUEUE]);
+    let log = std::env::temp_dir().join("wfc-bench-makespan.log");
+    let mut worker = spawn_guarded(&bin, &["worker"], &[("TEMPORAL_ADDRESS", &server.address)], Stdio::from(std::fs::File::create(&log)?))?;
+    let result = async {
+        let client = connect(&server.address).await?;
+        let mut runs = Vec::new();
+        for run in 0..6 {
+            let options = WorkflowStartOptions::new("bench-makespan".to_string(), format!("makespan-{run}")).build();
+            let handle = client.start_workflow(ByName("bench-makespan"), json!({}), options).await?;
+            handle.get_result(WorkflowGetResultOptions::default()).await?;
+            let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
+            let time = |e: &temporalio_common::protos::temporal::api::history::v1::HistoryEvent| e.event_time.as_ref().map_or(0.0, |t| t.seconds as f64 + t.nanos as f64 / 1e9);
+            let (first, last) = (events.first().map_or(0.0, time), events.last().map_or(0.0, time));
+            let mut starts = Vec::new();
+            for event in &events {
+                if let Some(Attributes::ActivityTaskScheduledEventAttributes(a)) = &event.attributes {
+                    starts.push(format!("{} {:.2}s", a.activity_id, time(event) - first));
+                }
+            }
+            if run == 0 {
+                println!("warm-up run; activities scheduled at: {}", starts.join(", "));
+            } else {
+                runs.push(last - first);
+            }
+        }
+        runs.sort_by(f64::total_cmp);
+        let median = runs[runs.len() / 2];
+        let critical = critical as f64 / 1000.0;
+        println!("makespan over {} runs (workflow started → completed, from the history): median {median:.2}s, best {:.2}s, worst {:.2}s", runs.len(), runs[0], runs[runs.len() - 1]);
+        println!("makespan / critical path: median {:.3}, worst {:.3}", median / critical, runs[runs.len() - 1] / critical);
+        anyhow::Ok(())
+    }
+    .await;
+    stop(&mut worker);
+    result
+}
+
+async fn throughput(crates: &Crates, workflows: usize) -> anyhow::Result<()> {
+    let rounds = 4;
+    let generated_bin = crates.worker("bench-ten-steps", &std::fs::read_to_string(crates.root.join("tests/flows/bench-ten-steps.yaml"))?)?;
     println!("\n## Throughput: {workflows} workflows x {rounds} rounds, 10 sequential no-op activities each");
     let server = DevServer::start();
     let _activities = RemoteWorkers::start(&server.address, &[ACTIVITY_QUEUE]);
@@ -96,28 +353,71 @@ fn main() -> anyhow::Result<()> {
     )?;
     let me = std::env::current_exe()?;
     let mut hand = spawn_guarded(&me, &["hand-worker", &server.address], &[], Stdio::inherit())?;
-    let result = runtime.block_on(async {
+    let result = async {
         let client = connect(&server.address).await?;
         // Warm-up: caches, connections, the server's first task queues.
         run_batch(&client, "hand-written", "bench-hand", 20, "warm").await?;
         run_batch(&client, "bench-ten-steps", "bench-generated", 20, "warm").await?;
+        let events = async |id: &str| {
+            let handle = client.get_workflow_handle::<ByName>(id);
+            anyhow::Ok(handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?.len())
+        };
+        println!(
+            "history events per workflow: hand-written {}, generated {}",
+            events("bench-warm-hand-written-0").await?,
+            events("bench-warm-bench-ten-steps-0").await?
+        );
+        // The server slows as its store grows, so the order alternates (ABBA) to be fair to both.
         let (mut hand_rates, mut generated_rates) = (Vec::new(), Vec::new());
+        let (hand_cpu, generated_cpu) = (cpu_seconds(&hand), cpu_seconds(&generated));
         for round in 1..=rounds {
-            let h = run_batch(&client, "hand-written", "bench-hand", workflows, &format!("h{round}")).await?;
-            let g = run_batch(&client, "bench-ten-steps", "bench-generated", workflows, &format!("g{round}")).await?;
+            let rate = async |hand: bool| {
+                let (workflow, queue, tag) = if hand { ("hand-written", "bench-hand", "h") } else { ("bench-ten-steps", "bench-generated", "g") };
+                run_batch(&client, workflow, queue, workflows, &format!("{tag}{round}")).await
+            };
+            let (h, g) = if round % 2 == 1 {
+                let h = rate(true).await?;
+                (h, rate(false).await?)
+            } else {
+                let g = rate(false).await?;
+                (rate(true).await?, g)
+            };
             println!("round {round}: hand-written {h:.1} workflows/s, generated {g:.1} workflows/s");
             hand_rates.push(h);
             generated_rates.push(g);
         }
+        let per_workflow = |cpu: f64| cpu * 1000.0 / (rounds * workflows) as f64;
+        println!(
+            "worker CPU per workflow: hand-written {:.2}ms, generated {:.2}ms",
+            per_workflow(cpu_seconds(&hand) - hand_cpu),
+            per_workflow(cpu_seconds(&generated) - generated_cpu)
+        );
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let (h, g) = (mean(&hand_rates), mean(&generated_rates));
         println!("mean: hand-written {h:.1} workflows/s ({:.0} activities/s), generated {g:.1} workflows/s", h * 10.0);
         println!("throughput ratio generated / hand-written: {:.3}", g / h);
         anyhow::Ok(())
-    });
+    }
+    .await;
     stop(&mut generated);
     stop(&mut hand);
     result
+}
+
+/// The CPU time (user and system) used so far by the process that [`spawn_guarded`] started.
+fn cpu_seconds(guard: &std::process::Child) -> f64 {
+    // The guard is a shell; the worker is its child.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", guard.id())).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|t| t.parse::<f64>().ok()).sum());
+            ticks / 100.0
+        })
+        .sum()
 }
 
 /// Starts `count` workflows at once and waits for all; returns completed workflows per second.
@@ -143,48 +443,3 @@ async fn hand_worker(address: &str) -> anyhow::Result<()> {
     let mut worker = Worker::new(&runtime, client, options).map_err(|e| anyhow::anyhow!("{e}"))?;
     worker.run().await.map_err(|e| anyhow::anyhow!("{e}"))
 }
-
-/// Builds the benchmark flow's crate, timing `wfc build` and the incremental cargo build after a
-/// one-node change; returns the release worker binary.
-fn build_figures() -> anyhow::Result<PathBuf> {
-    let root = wfc_tests::repo_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let work = std::env::temp_dir().join("wfc-bench");
-    std::fs::create_dir_all(&work)?;
-    let flow = work.join("bench-ten-steps.yaml");
-    let crate_dir = work.join("bench-ten-steps");
-    let original = std::fs::read_to_string(root.join("tests/flows/bench-ten-steps.yaml"))?;
-    let runtime = format!("path={}", root.join("runtime").display());
-
-    let status = Command::new(&cargo).args(["build", "--release", "-q", "-p", "wfc"]).current_dir(&root).status()?;
-    anyhow::ensure!(status.success(), "building wfc failed");
-    let wfc = target.join("release/wfc");
-    let wfc_build = |text: &str| -> anyhow::Result<Duration> {
-        std::fs::write(&flow, text)?;
-        let started = Instant::now();
-        let status = Command::new(&wfc).arg("build").arg(&flow).arg("-o").arg(&crate_dir).args(["--runtime", &runtime]).stderr(Stdio::null()).status()?;
-        anyhow::ensure!(status.success(), "wfc build failed");
-        Ok(started.elapsed())
-    };
-    let cargo_build = || -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        let status = Command::new(&cargo).args(["build", "--release", "-q"]).current_dir(&crate_dir).env("CARGO_TARGET_DIR", &target).status()?;
-        anyhow::ensure!(status.success(), "cargo build of the generated crate failed");
-        Ok(started.elapsed())
-    };
-
-    println!("\n## Build time of a generated crate (10 activity nodes)");
-    wfc_build(&original)?;
-    std::fs::copy(root.join("Cargo.lock"), crate_dir.join("Cargo.lock"))?;
-    let cold = cargo_build()?;
-    println!("first cargo build --release (dependencies as the target folder has them): {:.1}s", cold.as_secs_f64());
-    let changed = original.replace("input: {step: 10}", "input: {step: 10, last: true}");
-    let wfc_time = wfc_build(&changed)?;
-    let cargo_time = cargo_build()?;
-    println!("after a one-node change: wfc build {:.0}ms + cargo build --release {:.1}s = {:.1}s", wfc_time.as_secs_f64() * 1000.0, cargo_time.as_secs_f64(), (wfc_time + cargo_time).as_secs_f64());
-    wfc_build(&original)?;
-    cargo_build()?;
-    Ok(target.join("release/bench-ten-steps-worker"))
-}
-
