@@ -22,13 +22,15 @@ pub struct Flow {
     pub settings: Settings,
     /// Activities implemented by other workers, by name.
     pub activities: BTreeMap<String, RemoteActivity>,
+    /// Declared signals and their payload schemas (`signals:`).
+    pub signals: BTreeMap<String, serde_json::Value>,
     /// What runs: a tree of nodes or a graph of nodes and edges.
     pub body: Body,
     /// A bare btree document: it has no input schema, so a bare name may be an input field read
     /// from the blackboard at run time.
     pub open_blackboard: bool,
-    /// Document features this version validates but does not compile yet (a schedule trigger,
-    /// declared signals), with where they are.
+    /// Document features this version validates but does not compile yet (a schedule trigger),
+    /// with where they are.
     pub pending_features: Vec<(String, Span)>,
 }
 

@@ -1,9 +1,11 @@
-//! The command line of every generated worker binary: `worker`, `start`, `result`, `query`.
+//! The command line of every generated worker binary: `worker`, `start`, `signal`, `query`,
+//! `result`, `history`, `replay` and `timeline`.
 //!
 //! Connection settings come from Temporal's standard environment configuration
 //! (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, TLS variables, `temporal.toml`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::marker::PhantomData;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +17,15 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{
-    Client, ClientOptions, Connection, UntypedQuery, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions,
+    Client, ClientOptions, Connection, UntypedQuery, UntypedSignal, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::telemetry::TelemetryOptions;
-use temporalio_common::{HasWorkflowDefinition, WorkflowDefinition};
+use temporalio_common::{HasWorkflowDefinition, SignalDefinition, WorkflowDefinition};
 use temporalio_sdk::{Runtime, Worker as SdkWorker, WorkerOptions};
 use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions};
 use tracing_subscriber::EnvFilter;
 
 /// What a generated `main.rs` tells the command line about its flow.
@@ -29,9 +33,13 @@ pub struct Worker {
     /// The workflow type name.
     pub name: &'static str,
     pub task_queue: &'static str,
+    /// The flow's own signals and the payload schema `signal` checks (JSON text).
+    pub signals: &'static [(&'static str, Option<&'static str>)],
     pub execution_timeout: Option<Duration>,
     /// Registers the flow's workflow and activities on a worker for `task_queue`.
     pub options: fn(String) -> anyhow::Result<WorkerOptions>,
+    /// Registers the flow's workflow on a replayer.
+    pub replayer: fn() -> anyhow::Result<WorkflowReplayerOptions>,
 }
 
 #[derive(Parser)]
@@ -63,8 +71,24 @@ enum Command {
         #[arg(long)]
         wait: bool,
     },
+    /// Send a signal, e.g. `signal ID approval --input '{"approved": true}'`; the payload is
+    /// checked against the signal's schema first. `pause` and `resume` take no input.
+    Signal {
+        id: String,
+        name: String,
+        /// The payload as JSON.
+        #[arg(long, default_value = "null")]
+        input: String,
+    },
     /// Wait for a run to finish and print its result as JSON.
     Result { id: String },
+    /// Print a run's history as JSON (the SDK's format, which `replay` reads).
+    History { id: String },
+    /// Check that this build replays a recorded history (from `history`): a flow edit that would
+    /// break running workflows is reported as incompatible.
+    Replay { file: std::path::PathBuf },
+    /// Per node of a run: start, end, duration, attempts and error, from its history.
+    Timeline { id: String },
     /// Query a run, e.g. `query ID status`.
     Query { id: String, query: String },
 }
@@ -93,7 +117,11 @@ where
         match args.command {
             Command::Worker { task_queue } => run_worker(&worker, task_queue, subscriber).await.map(|()| ExitCode::SUCCESS),
             Command::Start { input, id, task_queue, wait } => start::<W>(&worker, &input, id, task_queue, wait).await,
+            Command::Signal { id, name, input } => signal::<W>(&worker, &id, &name, &input).await,
             Command::Result { id } => result::<W>(&id).await,
+            Command::History { id } => history::<W>(&id).await,
+            Command::Replay { file } => replay(&worker, &file).await,
+            Command::Timeline { id } => crate::timeline::print::<W>(&id).await,
             Command::Query { id, query: name } => query::<W>(&id, &name).await,
         }
     });
@@ -113,7 +141,7 @@ fn logging() -> Arc<dyn tracing::Subscriber + Send + Sync> {
     subscriber
 }
 
-async fn client() -> anyhow::Result<Client> {
+pub(crate) async fn client() -> anyhow::Result<Client> {
     // ConfigError is neither Send nor Sync, so it is turned into text here.
     let (connection, options) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|e| anyhow!("Temporal configuration: {e}"))?;
@@ -227,4 +255,87 @@ where
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A signal by name with a JSON payload.
+struct JsonSignal<W>(String, PhantomData<W>);
+
+impl<W: WorkflowDefinition> SignalDefinition for JsonSignal<W> {
+    type Workflow = W;
+    type Input = Value;
+
+    fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+async fn signal<W>(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Result<ExitCode>
+where
+    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
+{
+    let builtin = [crate::signals::PAUSE, crate::signals::RESUME].contains(&name);
+    let schema = match spec.signals.iter().find(|(known, _)| *known == name) {
+        Some((_, schema)) => *schema,
+        None if builtin => None,
+        None => {
+            let known: Vec<&str> = spec.signals.iter().map(|(n, _)| *n).chain([crate::signals::PAUSE, crate::signals::RESUME]).collect();
+            eprintln!("error: `{}` has no signal `{name}`; it accepts: {}", spec.name, known.join(", "));
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let payload: Value = match serde_json::from_str(input) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: the `{name}` payload is not JSON: {e}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    if let Some(schema) = schema
+        && let Err(e) = crate::signals::validate(schema, &payload)
+    {
+        eprintln!("error: invalid `{name}` payload: {e}");
+        return Ok(ExitCode::from(USAGE));
+    }
+    let client = client().await?;
+    let handle = client.get_workflow_handle::<W>(id);
+    let sent = if builtin {
+        handle.signal(UntypedSignal::<W::Run>::new(name), RawValue { payloads: Vec::new() }, WorkflowSignalOptions::default()).await
+    } else {
+        handle.signal(JsonSignal::<W::Run>(name.to_string(), PhantomData), payload, WorkflowSignalOptions::default()).await
+    };
+    sent.map_err(|e| anyhow!("signal `{name}` failed: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn history<W>(id: &str) -> anyhow::Result<ExitCode>
+where
+    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
+{
+    let client = client().await?;
+    let handle = client.get_workflow_handle::<W>(id);
+    let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.map_err(|e| anyhow!("cannot read the history of `{id}`: {e}"))?;
+    std::io::stdout().write_all(&json)?;
+    println!();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exit code of `replay` when the history does not replay: this build is incompatible.
+const INCOMPATIBLE: u8 = 1;
+
+async fn replay(spec: &Worker, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let history = WorkflowHistory::from_json(&bytes).map_err(|e| anyhow!("{} is not a history written by `history`: {e}", file.display()))?;
+    let replayer = WorkflowReplayer::new((spec.replayer)()?).map_err(|e| anyhow!("cannot create the replayer: {e}"))?;
+    match replayer.replay_workflow(history).await {
+        Ok(()) => {
+            println!("ok: this build of `{}` replays {}", spec.name, file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(WorkflowReplayError::Replay(failure)) => {
+            eprintln!("incompatible: this build of `{}` does not replay {}: {failure}", spec.name, file.display());
+            eprintln!("help: running workflows with this history would fail after a deploy; keep the old build for them, or start new runs on a new task queue");
+            Ok(ExitCode::from(INCOMPATIBLE))
+        }
+        Err(e) => Err(anyhow!("replay failed: {e}")),
+    }
 }

@@ -109,7 +109,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             }
             return result;
         }
-        if self.scope.is_cancelled() {
+        if self.scope.is_cancelled() || self.hold(node).await.is_err() {
             self.ctx.state_mut(|w| w.flow_mut().skip(&[node.id]));
             return Err(Failure::cancelled("cancelled before it started").at(node));
         }
@@ -203,8 +203,8 @@ impl<'a, W: Flow> Cx<'a, W> {
     }
 
     /// `Delay`: a durable timer in this scope.
-    pub async fn sleep(&self, duration: Duration) -> Result<(), Failure> {
-        let options = TimerOptions::builder(duration).cancellation_token(self.scope.clone()).build();
+    pub async fn sleep(&self, node: &NodeInfo, duration: Duration) -> Result<(), Failure> {
+        let options = TimerOptions::builder(duration).cancellation_token(self.scope.clone()).summary(format!("{} delay", node.id)).build();
         match self.ctx.timer(options).await {
             TimerResult::Fired => Ok(()),
             TimerResult::Cancelled => Err(Failure::cancelled("the timer was cancelled")),

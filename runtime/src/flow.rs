@@ -9,6 +9,8 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::signals::{Carried, Mailbox, Rejection, Waiting};
+
 /// What generated code knows about a node: its id, its type as written, and its source line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -164,6 +166,8 @@ pub struct FlowState {
     restored: Option<Restored>,
     /// How many times this workflow has continued as new.
     continued: u32,
+    /// Received signals, waiting nodes, the paused flag.
+    pub(crate) mailbox: Mailbox,
     failure: Option<Failure>,
     finished: bool,
     settings: FlowSettings,
@@ -180,6 +184,8 @@ pub struct Resume {
     pub progress: BTreeMap<String, Value>,
     pub once: BTreeSet<String>,
     pub continued: u32,
+    #[serde(default)]
+    pub mailbox: Carried,
 }
 
 /// Node results of the previous run, answered once each while the new run finds its place.
@@ -200,9 +206,12 @@ pub struct Status {
     pub running: Vec<String>,
     pub failed: Vec<String>,
     pub skipped: Vec<String>,
-    /// Nodes waiting for a signal or a person; none in this version.
-    pub waiting: Vec<String>,
+    /// Nodes waiting for a signal or a person, or for `resume` while the flow is paused.
+    pub waiting: Vec<Waiting>,
     pub paused: bool,
+    /// The newest signal payloads that failed their schema (the nodes kept waiting).
+    #[serde(default)]
+    pub rejected: Vec<Rejection>,
     /// How many times the workflow has continued as new (long loops).
     #[serde(default)]
     pub continued: u32,
@@ -227,6 +236,7 @@ impl FlowState {
         self.progress = resume.progress;
         self.once = resume.once;
         self.continued = resume.continued;
+        self.mailbox.restore(resume.mailbox);
         self.restored = Some(Restored { states: resume.states, failures: resume.failures, decisions: resume.decisions });
     }
 
@@ -241,6 +251,7 @@ impl FlowState {
             progress: self.progress.clone(),
             once: self.once.clone(),
             continued: self.continued + 1,
+            mailbox: self.mailbox.carry(),
         }
     }
 
@@ -376,6 +387,21 @@ impl FlowState {
         Value::Object(self.outputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
+    /// The built-in `pause` signal.
+    pub fn pause(&mut self) {
+        self.mailbox.receive(crate::signals::PAUSE, Value::Null);
+    }
+
+    /// The built-in `resume` signal.
+    pub fn resume(&mut self) {
+        self.mailbox.receive(crate::signals::RESUME, Value::Null);
+    }
+
+    /// A signal arrived; generated signal handlers call this.
+    pub fn receive(&mut self, signal: &str, payload: Value) {
+        self.mailbox.receive(signal, payload);
+    }
+
     pub fn status(&self) -> Status {
         let with = |state: NodeState| -> Vec<String> {
             self.states.iter().filter(|(_, s)| **s == state).map(|(id, _)| id.clone()).collect()
@@ -392,8 +418,9 @@ impl FlowState {
             running: with(NodeState::Running),
             failed: with(NodeState::Failed),
             skipped: with(NodeState::Skipped),
-            waiting: Vec::new(),
-            paused: false,
+            waiting: self.mailbox.waiting(),
+            paused: self.mailbox.paused(),
+            rejected: self.mailbox.rejected(),
             continued: self.continued,
             outputs: self.outputs.clone(),
             variables: self.variables.clone(),

@@ -4,7 +4,8 @@
 //! region is a static table of links that [`Cx::region`] walks). This crate
 //! implements each node's action ([`Cx`]), expression evaluation over the flow state
 //! ([`FlowState`]), secret resolution inside activities ([`secrets`]), the built-in activities
-//! ([`activities`]) and the worker binary's command line ([`cli`]).
+//! ([`activities`]), signals and waiting ([`signals`]) and the worker binary's command line
+//! ([`cli`]).
 
 mod actions;
 pub mod activities;
@@ -15,6 +16,8 @@ mod dag;
 mod flow;
 mod run;
 pub mod secrets;
+pub mod signals;
+pub mod timeline;
 
 pub use control::{Branch, Iterate, Loop, Pass, Quorum, RetrySpec};
 pub use cx::{Cx, Flow, IntoOutput};
@@ -30,5 +33,6 @@ pub mod codegen {
     pub use crate::dag::{Dag, Link, On};
     pub use crate::flow::{ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Status, Template};
     pub use crate::run::Run;
+    pub use crate::signals::{OnTimeout, SignalWait};
     pub use serde_json::Value;
 }

@@ -53,6 +53,37 @@ impl FlowWorker {
         }
     }
 
+    /// Starts a run without waiting for it.
+    fn begin(&self, id: &str, input: Value) {
+        let out = self.cli(&["start", "--input", &input.to_string(), "--id", id, "--task-queue", &self.task_queue]);
+        assert!(out.status.success(), "start {id}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The worker binary's client command (`signal`, `result`, `timeline`, …).
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        workers::client(&self.bin, &DevServer::shared().address, args)
+    }
+
+    /// Polls the `status` query until `ready` holds; panics after 60 s.
+    fn wait_status(&self, id: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let status = self.query_status(id);
+            if ready(&status) {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "{id}: {what} never happened; status {status}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// The result of a run, waiting for it to finish.
+    fn result(&self, id: &str) -> Value {
+        let out = self.cli(&["result", id]);
+        assert!(out.status.success(), "result {id}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
     fn query_status(&self, id: &str) -> Value {
         let out = workers::client(&self.bin, &DevServer::shared().address, &["query", id, "status"]);
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -298,6 +329,7 @@ fn every_tree_construct_runs_on_a_real_server() {
             completed: &["inverted", "forced", "double-negative", "soft", "handler"],
             ..scenario("decorators", json!({"orderNo": "1234", "handledBy": "routed", "summary": "Hello Ada / [3,5]", "vip": null}))
         },
+        Scenario { history: &["TIMER_FIRED"], fails: Some("no `nudge` signal within 1s"), ..scenario("wait-timeout", json!({})) },
         Scenario { skipped: &["never-finishes"], ..scenario("reactive", json!({"reactive": "condition `go == true` no longer holds", "go": false})) },
     ];
     check_scenarios(&w, "tree", scenarios);
@@ -438,4 +470,161 @@ fn the_btree_examples_run_and_print_in_tree_order() {
             assert!(completed.contains(&"format-markdown".to_string()) && status["skipped"].as_array().is_some_and(|s| s.contains(&json!("format-plaintext"))), "{status}");
         }
     }
+}
+
+fn waiting_on(status: &Value, node: &str, signal: &str) -> bool {
+    status["waiting"].as_array().is_some_and(|w| w.iter().any(|w| w["node"] == node && w["signal"] == signal))
+}
+
+#[test]
+fn an_approval_waits_rejects_a_bad_payload_completes_or_expires_and_pauses() {
+    let w = FlowWorker::start(workers::binary("purchase-approval-worker"), "approvals", &[]);
+    let order = json!({"item": "laptop", "amount": 1200});
+
+    // It waits, and the status query says for what and since when.
+    w.begin("approval-ok", order.clone());
+    let status = w.wait_status("approval-ok", "waiting for approval", |s| waiting_on(s, "manager-approval", "approval"));
+    let waiting = &status["waiting"][0];
+    assert!(waiting["since"].as_str().is_some_and(|t| t.ends_with('Z')) && waiting["until"].is_string(), "{status}");
+    assert_eq!(status["running"], json!(["manager-approval", "purchase"]));
+
+    // The command line checks payloads and signal names before sending.
+    let bad = w.cli(&["signal", "approval-ok", "approval", "--input", r#"{"approved": "yes", "by": "x"}"#]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(r#"invalid `approval` payload: at `/approved`: "yes" is not of type "boolean""#), "{}", String::from_utf8_lossy(&bad.stderr));
+    let unknown = w.cli(&["signal", "approval-ok", "aproval", "--input", "{}"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("it accepts: approval, pause, resume"));
+
+    // A bad payload sent another way is rejected by the workflow, which keeps waiting.
+    let sent = Command::new(temporal_cli())
+        .args(["workflow", "signal", "--workflow-id", "approval-ok", "--name", "approval", "--input", r#"{"approved": "yes"}"#, "--address", &DevServer::shared().address])
+        .output()
+        .expect("temporal CLI runs");
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let status = w.wait_status("approval-ok", "the rejection", |s| s["rejected"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(status["rejected"][0]["error"].as_str().is_some_and(|e| e.contains("\"by\" is a required property")), "{status}");
+    assert!(waiting_on(&status, "manager-approval", "approval"), "{status}");
+
+    // A good payload completes it; the deadline timer is cancelled.
+    let good = w.cli(&["signal", "approval-ok", "approval", "--input", r#"{"approved": true, "by": "maria"}"#]);
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert_eq!(w.result("approval-ok"), json!({"decision": "approved", "by": "maria"}));
+    assert!(history("approval-ok").contains("TIMER_CANCELED"));
+
+    // The timeline reads the history: the deadline, the signals.
+    let timeline = String::from_utf8_lossy(&w.cli(&["timeline", "approval-ok"]).stdout).into_owned();
+    assert!(timeline.lines().any(|l| l.starts_with("manager-approval timeout") && l.ends_with("cancelled")), "{timeline}");
+    assert_eq!(timeline.lines().filter(|l| l.starts_with("approval ") && l.contains("received")).count(), 2, "{timeline}");
+
+    // Nobody answers: the durable timer fires and the flow goes on (`onTimeout: continue`).
+    let expired = w.run("approval-expired", order.clone());
+    assert_eq!(expired.code, Some(0), "{}", expired.stderr);
+    assert_eq!(expired.output, json!({"decision": "expired", "by": "nobody"}));
+    assert!(history("approval-expired").contains("TIMER_FIRED"));
+
+    // `pause` takes effect between nodes; the `Pause` node pauses the flow itself.
+    w.begin("approval-held", json!({"item": "desk", "amount": 300, "holdAfterDecision": true}));
+    w.wait_status("approval-held", "waiting for approval", |s| waiting_on(s, "manager-approval", "approval"));
+    assert!(w.cli(&["signal", "approval-held", "pause"]).status.success());
+    assert!(w.cli(&["signal", "approval-held", "approval", "--input", r#"{"approved": false, "by": "li"}"#]).status.success());
+    let status = w.wait_status("approval-held", "the pause", |s| waiting_on(s, "hold", "resume"));
+    assert_eq!(status["paused"], true);
+    assert!(status["completed"].as_array().is_some_and(|c| c.contains(&json!("manager-approval"))), "{status}");
+    assert!(w.cli(&["signal", "approval-held", "resume"]).status.success());
+    w.wait_status("approval-held", "the Pause node", |s| waiting_on(s, "review-hold", "resume") && s["paused"] == true);
+    assert!(w.cli(&["signal", "approval-held", "resume"]).status.success());
+    assert_eq!(w.result("approval-held"), json!({"decision": "rejected", "by": "li"}));
+
+    // `history` writes what `replay` reads; this build replays it, an edited flow does not.
+    let file = log_path("approval-ok-history").with_extension("json");
+    let out = w.cli(&["history", "approval-ok"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&file, &out.stdout).expect("write the history");
+    let file = file.to_string_lossy().into_owned();
+    let replay = w.cli(&["replay", &file]);
+    assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stderr));
+    let edited = edited_purchase_approval();
+    let replay = workers::client(&edited, &DevServer::shared().address, &["replay", &file]);
+    assert_eq!(replay.status.code(), Some(1), "{}", String::from_utf8_lossy(&replay.stderr));
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("incompatible: this build of `purchase-approval` does not replay") && stderr.contains("nondeterministic"), "{stderr}");
+}
+
+/// `samples/purchase-approval.yaml` with a `Delay` added before the approval, built standalone
+/// as the package `purchase-approval-edited-worker` (same workflow type, different code).
+fn edited_purchase_approval() -> PathBuf {
+    let root = wfc_tests::repo_root();
+    let dir = std::env::temp_dir().join("wfc-e2e").join("purchase-approval-edited");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let flow = std::fs::read_to_string(root.join("samples/purchase-approval.yaml")).expect("the sample").replace(
+        "    - type: HumanApproval\n",
+        "    - {type: Delay, id: cool-off, config: {duration: 1s}}\n    - type: HumanApproval\n",
+    );
+    let flow_path = dir.join("purchase-approval.yaml");
+    std::fs::write(&flow_path, flow).expect("write the edited flow");
+    let crate_dir = dir.join("crate");
+    let runtime = format!("path={}", root.join("runtime").display());
+    let status = Command::new(workers::binary("wfc")).arg("build").arg(&flow_path).arg("-o").arg(&crate_dir).args(["--runtime", &runtime]).status().expect("wfc runs");
+    assert!(status.success());
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the manifest").replace("\"purchase-approval-worker\"", "\"purchase-approval-edited-worker\"");
+    std::fs::write(&manifest, text).expect("rename the package");
+    std::fs::copy(root.join("Cargo.lock"), crate_dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("build")
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", workers::target_dir())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the edited crate builds");
+    workers::target_dir().join("debug/purchase-approval-edited-worker")
+}
+
+#[test]
+fn workflows_survive_a_worker_killed_while_activities_run_and_while_they_wait() {
+    use wfc_tests::http::DELAY_MS;
+    let api = HttpServer::start(vec![
+        ("GET /doc", (200, vec![(DELAY_MS, "2500".to_string())], json!({"title": "Q3 report"}))),
+        ("POST /published", (200, vec![], json!({"ok": true}))),
+    ]);
+    let mut w = FlowWorker::start(workers::binary("document-review-worker"), "crash", &[]);
+    let ids: Vec<String> = (0..4).map(|i| format!("crash-{i}")).collect();
+    for id in &ids {
+        w.begin(id, json!({"doc": id, "api": api.base_url}));
+    }
+    let fetches = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while api.requests().iter().filter(|r| r.path.starts_with("/doc")).count() < n {
+            assert!(std::time::Instant::now() < deadline, "only {:?} requests", api.requests().len());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let restart = |w: &mut FlowWorker, n: u32| {
+        w.worker.kill_hard();
+        w.worker = WorkerProcess::start_on(&w.bin, &DevServer::shared().address, &w.task_queue, &[("WFC_TEST", "crash")], log_path(&format!("crash-{n}")));
+    };
+
+    // Killed while every fetch is in flight (each takes 2.5 s): the attempts time out and are
+    // retried on the new worker.
+    fetches(ids.len());
+    restart(&mut w, 2);
+    for id in &ids {
+        w.wait_status(id, "waiting for the review", |s| waiting_on(s, "review", "review"));
+    }
+    // Killed while they wait for a person.
+    restart(&mut w, 3);
+    for (i, id) in ids.iter().enumerate() {
+        let verdict = if i % 2 == 0 { "accept" } else { "reject" };
+        let out = w.cli(&["signal", id, "review", "--input", &json!({"verdict": verdict}).to_string()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let verdict = if i % 2 == 0 { "accept" } else { "reject" };
+        assert_eq!(w.result(id), json!({"doc": id, "title": "Q3 report", "verdict": verdict, "published": 200}));
+    }
+    let requests = api.requests();
+    assert!(requests.iter().filter(|r| r.path.starts_with("/doc")).count() >= 2 * ids.len(), "every fetch ran again after the crash");
+    assert_eq!(requests.iter().filter(|r| r.path == "/published").count(), ids.len(), "each verdict is published once");
 }

@@ -23,6 +23,10 @@ pub struct HttpServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A route header that is not sent: the server waits this many milliseconds before answering
+/// (each request is answered on its own thread, so slow answers do not queue).
+pub const DELAY_MS: &str = "x-test-delay-ms";
+
 /// An answer: status, extra headers and a JSON body.
 pub type Route = (u16, Vec<(&'static str, String)>, Value);
 
@@ -50,10 +54,18 @@ impl HttpServer {
                 let (status, headers, json) = routes.get(key.as_str()).cloned().unwrap_or((404, Vec::new(), Value::String("not found".into())));
                 let mut response = tiny_http::Response::from_string(json.to_string()).with_status_code(status);
                 response.add_header(tiny_http::Header::from_bytes("content-type", "application/json").expect("a valid header"));
+                let mut delay = 0;
                 for (name, value) in headers {
-                    response.add_header(tiny_http::Header::from_bytes(name, value.as_bytes()).expect("a valid header"));
+                    if name == DELAY_MS {
+                        delay = value.parse().unwrap_or(0);
+                    } else {
+                        response.add_header(tiny_http::Header::from_bytes(name, value.as_bytes()).expect("a valid header"));
+                    }
                 }
-                let _ = request.respond(response);
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(delay));
+                    let _ = request.respond(response);
+                });
             }
         });
         HttpServer { base_url, requests, server, thread: Some(thread) }

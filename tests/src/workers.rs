@@ -65,6 +65,16 @@ impl WorkerProcess {
         WorkerProcess { child, log }
     }
 
+    /// Kills the worker with SIGKILL, as a crash would: no graceful shutdown.
+    pub fn kill_hard(&mut self) {
+        // The guard is a shell; the worker is its child.
+        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.child.id())).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+        stop(&mut self.child);
+    }
+
     /// What the worker has logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -23,11 +23,13 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         mod workflow;
 
         use ::temporalio_sdk::WorkerOptions;
+        use ::temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 
         fn main() -> ::std::process::ExitCode {
             ::wfc_runtime::cli::main::<workflow::#workflow>(::wfc_runtime::cli::Worker {
                 name: workflow::NAME,
                 task_queue: workflow::TASK_QUEUE,
+                signals: workflow::SIGNALS,
                 execution_timeout: #timeout,
                 options: |task_queue| {
                     Ok(WorkerOptions::new(task_queue)
@@ -35,6 +37,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
                         #register_activities
                         .build())
                 },
+                replayer: || Ok(WorkflowReplayerOptions::new().register_workflow::<workflow::#workflow>()?.build()),
             })
         }
     }

@@ -151,7 +151,7 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         NodeKind::Delay { duration_ms, child } => {
             let ms = Literal::u64_unsuffixed(*duration_ms);
-            let sleep = quote! { cx.sleep(::std::time::Duration::from_millis(#ms)) };
+            let sleep = quote! { cx.sleep(&NODE, ::std::time::Duration::from_millis(#ms)) };
             match child {
                 Some(child) => {
                     let c = call(items, child, quote! { cx });
@@ -200,7 +200,7 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         NodeKind::Router { value: None, routes } => choice("router", routes),
         NodeKind::Loop(_) | NodeKind::ParallelGroup(_) => super::graph::container_body(node, items),
-        NodeKind::Configured { .. } => configured(node, items),
+        NodeKind::Configured { .. } => configured(flow, node, items),
     }
 }
 
@@ -272,7 +272,7 @@ fn template_param(node: &Node, name: &str) -> TokenStream {
 }
 
 /// Nodes described by their catalog entry: the composites, decorators and btree utilities.
-fn configured(node: &Node, items: &Items) -> TokenStream {
+fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
     let NodeKind::Configured { children, slots, .. } = &node.kind else { return quote! { async { cx.succeed() } } };
     let kids: Vec<&Node> = children.iter().collect();
     let first = |cx: TokenStream| kids.first().map_or(quote! { Ok(Value::Null) }, |c| call(items, c, cx));
@@ -538,8 +538,31 @@ fn configured(node: &Node, items: &Items) -> TokenStream {
         }
         "WaitAction" => {
             let ms = Literal::u64_unsuffixed(k.int("waitMs").unwrap_or(0));
-            quote! { cx.sleep(::std::time::Duration::from_millis(#ms)) }
+            quote! { cx.sleep(&NODE, ::std::time::Duration::from_millis(#ms)) }
         }
+        "HumanApproval" | "WaitForSignal" => {
+            let signal = k.text("signal").unwrap_or_default();
+            let schema = match signal_schema(flow, node) {
+                Some(schema) => {
+                    let text = super::literal::raw_string(&schema.to_string());
+                    quote! { Some(#text) }
+                }
+                None => quote! { None },
+            };
+            let timeout = match k.param("timeout") {
+                Some(Param::Duration(ms)) => {
+                    let ms = Literal::u64_unsuffixed(*ms);
+                    quote! { Some(::std::time::Duration::from_millis(#ms)) }
+                }
+                _ => quote! { None },
+            };
+            let on_timeout = if k.text("onTimeout") == Some("continue") { quote! { OnTimeout::Continue } } else { quote! { OnTimeout::Fail } };
+            quote! {{
+                const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout };
+                cx.wait_signal(&NODE, &WAIT)
+            }}
+        }
+        "Pause" => quote! { cx.pause(&NODE) },
         "AlwaysCondition" | "SuccessNode" => quote! { async { cx.succeed() } },
         "FailureNode" => quote! { async { cx.fail(Template::Text("FailureNode")) } },
         "LogMessage" => {
@@ -578,7 +601,15 @@ fn condition_of(node: &Node) -> Option<String> {
     }
 }
 
+/// The payload schema a waiting node checks: its own `schema`, else the declared signal's.
+pub fn signal_schema(flow: &Flow, node: &Node) -> Option<serde_json::Value> {
+    match node.kind.param("schema") {
+        Some(Param::Map(schema)) => Some(schema.to_json()),
+        _ => flow.signals.get(node.kind.text("signal")?).cloned(),
+    }
+}
+
 /// Node types of the catalog that code generation covers in a later version.
 pub fn not_compiled(type_name: &str) -> bool {
-    matches!(type_name, "HumanApproval" | "WaitForSignal" | "Pause" | "SubTree" | "SubWorkflow" | "EmailSend" | "SlackMessage" | "DatabaseQuery" | "AI" | "Llm")
+    matches!(type_name, "SubTree" | "SubWorkflow" | "EmailSend" | "SlackMessage" | "DatabaseQuery" | "AI" | "Llm")
 }

@@ -153,9 +153,17 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         }
     });
     // Import only what this flow's code names, so the crate has no unused imports.
-    let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy }]);
     let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Run }, quote! { Status }];
-    for name in ["ActivityPolicy", "Dag", "Iterate", "Level", "Link", "Loop", "On", "Pass", "Quorum", "RetrySpec", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
+    let signals = signal_handlers(flow, &nodes);
+    let signal_table = self::signals(flow, &nodes).into_iter().map(|(name, schema)| match schema {
+        Some(schema) => {
+            let text = super::literal::raw_string(&schema.to_string());
+            quote! { (#name, Some(#text)) }
+        }
+        None => quote! { (#name, None) },
+    });
+    let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals }]);
+    for name in ["ActivityPolicy", "Dag", "Iterate", "Level", "Link", "Loop", "On", "OnTimeout", "Pass", "Quorum", "RetrySpec", "SignalWait", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
         if used.contains(name) || name == "Template" && flow.output.is_some() {
             let name = format_ident!("{}", name);
             imports.push(quote! { #name });
@@ -163,9 +171,9 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     }
     imports.sort_by_key(|i| i.to_string().to_lowercase());
     let sdk = if loops {
-        quote! { use ::temporalio_sdk::{ContinueAsNewOptions, WorkflowContext, WorkflowContextView, WorkflowResult}; }
+        quote! { use ::temporalio_sdk::{ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult}; }
     } else {
-        quote! { use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult}; }
+        quote! { use ::temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult}; }
     };
 
     quote! {
@@ -178,6 +186,10 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         pub const NAME: &str = #name;
         /// The task queue this worker polls.
         pub const TASK_QUEUE: &str = #task_queue;
+
+        /// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+        /// command line checks before sending one.
+        pub const SIGNALS: &[(&str, Option<&str>)] = &[#(#signal_table),*];
 
         /// Flow-wide settings.
         const SETTINGS: FlowSettings = #settings;
@@ -215,17 +227,72 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
                 #output
             }
 
-            /// Completed, running, failed and skipped nodes, and the live outputs.
+            /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+            /// live outputs.
             #[query(name = "status")]
             pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
                 self.flow.status()
             }
+
+            /// Pauses the flow: nodes not yet started wait for `resume`.
+            #[signal(name = "pause")]
+            pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+                self.flow.pause();
+            }
+
+            /// Resumes a paused flow.
+            #[signal(name = "resume")]
+            pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+                self.flow.resume();
+            }
+
+            #signals
         }
 
         #regions
 
         #(#node_fns)*
     }
+}
+
+/// The flow's own signals: the declared ones and those its waiting nodes name, each with the
+/// payload schema the command line checks before sending.
+pub fn signals<'f>(flow: &'f Flow, nodes: &[&'f Node]) -> BTreeMap<&'f str, Option<serde_json::Value>> {
+    let mut signals: BTreeMap<&str, Option<serde_json::Value>> = flow.signals.iter().map(|(name, schema)| (name.as_str(), Some(schema.clone()))).collect();
+    for node in nodes {
+        if matches!(node.type_name.as_str(), "HumanApproval" | "WaitForSignal")
+            && let Some(name) = node.kind.text("signal")
+        {
+            let schema = super::node::signal_schema(flow, node);
+            match signals.get_mut(name) {
+                // Nodes that disagree on the schema: each checks its own; the CLI checks none.
+                Some(known) if *known != schema => *known = None,
+                Some(_) => {}
+                None => {
+                    signals.insert(name, schema);
+                }
+            }
+        }
+    }
+    signals
+}
+
+/// One handler per signal of the flow: the payload goes to the mailbox, where a waiting node
+/// takes it (and checks it against its schema).
+fn signal_handlers(flow: &Flow, nodes: &[&Node]) -> TokenStream {
+    let mut names = Names::reserving(&["run", "status", "pause", "resume"]);
+    let handlers = signals(flow, nodes).into_keys().map(|signal| {
+        let method = format_ident!("{}", names.unique(format!("signal_{}", ident::snake(signal))));
+        let doc = format!(" The `{signal}` signal.");
+        quote! {
+            #[doc = #doc]
+            #[signal(name = #signal)]
+            pub fn #method(&mut self, _ctx: &mut SyncWorkflowContext<Self>, payload: Value) {
+                self.flow.receive(#signal, payload);
+            }
+        }
+    });
+    quote! { #(#handlers)* }
 }
 
 /// The identifiers that occur in generated code.

@@ -122,13 +122,15 @@ impl<'a> Lowerer<'a> {
         let task_queue = doc.get("taskQueue").and_then(|v| self.string(v));
         let settings = doc.get("settings").map(|v| self.settings(v)).unwrap_or_default();
         let mut pending_features: Vec<(String, Span)> = self.check_trigger(doc).into_iter().collect();
-        if let Some(signals) = doc.get("signals")
-            && let Some(entries) = self.expect_map(signals)
+        let mut signals = BTreeMap::new();
+        if let Some(declared) = doc.get("signals")
+            && let Some(entries) = self.expect_map(declared)
         {
-            for (_, schema) in entries {
-                self.expect_map(schema);
+            for (name, schema) in entries {
+                if self.expect_map(schema).is_some() {
+                    signals.insert(name.name.clone(), schema.to_json());
+                }
             }
-            pending_features.push(("declared signals".to_string(), signals.span));
         }
         if let Some(activities) = doc.get("activities") {
             self.remote_activities(activities);
@@ -148,6 +150,7 @@ impl<'a> Lowerer<'a> {
             output: doc.get("output").cloned(),
             settings,
             activities: std::mem::take(&mut self.activities),
+            signals,
             body: body?,
             open_blackboard: false,
             pending_features,
@@ -168,6 +171,7 @@ impl<'a> Lowerer<'a> {
             output: None,
             settings,
             activities: BTreeMap::new(),
+            signals: BTreeMap::new(),
             body: Body::Tree(Box::new(root)),
             open_blackboard: true,
             pending_features: Vec::new(),

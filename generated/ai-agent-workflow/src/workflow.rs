@@ -3,7 +3,8 @@
 //! The `ai-agent-workflow` workflow: one function per node or region.
 
 use ::temporalio_sdk::{
-    ContinueAsNewOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
     FlowSettings, FlowState, force_success, Iterate, Level, Loop, NodeInfo, NodeResult,
@@ -16,6 +17,10 @@ pub const NAME: &str = "ai-agent-workflow";
 
 /// The task queue this worker polls.
 pub const TASK_QUEUE: &str = "ai-agent-workflow";
+
+/// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+/// command line checks before sending one.
+pub const SIGNALS: &[(&str, Option<&str>)] = &[];
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
@@ -125,10 +130,21 @@ impl AiAgentWorkflow {
         }
         cx.finish_with_outputs(result)
     }
-    /// Completed, running, failed and skipped nodes, and the live outputs.
+    /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+    /// live outputs.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
+    }
+    /// Pauses the flow: nodes not yet started wait for `resume`.
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.pause();
+    }
+    /// Resumes a paused flow.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.resume();
     }
 }
 
@@ -593,7 +609,7 @@ async fn synthesize_info(cx: &Cx<'_>) -> NodeResult {
 /// `rate-limit`: Delay (line 214).
 async fn rate_limit(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("rate-limit", "Delay", 214);
-    let body = cx.sleep(::std::time::Duration::from_millis(1000));
+    let body = cx.sleep(&NODE, ::std::time::Duration::from_millis(1000));
     cx.node(&NODE, body).await
 }
 

@@ -3,7 +3,8 @@
 //! The `control-graph` workflow: one function per node or region.
 
 use ::temporalio_sdk::{
-    ContinueAsNewOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
     Dag, FlowSettings, FlowState, Iterate, Link, Loop, NodeInfo, NodeResult, On, Run,
@@ -16,6 +17,10 @@ pub const NAME: &str = "control-graph";
 
 /// The task queue this worker polls.
 pub const TASK_QUEUE: &str = "control-graph";
+
+/// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+/// command line checks before sending one.
+pub const SIGNALS: &[(&str, Option<&str>)] = &[];
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
@@ -85,10 +90,21 @@ impl ControlGraph {
   "vars": "{{ var }}"
 }"#))
     }
-    /// Completed, running, failed and skipped nodes, and the live outputs.
+    /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+    /// live outputs.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
+    }
+    /// Pauses the flow: nodes not yet started wait for `resume`.
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.pause();
+    }
+    /// Resumes a paused flow.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.resume();
     }
 }
 

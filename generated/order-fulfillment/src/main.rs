@@ -9,6 +9,7 @@ mod types;
 mod workflow;
 
 use ::temporalio_sdk::WorkerOptions;
+use ::temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 
 fn main() -> ::std::process::ExitCode {
     ::wfc_runtime::cli::main::<
@@ -16,6 +17,7 @@ fn main() -> ::std::process::ExitCode {
     >(::wfc_runtime::cli::Worker {
         name: workflow::NAME,
         task_queue: workflow::TASK_QUEUE,
+        signals: workflow::SIGNALS,
         execution_timeout: None,
         options: |task_queue| {
             Ok(
@@ -24,5 +26,10 @@ fn main() -> ::std::process::ExitCode {
                     .build(),
             )
         },
+        replayer: || Ok(
+            WorkflowReplayerOptions::new()
+                .register_workflow::<workflow::OrderFulfillment>()?
+                .build(),
+        ),
     })
 }

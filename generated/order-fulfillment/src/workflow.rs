@@ -2,7 +2,9 @@
 
 //! The `order-fulfillment` workflow: one function per node or region.
 
-use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use ::temporalio_sdk::{
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 use ::wfc_runtime::codegen::{
     ActivityPolicy, FlowSettings, FlowState, NodeInfo, NodeResult, Quorum, Run, Status,
     Template, Value,
@@ -14,6 +16,10 @@ pub const NAME: &str = "order-fulfillment";
 
 /// The task queue this worker polls.
 pub const TASK_QUEUE: &str = "order-fulfillment";
+
+/// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+/// command line checks before sending one.
+pub const SIGNALS: &[(&str, Option<&str>)] = &[];
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
@@ -76,10 +82,21 @@ impl OrderFulfillment {
             ),
         )
     }
-    /// Completed, running, failed and skipped nodes, and the live outputs.
+    /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+    /// live outputs.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
+    }
+    /// Pauses the flow: nodes not yet started wait for `resume`.
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.pause();
+    }
+    /// Resumes a paused flow.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.resume();
     }
 }
 
@@ -227,7 +244,7 @@ async fn reserve_stock(cx: &Cx<'_>) -> NodeResult {
 async fn hold(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("hold", "Delay", 85);
     let body = async {
-        cx.sleep(::std::time::Duration::from_millis(1000)).await?;
+        cx.sleep(&NODE, ::std::time::Duration::from_millis(1000)).await?;
         mark_shipped(cx).await
     };
     cx.node(&NODE, body).await

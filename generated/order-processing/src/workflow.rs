@@ -2,7 +2,9 @@
 
 //! The `order-processing` workflow: one function per node or region.
 
-use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use ::temporalio_sdk::{
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 use ::wfc_runtime::codegen::{
     FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum, Run, Status, Template,
 };
@@ -13,6 +15,10 @@ pub const NAME: &str = "order-processing";
 
 /// The task queue this worker polls.
 pub const TASK_QUEUE: &str = "order-processing";
+
+/// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+/// command line checks before sending one.
+pub const SIGNALS: &[(&str, Option<&str>)] = &[];
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
@@ -79,10 +85,21 @@ impl OrderProcessing {
         let result = order_processing(&cx).await;
         cx.finish_with_outputs(result)
     }
-    /// Completed, running, failed and skipped nodes, and the live outputs.
+    /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+    /// live outputs.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
+    }
+    /// Pauses the flow: nodes not yet started wait for `resume`.
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.pause();
+    }
+    /// Resumes a paused flow.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.resume();
     }
 }
 
@@ -240,7 +257,7 @@ async fn charge_card(cx: &Cx<'_>) -> NodeResult {
 async fn payment_delay(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("payment-delay", "Delay", 69);
     let body = async {
-        cx.sleep(::std::time::Duration::from_millis(1000)).await?;
+        cx.sleep(&NODE, ::std::time::Duration::from_millis(1000)).await?;
         payment_success(cx).await
     };
     cx.node(&NODE, body).await
@@ -319,7 +336,7 @@ async fn reserve_items(cx: &Cx<'_>) -> NodeResult {
 async fn inventory_delay(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("inventory-delay", "Delay", 101);
     let body = async {
-        cx.sleep(::std::time::Duration::from_millis(500)).await?;
+        cx.sleep(&NODE, ::std::time::Duration::from_millis(500)).await?;
         inventory_complete(cx).await
     };
     cx.node(&NODE, body).await
@@ -363,7 +380,7 @@ async fn create_label(cx: &Cx<'_>) -> NodeResult {
 async fn shipping_delay(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("shipping-delay", "Delay", 120);
     let body = async {
-        cx.sleep(::std::time::Duration::from_millis(500)).await?;
+        cx.sleep(&NODE, ::std::time::Duration::from_millis(500)).await?;
         label_complete(cx).await
     };
     cx.node(&NODE, body).await

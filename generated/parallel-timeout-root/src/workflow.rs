@@ -2,7 +2,9 @@
 
 //! The `parallel-timeout-root` workflow: one function per node or region.
 
-use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use ::temporalio_sdk::{
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 use ::wfc_runtime::codegen::{
     FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum, Run, Status, Template,
 };
@@ -13,6 +15,10 @@ pub const NAME: &str = "parallel-timeout-root";
 
 /// The task queue this worker polls.
 pub const TASK_QUEUE: &str = "parallel-timeout-root";
+
+/// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+/// command line checks before sending one.
+pub const SIGNALS: &[(&str, Option<&str>)] = &[];
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
@@ -59,10 +65,21 @@ impl ParallelTimeoutRoot {
         let result = parallel_timeout_root(&cx).await;
         cx.finish_with_outputs(result)
     }
-    /// Completed, running, failed and skipped nodes, and the live outputs.
+    /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+    /// live outputs.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
+    }
+    /// Pauses the flow: nodes not yet started wait for `resume`.
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.pause();
+    }
+    /// Resumes a paused flow.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.resume();
     }
 }
 

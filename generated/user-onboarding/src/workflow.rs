@@ -2,7 +2,9 @@
 
 //! The `user-onboarding` workflow: one function per node or region.
 
-use ::temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use ::temporalio_sdk::{
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 use ::wfc_runtime::codegen::{
     ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum, Run,
     Status, Template,
@@ -14,6 +16,10 @@ pub const NAME: &str = "user-onboarding";
 
 /// The task queue this worker polls.
 pub const TASK_QUEUE: &str = "user-onboarding";
+
+/// The flow's own signals (besides `pause` and `resume`) and the payload schema the
+/// command line checks before sending one.
+pub const SIGNALS: &[(&str, Option<&str>)] = &[];
 
 /// Flow-wide settings.
 const SETTINGS: FlowSettings = FlowSettings {
@@ -83,10 +89,21 @@ impl UserOnboarding {
             ),
         )
     }
-    /// Completed, running, failed and skipped nodes, and the live outputs.
+    /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
+    /// live outputs.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
+    }
+    /// Pauses the flow: nodes not yet started wait for `resume`.
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.pause();
+    }
+    /// Resumes a paused flow.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.flow.resume();
     }
 }
 

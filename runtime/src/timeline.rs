@@ -1,0 +1,132 @@
+//! `timeline ID`: what each node of a run did, read from the workflow history. Activities (one
+//! row per node and iteration, with attempts), timers (delays, deadlines, retry waits), signals
+//! and child workflows; in-workflow nodes leave no events and are not shown.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use temporalio_client::WorkflowFetchHistoryOptions;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::{HasWorkflowDefinition, WorkflowDefinition};
+
+/// One line of the timeline: seconds are relative to the run's start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The activity id (`node` or `node#iteration`), the timer's summary, or the signal name.
+    pub what: String,
+    pub kind: &'static str,
+    pub start: f64,
+    pub end: Option<f64>,
+    pub attempts: Option<u32>,
+    /// `completed`, `failed: …`, `cancelled`, `timed out`, `fired`, `received`, or `running`.
+    pub outcome: String,
+}
+
+fn seconds(event: &HistoryEvent) -> f64 {
+    event.event_time.as_ref().map_or(0.0, |t| t.seconds as f64 + f64::from(t.nanos) / 1e9)
+}
+
+fn text(payload: Option<&Payload>) -> Option<String> {
+    let payload = payload?;
+    Some(serde_json::from_slice::<String>(&payload.data).unwrap_or_else(|_| String::from_utf8_lossy(&payload.data).into_owned()))
+}
+
+/// The rows of a history, in the order their work started.
+pub fn rows(events: &[HistoryEvent]) -> Vec<Row> {
+    let origin = events.first().map_or(0.0, seconds);
+    let mut rows: Vec<Row> = Vec::new();
+    // The row of each scheduled activity, started timer and initiated child, by event id or timer id.
+    let mut by_event: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut by_timer: BTreeMap<String, usize> = BTreeMap::new();
+    for event in events {
+        let at = seconds(event) - origin;
+        let Some(attributes) = &event.attributes else { continue };
+        let mut finish = |key: i64, outcome: String, attempts: Option<u32>| {
+            if let Some(row) = by_event.get(&key).and_then(|i| rows.get_mut(*i)) {
+                row.end = Some(at);
+                row.outcome = outcome;
+                if attempts.is_some() {
+                    row.attempts = attempts;
+                }
+            }
+        };
+        match attributes {
+            Attributes::ActivityTaskScheduledEventAttributes(a) => {
+                by_event.insert(event.event_id, rows.len());
+                rows.push(Row { what: a.activity_id.clone(), kind: "activity", start: at, end: None, attempts: None, outcome: "running".into() });
+            }
+            Attributes::ActivityTaskStartedEventAttributes(a) => {
+                if let Some(row) = by_event.get(&a.scheduled_event_id).and_then(|i| rows.get_mut(*i)) {
+                    row.attempts = u32::try_from(a.attempt).ok();
+                }
+            }
+            Attributes::ActivityTaskCompletedEventAttributes(a) => finish(a.scheduled_event_id, "completed".into(), None),
+            Attributes::ActivityTaskFailedEventAttributes(a) => {
+                let message = a.failure.as_ref().map_or_else(String::new, |f| f.message.clone());
+                finish(a.scheduled_event_id, format!("failed: {message}"), None);
+            }
+            Attributes::ActivityTaskTimedOutEventAttributes(a) => finish(a.scheduled_event_id, "timed out".into(), None),
+            Attributes::ActivityTaskCanceledEventAttributes(a) => finish(a.scheduled_event_id, "cancelled".into(), None),
+            Attributes::TimerStartedEventAttributes(a) => {
+                let summary = text(event.user_metadata.as_ref().and_then(|m| m.summary.as_ref())).unwrap_or_else(|| format!("timer {}", a.timer_id));
+                by_timer.insert(a.timer_id.clone(), rows.len());
+                rows.push(Row { what: summary, kind: "timer", start: at, end: None, attempts: None, outcome: "running".into() });
+            }
+            Attributes::TimerFiredEventAttributes(a) => {
+                if let Some(row) = by_timer.get(&a.timer_id).and_then(|i| rows.get_mut(*i)) {
+                    row.end = Some(at);
+                    row.outcome = "fired".into();
+                }
+            }
+            Attributes::TimerCanceledEventAttributes(a) => {
+                if let Some(row) = by_timer.get(&a.timer_id).and_then(|i| rows.get_mut(*i)) {
+                    row.end = Some(at);
+                    row.outcome = "cancelled".into();
+                }
+            }
+            Attributes::WorkflowExecutionSignaledEventAttributes(a) => {
+                rows.push(Row { what: a.signal_name.clone(), kind: "signal", start: at, end: Some(at), attempts: None, outcome: "received".into() });
+            }
+            Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(a) => {
+                by_event.insert(event.event_id, rows.len());
+                rows.push(Row { what: a.workflow_id.clone(), kind: "child", start: at, end: None, attempts: None, outcome: "running".into() });
+            }
+            Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => finish(a.initiated_event_id, "completed".into(), None),
+            Attributes::ChildWorkflowExecutionFailedEventAttributes(a) => {
+                let message = a.failure.as_ref().map_or_else(String::new, |f| f.message.clone());
+                finish(a.initiated_event_id, format!("failed: {message}"), None);
+            }
+            Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a) => finish(a.initiated_event_id, "timed out".into(), None),
+            Attributes::ChildWorkflowExecutionCanceledEventAttributes(a) => finish(a.initiated_event_id, "cancelled".into(), None),
+            _ => {}
+        }
+    }
+    rows
+}
+
+/// The rows as an aligned table.
+pub fn render(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}  {:<8}  {:>8}  {:>8}  {:>9}  {:>8}  outcome\n", "node", "kind", "start", "end", "duration", "attempts");
+    for row in rows {
+        let end = row.end.map_or("-".to_string(), |e| format!("{e:.2}s"));
+        let duration = row.end.map_or("-".to_string(), |e| format!("{:.2}s", e - row.start));
+        let attempts = row.attempts.map_or("-".to_string(), |a| a.to_string());
+        out.push_str(&format!("{:<width$}  {:<8}  {:>7.2}s  {:>8}  {:>9}  {:>8}  {}\n", row.what, row.kind, row.start, end, duration, attempts, row.outcome));
+    }
+    out
+}
+
+pub(crate) async fn print<W>(id: &str) -> anyhow::Result<ExitCode>
+where
+    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
+{
+    let client = crate::cli::client().await?;
+    let handle = client.get_workflow_handle::<W>(id);
+    let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await.map_err(|e| anyhow!("cannot read the history of `{id}`: {e}"))?;
+    print!("{}", render(&rows(&events)));
+    Ok(ExitCode::SUCCESS)
+}
