@@ -29,9 +29,18 @@ pub struct Flow {
     /// A bare btree document: it has no input schema, so a bare name may be an input field read
     /// from the blackboard at run time.
     pub open_blackboard: bool,
-    /// Document features this version validates but does not compile yet (a schedule trigger),
-    /// with where they are.
-    pub pending_features: Vec<(String, Span)>,
+    /// `trigger: {type: schedule}` (or a SIM `schedule` block): the worker binary's `schedule
+    /// apply` creates it as a Temporal Schedule.
+    pub schedule: Option<Schedule>,
+}
+
+/// A schedule trigger: when runs start, and with what input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub cron: String,
+    /// An IANA time zone; empty is UTC.
+    pub timezone: String,
+    pub input: serde_json::Value,
 }
 
 /// The two input forms of DESIGN sections 2 and 3. Both construct the same plan (`plan`).

@@ -16,8 +16,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::schedules::{
+    CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions,
+};
 use temporalio_client::{
-    Client, ClientOptions, Connection, UntypedQuery, UntypedSignal, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory,
+    Client, ClientOptions, Connection, RpcOptions, UntypedQuery, UntypedSignal, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory,
     WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
@@ -35,11 +38,22 @@ pub struct Worker {
     pub task_queue: &'static str,
     /// The flow's own signals and the payload schema `signal` checks (JSON text).
     pub signals: &'static [(&'static str, Option<&'static str>)],
+    /// The flow's schedule trigger, for `schedule apply`.
+    pub schedule: Option<Schedule>,
     pub execution_timeout: Option<Duration>,
     /// Registers the flow's workflow and activities on a worker for `task_queue`.
     pub options: fn(String) -> anyhow::Result<WorkerOptions>,
     /// Registers the flow's workflow on a replayer.
     pub replayer: fn() -> anyhow::Result<WorkflowReplayerOptions>,
+}
+
+/// A flow's `trigger: {type: schedule}`.
+pub struct Schedule {
+    pub cron: &'static str,
+    /// An IANA time zone; empty is UTC.
+    pub timezone: &'static str,
+    /// The input of every scheduled run, as JSON.
+    pub input: &'static str,
 }
 
 #[derive(Parser)]
@@ -87,10 +101,38 @@ enum Command {
     /// Check that this build replays a recorded history (from `history`): a flow edit that would
     /// break running workflows is reported as incompatible.
     Replay { file: std::path::PathBuf },
-    /// Per node of a run: start, end, duration, attempts and error, from its history.
-    Timeline { id: String },
     /// Query a run, e.g. `query ID status`.
     Query { id: String, query: String },
+    /// Per node of a run: start, end, duration, attempts and error, from its history.
+    Timeline { id: String },
+    /// The flow's Temporal Schedule (from its `trigger`): apply, trigger or delete it.
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Create the schedule, or update it to match this build.
+    Apply {
+        /// The schedule id; default `<workflow name>`.
+        #[arg(long)]
+        id: Option<String>,
+        /// Start runs on this task queue instead of the flow's own.
+        #[arg(long)]
+        task_queue: Option<String>,
+    },
+    /// Start a run now.
+    Trigger {
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Delete the schedule (runs it started are not affected).
+    Delete {
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 /// Exit codes: 0 success, 1 the workflow failed, 2 usage, input or connection error.
@@ -101,7 +143,7 @@ const USAGE: u8 = 2;
 pub fn main<W>(worker: Worker) -> ExitCode
 where
     W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + Send,
+    W::Input: DeserializeOwned + Serialize + Send + Sync,
     W::Output: Serialize,
 {
     let args = Args::parse();
@@ -122,6 +164,7 @@ where
             Command::History { id } => history::<W>(&id).await,
             Command::Replay { file } => replay(&worker, &file).await,
             Command::Timeline { id } => crate::timeline::print::<W>(&id).await,
+            Command::Schedule { action } => schedule::<W>(&worker, action).await,
             Command::Query { id, query: name } => query::<W>(&id, &name).await,
         }
     });
@@ -182,21 +225,28 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The input as the flow's typed input; the error names the offending field.
+fn typed_input<I: DeserializeOwned>(input: &str) -> Result<I, String> {
+    let json = &mut serde_json::Deserializer::from_str(input);
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        let at = e.path().to_string();
+        match at.as_str() {
+            "." => format!("invalid input: {}", e.into_inner()),
+            _ => format!("invalid input at `{at}`: {}", e.into_inner()),
+        }
+    })
+}
+
 async fn start<W>(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool) -> anyhow::Result<ExitCode>
 where
     W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
     W::Input: DeserializeOwned + Send,
     W::Output: Serialize,
 {
-    let json = &mut serde_json::Deserializer::from_str(input);
-    let typed: W::Input = match serde_path_to_error::deserialize(json) {
+    let typed: W::Input = match typed_input(input) {
         Ok(v) => v,
         Err(e) => {
-            let at = e.path().to_string();
-            match at.as_str() {
-                "." => eprintln!("error: invalid input: {}", e.into_inner()),
-                _ => eprintln!("error: invalid input at `{at}`: {}", e.into_inner()),
-            }
+            eprintln!("error: {e}");
             return Ok(ExitCode::from(USAGE));
         }
     };
@@ -338,4 +388,62 @@ async fn replay(spec: &Worker, file: &std::path::Path) -> anyhow::Result<ExitCod
         }
         Err(e) => Err(anyhow!("replay failed: {e}")),
     }
+}
+
+async fn schedule<W>(spec: &Worker, action: ScheduleCommand) -> anyhow::Result<ExitCode>
+where
+    W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
+    W::Input: DeserializeOwned + Serialize + Send + Sync,
+{
+    let Some(schedule) = &spec.schedule else {
+        eprintln!("error: `{}` has no schedule trigger; add `trigger: {{type: schedule, config: {{cron: ...}}}}` to the flow", spec.name);
+        return Ok(ExitCode::from(USAGE));
+    };
+    let client = client().await?;
+    let default_id = || spec.name.to_string();
+    match action {
+        ScheduleCommand::Apply { id, task_queue } => {
+            let id = id.unwrap_or_else(default_id);
+            let input: W::Input = typed_input(schedule.input).map_err(|e| anyhow!("the trigger's {e}"))?;
+            let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
+            let action = ScheduleAction::start_workflow(W::default(), input, task_queue, spec.name.to_string());
+            let when = ScheduleSpec::builder().cron_strings(vec![schedule.cron.to_string()]).timezone_name(schedule.timezone.to_string()).build();
+            let handle = client.get_schedule_handle(id.clone());
+            if handle.describe(RpcOptions::default()).await.is_ok() {
+                handle
+                    .update(
+                        move |update| {
+                            update.set_spec(when).set_action(action);
+                        },
+                        RpcOptions::default(),
+                    )
+                    .await
+                    .map_err(|e| anyhow!("cannot update schedule `{id}`: {e}"))?;
+                println!("updated schedule `{id}`: {}{}", schedule.cron, zone(schedule.timezone));
+            } else {
+                let options = CreateScheduleOptions::builder().action(action).spec(when).build();
+                client.create_schedule(id.clone(), options).await.map_err(|e| anyhow!("cannot create schedule `{id}`: {e}"))?;
+                println!("created schedule `{id}`: {}{}", schedule.cron, zone(schedule.timezone));
+            }
+        }
+        ScheduleCommand::Trigger { id } => {
+            let id = id.unwrap_or_else(default_id);
+            client
+                .get_schedule_handle(id.clone())
+                .trigger(ScheduleOverlapPolicy::default(), TriggerScheduleOptions::default())
+                .await
+                .map_err(|e| anyhow!("cannot trigger schedule `{id}`: {e}"))?;
+            println!("triggered schedule `{id}`");
+        }
+        ScheduleCommand::Delete { id } => {
+            let id = id.unwrap_or_else(default_id);
+            client.get_schedule_handle(id.clone()).delete(DeleteScheduleOptions::default()).await.map_err(|e| anyhow!("cannot delete schedule `{id}`: {e}"))?;
+            println!("deleted schedule `{id}`");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn zone(timezone: &str) -> String {
+    if timezone.is_empty() { " (UTC)".to_string() } else { format!(" ({timezone})") }
 }

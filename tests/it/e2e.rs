@@ -628,3 +628,45 @@ fn workflows_survive_a_worker_killed_while_activities_run_and_while_they_wait() 
     assert!(requests.iter().filter(|r| r.path.starts_with("/doc")).count() >= 2 * ids.len(), "every fetch ran again after the crash");
     assert_eq!(requests.iter().filter(|r| r.path == "/published").count(), ids.len(), "each verdict is published once");
 }
+
+#[test]
+fn a_schedule_trigger_is_applied_triggered_and_runs() {
+    let w = FlowWorker::start(workers::binary("daily-report-worker"), "schedules", &[]);
+    let id = "daily-report-e2e";
+    let apply = w.cli(&["schedule", "apply", "--id", id, "--task-queue", &w.task_queue]);
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    assert!(String::from_utf8_lossy(&apply.stdout).contains("created schedule `daily-report-e2e`: 0 9 * * 1-5 (Europe/Amsterdam)"));
+    // Applying again updates it in place.
+    let again = w.cli(&["schedule", "apply", "--id", id, "--task-queue", &w.task_queue]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("updated schedule"), "{}", String::from_utf8_lossy(&again.stderr));
+    let describe = || -> Value {
+        let out = Command::new(temporal_cli())
+            .args(["schedule", "describe", "--schedule-id", id, "--output", "json", "--address", &DevServer::shared().address])
+            .output()
+            .expect("temporal CLI runs");
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    let spec = describe();
+    assert!(spec.to_string().contains("Europe/Amsterdam"), "{spec}");
+
+    assert!(w.cli(&["schedule", "trigger", "--id", id]).status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run_id = loop {
+        let info = describe();
+        if let Some(run) = info["info"]["recentActions"][0]["startWorkflowResult"]["workflowId"].as_str() {
+            break run.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "the schedule started no run: {info}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert!(run_id.starts_with("daily-report"), "{run_id}");
+    assert_eq!(w.result(&run_id), json!({"report": "Daily report for platform"}));
+
+    assert!(w.cli(&["schedule", "delete", "--id", id]).status.success());
+    assert!(!Command::new(temporal_cli())
+        .args(["schedule", "describe", "--schedule-id", id, "--address", &DevServer::shared().address])
+        .output()
+        .expect("temporal CLI runs")
+        .status
+        .success());
+}

@@ -17,6 +17,14 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         }
         None => quote! { None },
     };
+    let schedule = match &flow.schedule {
+        Some(schedule) => {
+            let (cron, timezone) = (&schedule.cron, &schedule.timezone);
+            let input = super::literal::raw_string(&schedule.input.to_string());
+            quote! { Some(::wfc_runtime::cli::Schedule { cron: #cron, timezone: #timezone, input: #input }) }
+        }
+        None => quote! { None },
+    };
     quote! {
         mod activities;
         mod types;
@@ -30,6 +38,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
                 name: workflow::NAME,
                 task_queue: workflow::TASK_QUEUE,
                 signals: workflow::SIGNALS,
+                schedule: #schedule,
                 execution_timeout: #timeout,
                 options: |task_queue| {
                     Ok(WorkerOptions::new(task_queue)

@@ -106,11 +106,6 @@ pub fn generate(flow: &Flow, plan: &Plan, options: &Options) -> Result<Vec<Gener
                 .label("cannot generate code for this yet")
                 .help("`wfc check` accepts this flow and `wfc plan` shows it; to build a worker now, use what README's \"Supported in this version\" lists")
         })
-        .chain(flow.pending_features.iter().map(|(what, span)| {
-            Diagnostic::error(Code::NotCompiled, *span, format!("{what}: checked but not compiled by this version"))
-                .label("cannot generate code for this yet")
-                .help("`wfc check` accepts this flow; `wfc build` needs it removed for now")
-        }))
         .collect();
     if !pending.is_empty() {
         return Err(pending);

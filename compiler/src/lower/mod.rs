@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{self, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Body, Expr, Flow, LogLevel, Node, NodeKind, Param, RemoteActivity, Settings, Slot};
+use crate::model::{ActivityPolicy, Body, Expr, Flow, LogLevel, Node, NodeKind, Param, RemoteActivity, Schedule, Settings, Slot};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Key, Kind, Value};
 
@@ -121,7 +121,7 @@ impl<'a> Lowerer<'a> {
         let description = doc.get("description").and_then(|v| self.string(v));
         let task_queue = doc.get("taskQueue").and_then(|v| self.string(v));
         let settings = doc.get("settings").map(|v| self.settings(v)).unwrap_or_default();
-        let mut pending_features: Vec<(String, Span)> = self.check_trigger(doc).into_iter().collect();
+        let mut schedule = self.trigger(doc);
         let mut signals = BTreeMap::new();
         if let Some(declared) = doc.get("signals")
             && let Some(entries) = self.expect_map(declared)
@@ -137,7 +137,7 @@ impl<'a> Lowerer<'a> {
         }
         let body = match doc.get("root") {
             Some(root) => self.node(root, "root", &settings.activity).map(|n| Body::Tree(Box::new(n))),
-            None if is_sim => self.sim_document(doc, &settings.activity, &mut pending_features),
+            None if is_sim => self.sim_document(doc, &settings.activity, &mut schedule),
             None => self.graph_document(doc, &settings.activity),
         };
         let name = name?;
@@ -153,7 +153,7 @@ impl<'a> Lowerer<'a> {
             signals,
             body: body?,
             open_blackboard: false,
-            pending_features,
+            schedule,
         })
     }
 
@@ -174,12 +174,12 @@ impl<'a> Lowerer<'a> {
             signals: BTreeMap::new(),
             body: Body::Tree(Box::new(root)),
             open_blackboard: true,
-            pending_features: Vec::new(),
+            schedule: None,
         })
     }
 
-    /// Validates `trigger`; a schedule is returned as a feature checked but not compiled yet.
-    fn check_trigger(&mut self, doc: &Value) -> Option<(String, Span)> {
+    /// Validates `trigger`; returns the schedule, if it is one.
+    fn trigger(&mut self, doc: &Value) -> Option<Schedule> {
         let trigger = doc.get("trigger")?;
         if !self.known_fields(trigger, &["type", "config"], "a trigger") {
             return None;
@@ -203,10 +203,12 @@ impl<'a> Lowerer<'a> {
                         );
                         return None;
                     }
-                    if let Some(tz) = config.get("timezone") {
-                        self.string(tz)?;
-                    }
-                    return Some(("a schedule trigger".to_string(), kind.span));
+                    let timezone = match config.get("timezone") {
+                        Some(tz) => self.string(tz)?,
+                        None => String::new(),
+                    };
+                    let input = config.get("input").map_or_else(|| serde_json::json!({}), Value::to_json);
+                    return Some(Schedule { cron: text, timezone, input });
                 }
                 _ => self.error(
                     Diagnostic::error(Code::InvalidValue, kind.span, "a trigger's `type` is `manual` or `schedule`")

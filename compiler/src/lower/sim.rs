@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::Lowerer;
 use super::graph::{RawEdge, string_value, synth};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{ActivityPolicy, Body, Dialect};
+use crate::model::{ActivityPolicy, Body, Dialect, Schedule};
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value};
 
@@ -20,7 +20,7 @@ struct Names {
 }
 
 impl Lowerer<'_> {
-    pub(super) fn sim_document(&mut self, doc: &Value, defaults: &ActivityPolicy, pending: &mut Vec<(String, Span)>) -> Option<Body> {
+    pub(super) fn sim_document(&mut self, doc: &Value, defaults: &ActivityPolicy, schedule: &mut Option<Schedule>) -> Option<Body> {
         let state = doc.get("state")?;
         if !self.known_fields(state, &["blocks", "edges", "loops", "parallels", "variables", "lastSaved", "isDeployed", "deployedAt"], "a SIM `state`") {
             return None;
@@ -66,7 +66,7 @@ impl Lowerer<'_> {
                 None => block.get("data").and_then(|d| d.get("parentId")).and_then(|p| Some((ids.get(p.as_str()?).cloned()?, p.span))),
             };
             let container = containers.get(&key.name);
-            nodes.push(self.sim_block(block, id, container, &names, pending).and_then(|value| self.raw_node(value, parent))?);
+            nodes.push(self.sim_block(block, id, container, &names, schedule).and_then(|value| self.raw_node(value, parent))?);
         }
         let mut edges = Vec::new();
         if let Some(list) = state.get("edges") {
@@ -88,7 +88,7 @@ impl Lowerer<'_> {
     }
 
     /// One block as a node value of the tree form's shape.
-    fn sim_block(&mut self, block: &Value, id: &str, container: Option<&Value>, names: &Names, pending: &mut Vec<(String, Span)>) -> Option<Value> {
+    fn sim_block(&mut self, block: &Value, id: &str, container: Option<&Value>, names: &Names, schedule: &mut Option<Schedule>) -> Option<Value> {
         let type_value = self.required(block, "type", block.span)?;
         let block_type = self.string(type_value)?;
         // Sub-blocks as written (conditions are translated as expressions, not as templates).
@@ -106,8 +106,8 @@ impl Lowerer<'_> {
         let (node_type, config) = match block_type.as_str() {
             "starter" | "start_trigger" => ("Start", BTreeMap::new()),
             "schedule" => {
-                let cron = schedule_cron(&config);
-                pending.push((format!("a schedule trigger (`{cron}`)"), type_value.span));
+                let timezone = config.get("timezone").and_then(Value::as_str).unwrap_or_default().to_string();
+                *schedule = Some(Schedule { cron: schedule_cron(&config), timezone, input: serde_json::json!({}) });
                 ("Start", BTreeMap::new())
             }
             "condition" => ("Condition", self.sim_conditions(&raw, span, names)),

@@ -18,6 +18,7 @@ fn main() -> ::std::process::ExitCode {
         name: workflow::NAME,
         task_queue: workflow::TASK_QUEUE,
         signals: workflow::SIGNALS,
+        schedule: None,
         execution_timeout: None,
         options: |task_queue| {
             Ok(

@@ -8,6 +8,8 @@
 //!   to 501 nodes.
 //! - `makespan`: a graph where level-by-level batching is slow; the makespan of its generated
 //!   workflow against the graph's critical path.
+//! - `idle`: 10,000 workflows waiting for a signal: the worker's RSS and CPU while they idle,
+//!   then the time until all complete once signalled.
 //! - `throughput`: a generated worker against a hand-written Temporal SDK workflow doing the same
 //!   work (10 sequential no-op activities), on one dev server, in alternating rounds.
 
@@ -78,7 +80,7 @@ impl HasWorkflowDefinition for ByName {
     type Run = ByName;
 }
 
-const SECTIONS: [&str; 4] = ["build", "scale", "makespan", "throughput"];
+const SECTIONS: [&str; 5] = ["build", "scale", "makespan", "idle", "throughput"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -100,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             "build" => build_time(&crates)?,
             "scale" => scale(&crates)?,
             "makespan" => runtime.block_on(makespan(&crates))?,
+            "idle" => runtime.block_on(idle(&crates, args.iter().position(|a| a == "--idle").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(10_000)))?,
             _ => runtime.block_on(throughput(&crates, workflows))?,
         }
     }
@@ -331,6 +334,98 @@ async fn makespan(crates: &Crates) -> anyhow::Result<()> {
         let critical = critical as f64 / 1000.0;
         println!("makespan over {} runs (workflow started → completed, from the history): median {median:.2}s, best {:.2}s, worst {:.2}s", runs.len(), runs[0], runs[runs.len() - 1]);
         println!("makespan / critical path: median {:.3}, worst {:.3}", median / critical, runs[runs.len() - 1] / critical);
+        anyhow::Ok(())
+    }
+    .await;
+    stop(&mut worker);
+    result
+}
+
+/// A signal by name with a JSON payload.
+struct Go;
+
+impl temporalio_common::SignalDefinition for Go {
+    type Workflow = ByName;
+    type Input = Value;
+
+    fn name(&self) -> &str {
+        "go"
+    }
+}
+
+/// The worker's resident memory in MiB (the guard's child process).
+fn rss_mib(guard: &std::process::Child) -> f64 {
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", guard.id())).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .sum::<f64>()
+        / 1024.0
+}
+
+async fn idle(crates: &Crates, count: usize) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let flow = "name: bench-idle\nroot:\n  type: Sequence\n  id: wait-then-answer\n  children:\n    - {type: WaitForSignal, id: wait, config: {signal: go}}\n    - {type: Template, id: answer, config: {template: \"went {{ wait.n }}\"}}\n";
+    let bin = crates.worker("bench-idle", flow)?;
+    println!("\n## Idle: {count} workflows waiting for a signal");
+    let server = DevServer::start();
+    let log = std::env::temp_dir().join("wfc-bench-idle.log");
+    let mut worker = spawn_guarded(&bin, &["worker"], &[("TEMPORAL_ADDRESS", &server.address)], Stdio::from(std::fs::File::create(&log)?))?;
+    let result = async {
+        let client = connect(&server.address).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!("worker RSS with nothing to do: {:.1} MiB", rss_mib(&worker));
+        let started = Instant::now();
+        let starts = futures::stream::iter(0..count).map(|i| {
+            let client = client.clone();
+            async move {
+                let options = WorkflowStartOptions::new("bench-idle".to_string(), format!("idle-{i}")).build();
+                client.start_workflow(ByName("bench-idle"), json!({}), options).await.map(|_| ())
+            }
+        });
+        let failed = starts.buffer_unordered(64).filter(|r| futures::future::ready(r.is_err())).count().await;
+        anyhow::ensure!(failed == 0, "{failed} starts failed");
+        println!("started {count} in {:.1}s", started.elapsed().as_secs_f64());
+        // Settled: the worker has run every first workflow task when its CPU stops moving.
+        let mut last = cpu_seconds(&worker);
+        loop {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let now = cpu_seconds(&worker);
+            if now - last < 0.05 {
+                break;
+            }
+            last = now;
+        }
+        let (cpu, window) = (cpu_seconds(&worker), 30);
+        tokio::time::sleep(Duration::from_secs(window)).await;
+        println!(
+            "idle with {count} waiting: worker RSS {:.1} MiB, worker CPU {:.2}s over {window}s",
+            rss_mib(&worker),
+            cpu_seconds(&worker) - cpu
+        );
+        let signalled = Instant::now();
+        let signals = futures::stream::iter(0..count).map(|i| {
+            let client = client.clone();
+            async move {
+                let handle = client.get_workflow_handle::<ByName>(&format!("idle-{i}"));
+                handle.signal(Go, json!({"n": i}), Default::default()).await?;
+                handle.get_result(WorkflowGetResultOptions::default()).await?;
+                anyhow::Ok(())
+            }
+        });
+        let mut peak = 0.0_f64;
+        let mut results = std::pin::pin!(signals.buffer_unordered(64));
+        let (mut done, mut failed) = (0, 0);
+        while let Some(r) = results.next().await {
+            done += 1;
+            failed += usize::from(r.is_err());
+            if done % 500 == 0 {
+                peak = peak.max(rss_mib(&worker));
+            }
+        }
+        anyhow::ensure!(failed == 0, "{failed} of {count} did not complete");
+        println!("signalled all: every one of {count} completed in {:.1}s (worker peak RSS {peak:.1} MiB)", signalled.elapsed().as_secs_f64());
         anyhow::Ok(())
     }
     .await;
