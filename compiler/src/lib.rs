@@ -19,7 +19,9 @@ pub mod schema;
 pub mod source;
 pub mod syntax;
 
-pub use codegen::{GeneratedFile, Options, RuntimeSource};
+use std::collections::BTreeMap;
+
+pub use codegen::{GeneratedFile, Options, RuntimeSource, Sibling};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{SourceFile, Span};
 
@@ -77,6 +79,13 @@ pub fn registry(source: &SourceFile) -> Result<lower::Registry, Vec<Diagnostic>>
     if diagnostics.iter().any(Diagnostic::is_error) { Err(diagnostics) } else { Ok(registry) }
 }
 
+/// What the other flows of one `wfc build` know of this one: its name and [`Sibling`] facts.
+/// `None` when it does not check.
+pub fn sibling(source: &SourceFile, registry: &lower::Registry) -> Option<(String, Sibling)> {
+    let flow = check_with(source, registry).flow?;
+    Some((flow.name.clone(), Sibling { task_queue: flow.task_queue.clone(), input_schema: flow.input_schema.as_ref().map(syntax::Value::to_json) }))
+}
+
 /// A generated worker crate.
 #[derive(Debug)]
 pub struct Built {
@@ -94,9 +103,16 @@ pub fn build(source: &SourceFile, runtime: RuntimeSource) -> Result<Built, Vec<D
 
 /// [`build`], with a registry of activities (see [`check_with`]).
 pub fn build_with(source: &SourceFile, runtime: RuntimeSource, registry: &lower::Registry) -> Result<Built, Vec<Diagnostic>> {
+    build_among(source, runtime, registry, &BTreeMap::new())
+}
+
+/// [`build_with`], knowing the other flows built together (see [`sibling`]), so child
+/// workflow calls to them are typed.
+pub fn build_among(source: &SourceFile, runtime: RuntimeSource, registry: &lower::Registry, siblings: &BTreeMap<String, Sibling>) -> Result<Built, Vec<Diagnostic>> {
     let checked = check_with(source, registry);
     let Some(flow) = checked.flow else { return Err(checked.diagnostics) };
     let plan = checked.plan.unwrap_or_default();
-    let files = codegen::generate(&flow, &plan, &Options::new(source, runtime))?;
+    let options = Options { siblings: siblings.clone(), ..Options::new(source, runtime) };
+    let files = codegen::generate(&flow, &plan, &options)?;
     Ok(Built { name: flow.name, files, warnings: checked.diagnostics })
 }

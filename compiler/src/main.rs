@@ -189,12 +189,17 @@ fn check(flows: &[PathBuf], registry: &wfc::lower::Registry) -> ExitCode {
 fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &RuntimeSource, registry: &wfc::lower::Registry) -> ExitCode {
     let mut invalid = false;
     let mut stale = Vec::new();
+    let mut sources = Vec::new();
     for path in flows {
-        let source = match read(path) {
-            Ok(s) => s,
+        match read(path) {
+            Ok(source) => sources.push((path, source)),
             Err(code) => return code,
-        };
-        let built = match wfc::build_with(&source, runtime.clone(), registry) {
+        }
+    }
+    // Flows built together know each other, so child workflow calls between them are typed.
+    let siblings = sources.iter().filter_map(|(_, source)| wfc::sibling(source, registry)).collect();
+    for (path, source) in sources {
+        let built = match wfc::build_among(&source, runtime.clone(), registry, &siblings) {
             Ok(built) => built,
             Err(diagnostics) => {
                 report(&source, &diagnostics);

@@ -246,7 +246,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     }
 
     /// The node id, plus the iteration path inside loops and parallel branches (`fetch#2.0`).
-    fn activity_id(&self, node: &NodeInfo) -> String {
+    pub(crate) fn activity_id(&self, node: &NodeInfo) -> String {
         if self.frame.path.is_empty() { node.id.to_string() } else { format!("{}#{}", node.id, self.frame.path) }
     }
 

@@ -9,6 +9,7 @@
 
 mod actions;
 pub mod activities;
+mod child;
 pub mod cli;
 mod control;
 mod cx;
@@ -28,6 +29,7 @@ pub use run::Run;
 /// The surface generated code uses; everything it names from this crate is re-exported here.
 pub mod codegen {
     pub use crate::activities::BuiltinInput;
+    pub use crate::child::ChildFlow;
     pub use crate::control::{Branch, Iterate, Loop, Pass, Quorum, RetrySpec, force_failure, force_success, invert, settled};
     pub use crate::cx::{Cx, Flow};
     pub use crate::dag::{Dag, Link, On};

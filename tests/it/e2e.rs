@@ -670,3 +670,29 @@ fn a_schedule_trigger_is_applied_triggered_and_runs() {
         .status
         .success());
 }
+
+#[test]
+fn child_workflows_run_typed_or_by_name_and_their_failures_route() {
+    // The children's own workers, on their flows' default task queues.
+    let address = &DevServer::shared().address;
+    let _reports = WorkerProcess::start(&workers::binary("daily-report-worker"), address, &[], log_path("children-daily-report"));
+    let _tree = WorkerProcess::start(&workers::binary("control-tree-worker"), address, &[], log_path("children-control-tree"));
+    let w = FlowWorker::start(workers::binary("team-digest-worker"), "children", &[]);
+    let run = w.run("digest-1", json!({"teams": ["ops", "web", "data"]}));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        run.output["reports"],
+        json!([{"report": "Daily report for ops"}, {"report": "Daily report for web"}, {"report": "Daily report for data"}])
+    );
+    let vars = &run.output["vars"];
+    assert!(vars["rejected"].as_str().is_some_and(|m| m.contains("invalid input for child workflow `purchase-approval`") && m.contains("\"amount\" is a required property")), "{vars}");
+    assert!(vars["childFailed"].as_str().is_some_and(|m| m.contains("child workflow `control-tree` failed") && m.contains("boom")), "{vars}");
+    // Children are ordinary runs with ids derived from the parent's and the iteration.
+    let child = Command::new(temporal_cli())
+        .args(["workflow", "describe", "--workflow-id", "digest-1/team-report#1", "--address", address])
+        .output()
+        .expect("temporal CLI runs");
+    assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
+    let timeline = String::from_utf8_lossy(&w.cli(&["timeline", "digest-1"]).stdout).into_owned();
+    assert!(timeline.lines().any(|l| l.starts_with("digest-1/team-report#0") && l.contains("child") && l.ends_with("completed")), "{timeline}");
+}

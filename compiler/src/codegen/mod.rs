@@ -12,6 +12,8 @@ mod node;
 mod types;
 mod workflow;
 
+use std::collections::BTreeMap;
+
 use proc_macro2::TokenStream;
 use sha2::{Digest, Sha256};
 
@@ -53,13 +55,23 @@ pub struct Options {
     pub source_path: String,
     /// The source text's SHA-256, quoted in headers.
     pub source_sha256: String,
+    /// The other flows of the same `wfc build`, by workflow name.
+    pub siblings: BTreeMap<String, Sibling>,
+}
+
+/// Another flow built by the same `wfc build` invocation. A `SubWorkflow`/`SubTree` that calls it
+/// checks its input against the sibling's input schema and defaults to the sibling's task queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sibling {
+    pub task_queue: String,
+    pub input_schema: Option<serde_json::Value>,
 }
 
 impl Options {
     pub fn new(source: &SourceFile, runtime: RuntimeSource) -> Self {
         let digest = Sha256::digest(source.text.as_bytes());
         let source_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Options { runtime, source_path: source.path.clone(), source_sha256 }
+        Options { runtime, source_path: source.path.clone(), source_sha256, siblings: BTreeMap::new() }
     }
 }
 
@@ -116,7 +128,8 @@ pub fn generate(flow: &Flow, plan: &Plan, options: &Options) -> Result<Vec<Gener
         options.source_path,
         options.source_sha256
     );
-    let items = workflow::Items::new(flow, plan);
+    let mut items = workflow::Items::new(flow, plan);
+    items.siblings = options.siblings.clone();
     let rust = |path: &str, doc: &str, tokens: TokenStream| -> Result<GeneratedFile, Vec<Diagnostic>> {
         let file: syn::File = syn::parse2(tokens.clone()).map_err(|e| {
             vec![Diagnostic::error(Code::Internal, Span::default(), format!("generated {path} does not parse: {e}"))

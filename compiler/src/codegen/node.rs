@@ -563,6 +563,26 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             }}
         }
         "Pause" => quote! { cx.pause(&NODE) },
+        "SubTree" | "SubWorkflow" => {
+            let workflow = k.text("workflow").unwrap_or_default();
+            let sibling = items.siblings.get(workflow);
+            let task_queue = k.text("taskQueue").or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
+            let schema = match sibling.and_then(|s| s.input_schema.as_ref()) {
+                Some(schema) => {
+                    let text = super::literal::raw_string(&schema.to_string());
+                    quote! { Some(#text) }
+                }
+                None => quote! { None },
+            };
+            let input = match k.param("input") {
+                Some(Param::Template(v)) => template(v),
+                _ => quote! { Template::Json("{}") },
+            };
+            quote! {{
+                const CHILD: ChildFlow = ChildFlow { workflow: #workflow, task_queue: #task_queue, input_schema: #schema };
+                cx.child(&NODE, &CHILD, #input)
+            }}
+        }
         "AlwaysCondition" | "SuccessNode" => quote! { async { cx.succeed() } },
         "FailureNode" => quote! { async { cx.fail(Template::Text("FailureNode")) } },
         "LogMessage" => {
@@ -611,5 +631,5 @@ pub fn signal_schema(flow: &Flow, node: &Node) -> Option<serde_json::Value> {
 
 /// Node types of the catalog that code generation covers in a later version.
 pub fn not_compiled(type_name: &str) -> bool {
-    matches!(type_name, "SubTree" | "SubWorkflow" | "EmailSend" | "SlackMessage" | "DatabaseQuery" | "AI" | "Llm")
+    matches!(type_name, "EmailSend" | "SlackMessage" | "DatabaseQuery" | "AI" | "Llm")
 }

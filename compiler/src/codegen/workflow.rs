@@ -27,6 +27,8 @@ pub struct Items {
     parents: BTreeMap<String, String>,
     /// Graph `Switch` on a value → the case values its edges name.
     cases: BTreeMap<String, Vec<String>>,
+    /// The other flows of the same `wfc build`, for typed child workflow calls.
+    pub siblings: BTreeMap<String, super::Sibling>,
 }
 
 impl Items {
@@ -76,7 +78,7 @@ impl Items {
                 }
             }
         }
-        Items { workflow_type: format_ident!("{}", ident::camel(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases }
+        Items { workflow_type: format_ident!("{}", ident::camel(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases, siblings: BTreeMap::new() }
     }
 
     /// A node and the nodes it is inside of, innermost first.
@@ -163,7 +165,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         None => quote! { (#name, None) },
     });
     let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals }]);
-    for name in ["ActivityPolicy", "Dag", "Iterate", "Level", "Link", "Loop", "On", "OnTimeout", "Pass", "Quorum", "RetrySpec", "SignalWait", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
+    for name in ["ActivityPolicy", "ChildFlow", "Dag", "Iterate", "Level", "Link", "Loop", "On", "OnTimeout", "Pass", "Quorum", "RetrySpec", "SignalWait", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
         if used.contains(name) || name == "Template" && flow.output.is_some() {
             let name = format_ident!("{}", name);
             imports.push(quote! { #name });
