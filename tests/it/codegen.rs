@@ -21,11 +21,18 @@ fn samples() -> Vec<String> {
     names
 }
 
-/// Generates a sample's crate as the CLI does from the repository root.
-fn generate(sample: &str) -> (String, Vec<wfc::GeneratedFile>) {
+fn source(sample: &str) -> SourceFile {
     let path = format!("samples/{sample}");
     let text = std::fs::read_to_string(repo_root().join(&path)).expect("sample is readable");
-    let built = wfc::build(&SourceFile::new(path, text), runtime()).unwrap_or_else(|d| panic!("{sample} does not build: {d:#?}"));
+    SourceFile::new(path, text)
+}
+
+/// Generates a sample's crate as the CLI does from the repository root, with every sample built
+/// together (so child workflow calls between samples are typed).
+fn generate(sample: &str) -> (String, Vec<wfc::GeneratedFile>) {
+    let registry = wfc::lower::Registry::new();
+    let siblings = samples().iter().filter_map(|s| wfc::sibling(&source(s), &registry)).collect();
+    let built = wfc::build_among(&source(sample), runtime(), &registry, &siblings).unwrap_or_else(|d| panic!("{sample} does not build: {d:#?}"));
     (built.name, built.files)
 }
 

@@ -49,6 +49,17 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
     if activities.is_empty() {
         activities.push("None: every node runs inside the workflow.".to_string());
     }
+    let mut signals = vec!["- `pause`: nodes not started yet wait until `resume`.".to_string(), "- `resume`: resumes a paused flow.".to_string()];
+    for (name, schema) in super::workflow::signals(flow, &flow.nodes()) {
+        signals.push(match schema {
+            Some(schema) => format!("- `{name}`, a payload of this schema:\n\n  ```json\n  {}\n  ```", schema),
+            None => format!("- `{name}`: any JSON payload."),
+        });
+    }
+    let schedule = flow.schedule.as_ref().map(|s| {
+        let zone = if s.timezone.is_empty() { "UTC" } else { s.timezone.as_str() };
+        format!("\n## Schedule\n\nRuns on `{}` ({zone}) with the input `{}`: `./target/release/{} schedule apply` creates or updates the Temporal Schedule.\n", s.cron, s.input, package_name(flow))
+    });
     fill(
         README_TEMPLATE,
         &[
@@ -62,6 +73,7 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
             ("input", schema(&flow.input_schema, "input")),
             ("output", schema(&flow.output_schema, "output")),
             ("activities", activities.join("\n")),
+            ("signals", signals.join("\n") + &schedule.unwrap_or_default()),
         ],
     )
 }
