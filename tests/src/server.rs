@@ -38,6 +38,13 @@ pub fn spawn_guarded(program: &Path, args: &[&str], env: &[(&str, &str)], log: S
     command.spawn()
 }
 
+/// The pids of the program [`spawn_guarded`] started (the guard is a shell; the program is its
+/// child).
+pub fn guarded_pids(guard: &Child) -> Vec<String> {
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", guard.id())).unwrap_or_default();
+    children.split_whitespace().map(str::to_string).collect()
+}
+
 /// Stops a process started with [`spawn_guarded`] and waits for it.
 pub fn stop(child: &mut Child) {
     drop(child.stdin.take());

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 
-use crate::server::{spawn_guarded, stop};
+use crate::server::{guarded_pids, spawn_guarded, stop};
 
 /// The cargo target folder shared by the workspace and every generated crate.
 pub fn target_dir() -> PathBuf {
@@ -67,10 +67,8 @@ impl WorkerProcess {
 
     /// Kills the worker with SIGKILL, as a crash would: no graceful shutdown.
     pub fn kill_hard(&mut self) {
-        // The guard is a shell; the worker is its child.
-        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.child.id())).unwrap_or_default();
-        for pid in children.split_whitespace() {
-            let _ = Command::new("kill").args(["-9", pid]).status();
+        for pid in guarded_pids(&self.child) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
         }
         stop(&mut self.child);
     }

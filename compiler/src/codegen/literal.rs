@@ -28,6 +28,28 @@ pub fn raw_string(text: &str) -> Literal {
     format!("r{fence}\"{text}\"{fence}").parse().unwrap_or_else(|_| Literal::string(text))
 }
 
+/// `Some(r#"<json>"#)` or `None`: a schema carried into generated code as JSON text.
+pub fn optional_json(value: Option<&serde_json::Value>) -> TokenStream {
+    match value {
+        Some(value) => {
+            let text = raw_string(&value.to_string());
+            quote! { Some(#text) }
+        }
+        None => quote! { None },
+    }
+}
+
+/// `Some(Duration::from_millis(ms))` or `None`.
+pub fn optional_millis(ms: Option<u64>) -> TokenStream {
+    match ms {
+        Some(ms) => {
+            let ms = Literal::u64_unsuffixed(ms);
+            quote! { Some(::std::time::Duration::from_millis(#ms)) }
+        }
+        None => quote! { None },
+    }
+}
+
 /// `#[doc]` attributes, one per line, so they print as `///` comments.
 pub fn doc_lines(lines: &[String]) -> TokenStream {
     let attrs = lines.iter().map(|line| {

@@ -10,13 +10,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
     let workflow = &items.workflow_type;
     let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::HttpRequest { .. }));
     let register_activities = uses_builtins.then(|| quote! { .register_activities(activities::Activities) });
-    let timeout = match flow.settings.timeout_ms {
-        Some(ms) => {
-            let ms = proc_macro2::Literal::u64_unsuffixed(ms);
-            quote! { Some(::std::time::Duration::from_millis(#ms)) }
-        }
-        None => quote! { None },
-    };
+    let timeout = super::literal::optional_millis(flow.settings.timeout_ms);
     let schedule = match &flow.schedule {
         Some(schedule) => {
             let (cron, timezone) = (&schedule.cron, &schedule.timezone);

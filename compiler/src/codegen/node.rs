@@ -5,7 +5,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::literal::{doc_lines, template};
+use super::literal::{doc_lines, optional_json, optional_millis, template};
 use super::workflow::{Items, policy_ref};
 use crate::model::{Branch, Flow, LogLevel, Node, NodeKind, Param, Slot};
 
@@ -542,20 +542,11 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         "HumanApproval" | "WaitForSignal" => {
             let signal = k.text("signal").unwrap_or_default();
-            let schema = match signal_schema(flow, node) {
-                Some(schema) => {
-                    let text = super::literal::raw_string(&schema.to_string());
-                    quote! { Some(#text) }
-                }
-                None => quote! { None },
-            };
-            let timeout = match k.param("timeout") {
-                Some(Param::Duration(ms)) => {
-                    let ms = Literal::u64_unsuffixed(*ms);
-                    quote! { Some(::std::time::Duration::from_millis(#ms)) }
-                }
-                _ => quote! { None },
-            };
+            let schema = optional_json(signal_schema(flow, node).as_ref());
+            let timeout = optional_millis(match k.param("timeout") {
+                Some(Param::Duration(ms)) => Some(*ms),
+                _ => None,
+            });
             let on_timeout = if k.text("onTimeout") == Some("continue") { quote! { OnTimeout::Continue } } else { quote! { OnTimeout::Fail } };
             quote! {{
                 const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout };
@@ -567,13 +558,7 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let workflow = k.text("workflow").unwrap_or_default();
             let sibling = items.siblings.get(workflow);
             let task_queue = k.text("taskQueue").or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
-            let schema = match sibling.and_then(|s| s.input_schema.as_ref()) {
-                Some(schema) => {
-                    let text = super::literal::raw_string(&schema.to_string());
-                    quote! { Some(#text) }
-                }
-                None => quote! { None },
-            };
+            let schema = optional_json(sibling.and_then(|s| s.input_schema.as_ref()));
             let input = match k.param("input") {
                 Some(Param::Template(v)) => template(v),
                 _ => quote! { Template::Json("{}") },

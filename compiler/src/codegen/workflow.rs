@@ -156,14 +156,12 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     });
     // Import only what this flow's code names, so the crate has no unused imports.
     let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Run }, quote! { Status }];
-    let signals = signal_handlers(flow, &nodes);
-    let signal_table = self::signals(flow, &nodes).into_iter().map(|(name, schema)| match schema {
-        Some(schema) => {
-            let text = super::literal::raw_string(&schema.to_string());
-            quote! { (#name, Some(#text)) }
-        }
-        None => quote! { (#name, None) },
+    let flow_signals = self::signals(flow, &nodes);
+    let signal_table = flow_signals.iter().map(|(name, schema)| {
+        let schema = super::literal::optional_json(schema.as_ref());
+        quote! { (#name, #schema) }
     });
+    let signals = signal_handlers(flow_signals.keys());
     let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals }]);
     for name in ["ActivityPolicy", "ChildFlow", "Dag", "Iterate", "Level", "Link", "Loop", "On", "OnTimeout", "Pass", "Quorum", "RetrySpec", "SignalWait", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
         if used.contains(name) || name == "Template" && flow.output.is_some() {
@@ -281,9 +279,9 @@ pub fn signals<'f>(flow: &'f Flow, nodes: &[&'f Node]) -> BTreeMap<&'f str, Opti
 
 /// One handler per signal of the flow: the payload goes to the mailbox, where a waiting node
 /// takes it (and checks it against its schema).
-fn signal_handlers(flow: &Flow, nodes: &[&Node]) -> TokenStream {
+fn signal_handlers<'s>(signals: impl Iterator<Item = &'s &'s str>) -> TokenStream {
     let mut names = Names::reserving(&["run", "status", "pause", "resume"]);
-    let handlers = signals(flow, nodes).into_keys().map(|signal| {
+    let handlers = signals.map(|signal| {
         let method = format_ident!("{}", names.unique(format!("signal_{}", ident::snake(signal))));
         let doc = format!(" The `{signal}` signal.");
         quote! {

@@ -1,6 +1,6 @@
 //! The benchmark: prints figures, asserts nothing.
 //!
-//! `cargo run --release -p wfc-tests --bin bench [-- SECTION… --workflows N]`; sections (all by
+//! `cargo run --release -p wfc-tests --bin bench [-- SECTION… --workflows N --idle N]`; sections (all by
 //! default):
 //! - `build`: `wfc build`, then the incremental `cargo build --release` of the generated crate
 //!   after a one-node change, with its dependencies already compiled.
@@ -26,7 +26,7 @@ use temporalio_common::{ActivityDefinition, HasWorkflowDefinition, WorkflowDefin
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult};
 use wfc_tests::remote::{RemoteWorkers, connect};
-use wfc_tests::server::{DevServer, spawn_guarded, stop};
+use wfc_tests::server::{DevServer, guarded_pids, spawn_guarded, stop};
 
 const ACTIVITY_QUEUE: &str = "bench-activities";
 
@@ -89,7 +89,8 @@ fn main() -> anyhow::Result<()> {
         let address = args.get(1).cloned().unwrap_or_default();
         return runtime.block_on(hand_worker(&address));
     }
-    let workflows: usize = args.iter().position(|a| a == "--workflows").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(300);
+    let flag = |name: &str, default: usize| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(default);
+    let workflows = flag("--workflows", 300);
     let mut sections: Vec<&str> = SECTIONS.iter().copied().filter(|s| args.iter().any(|a| a == s)).collect();
     if sections.is_empty() {
         sections = SECTIONS.to_vec();
@@ -102,7 +103,7 @@ fn main() -> anyhow::Result<()> {
             "build" => build_time(&crates)?,
             "scale" => scale(&crates)?,
             "makespan" => runtime.block_on(makespan(&crates))?,
-            "idle" => runtime.block_on(idle(&crates, args.iter().position(|a| a == "--idle").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(10_000)))?,
+            "idle" => runtime.block_on(idle(&crates, flag("--idle", 10_000)))?,
             _ => runtime.block_on(throughput(&crates, workflows))?,
         }
     }
@@ -355,9 +356,8 @@ impl temporalio_common::SignalDefinition for Go {
 
 /// The worker's resident memory in MiB (the guard's child process).
 fn rss_mib(guard: &std::process::Child) -> f64 {
-    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", guard.id())).unwrap_or_default();
-    children
-        .split_whitespace()
+    guarded_pids(guard)
+        .iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
         .filter_map(|status| status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
         .sum::<f64>()
@@ -501,10 +501,8 @@ async fn throughput(crates: &Crates, workflows: usize) -> anyhow::Result<()> {
 
 /// The CPU time (user and system) used so far by the process that [`spawn_guarded`] started.
 fn cpu_seconds(guard: &std::process::Child) -> f64 {
-    // The guard is a shell; the worker is its child.
-    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", guard.id())).unwrap_or_default();
-    children
-        .split_whitespace()
+    guarded_pids(guard)
+        .iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
         .map(|stat| {
             // Fields after the parenthesised command: utime and stime are the 12th and 13th.
