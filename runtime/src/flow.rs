@@ -221,6 +221,11 @@ pub struct Status {
 }
 
 impl FlowState {
+    /// `settings.maxOutputBytes`, which built-in activities enforce before their output is recorded.
+    pub fn max_output_bytes(&self) -> Option<usize> {
+        self.settings.max_output_bytes
+    }
+
     pub fn start(&mut self, name: &str, workflow_id: &str, run_id: &str, input: Value, settings: FlowSettings) {
         self.name = name.to_string();
         self.workflow = serde_json::json!({ "id": workflow_id, "runId": run_id, "name": name });

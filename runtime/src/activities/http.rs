@@ -1,132 +1,147 @@
 //! The `HttpRequest` activity.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
-use std::time::Duration;
 
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use temporalio_common::error::ApplicationFailure;
+use serde_json::{Value, json};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use super::BuiltinInput;
-use crate::secrets::{self, ProcessEnv};
+use super::{BuiltinInput, Call, Fault, web};
 
-/// A node's `HttpRequest` configuration, after its templates are rendered.
-#[derive(Debug, Deserialize)]
+/// A node's `HttpRequest` configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct HttpConfig {
+pub struct HttpConfig {
+    /// `GET` unless given; any case.
     #[serde(default)]
-    method: Option<String>,
-    url: String,
+    pub method: Option<String>,
+    pub url: String,
+    /// Values that are not strings are sent as their JSON text.
     #[serde(default)]
-    headers: BTreeMap<String, Value>,
+    pub headers: BTreeMap<String, Value>,
+    /// Added to the URL's query; an array value repeats the key.
     #[serde(default)]
-    query: BTreeMap<String, Value>,
+    pub query: BTreeMap<String, Value>,
+    /// A string is sent as text; anything else as JSON, or as a form when the `Content-Type`
+    /// header says `application/x-www-form-urlencoded`.
     #[serde(default)]
-    body: Option<Value>,
+    pub body: Option<Value>,
+    /// Sent as JSON.
     #[serde(default)]
-    json: Option<Value>,
-    /// Applied as the activity's start-to-close timeout by the workflow.
+    pub json: Option<Value>,
+    /// Sent as `application/x-www-form-urlencoded`.
     #[serde(default)]
-    #[allow(dead_code)]
-    timeout: Option<Value>,
+    pub form: Option<BTreeMap<String, Value>>,
+    /// The workflow applies it as the activity's start-to-close timeout; the request stops a
+    /// little before that deadline.
     #[serde(default)]
-    expect_status: Option<OneOrMany>,
+    pub timeout: Option<Value>,
+    /// The statuses that succeed; any 2xx when absent.
+    #[serde(default)]
+    pub expect_status: Option<ExpectStatus>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
-enum OneOrMany {
+pub enum ExpectStatus {
     One(u16),
     Many(Vec<u16>),
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| reqwest::Client::builder().user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION"))).build().unwrap_or_default())
+impl ExpectStatus {
+    fn accepts(&self, code: u16) -> bool {
+        match self {
+            ExpectStatus::One(c) => *c == code,
+            ExpectStatus::Many(cs) => cs.contains(&code),
+        }
+    }
 }
 
 /// Sends the request a node describes. The output is `{status, headers, body}`; the body is
-/// parsed as JSON when the response says it is JSON.
+/// parsed by its content type (JSON, form, text; anything else base64 with `encoding: base64`).
 ///
 /// Failures are classified for Temporal's retries: a 4xx other than 408 and 429 and a bad
 /// configuration are not retryable; 5xx, 408, 429 and transport errors are, and `Retry-After` sets
-/// the next attempt's delay.
-pub async fn http_request(_ctx: ActivityContext, input: BuiltinInput) -> Result<Value, ActivityError> {
-    let node = input.node.clone();
-    let fail = |message: String, retryable: bool, delay: Option<Duration>| {
-        let failure = ApplicationFailure::builder(format!("HttpRequest `{node}`: {message}"))
-            .type_name(if retryable { "HttpRetryable" } else { "HttpError" }.to_string())
-            .non_retryable(!retryable)
-            .maybe_next_retry_delay(delay)
-            .build();
-        ActivityError::Application(Box::new(failure))
-    };
-    let config = secrets::resolve(input.config, &input.secrets, &ProcessEnv).map_err(|f| fail(f.message, false, None))?;
-    let config: HttpConfig = serde_json::from_value(config).map_err(|e| fail(format!("invalid configuration: {e}"), false, None))?;
-    let method = config.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| fail(format!("`{method}` is not an HTTP method"), false, None))?;
-    let url = reqwest::Url::parse(&config.url).map_err(|e| fail(format!("invalid URL `{}`: {e}", config.url), false, None))?;
-
-    let mut request = client().request(method.clone(), url.clone()).header("Idempotency-Key", &input.idempotency_key);
-    for (name, value) in &config.headers {
-        request = request.header(name.as_str(), wfc_expr::interpolate(value));
-    }
-    if !config.query.is_empty() {
-        let pairs: Vec<(&str, String)> = config.query.iter().map(|(k, v)| (k.as_str(), wfc_expr::interpolate(v))).collect();
-        request = request.query(&pairs);
-    }
-    request = match (config.json, config.body) {
-        (Some(json), _) => request.json(&json),
-        (None, Some(Value::String(text))) => request.body(text),
-        (None, Some(other)) => request.json(&other),
-        (None, None) => request,
-    };
-
-    let response = request.send().await.map_err(|e| fail(format!("{method} {url}: {}", describe(&e)), true, None))?;
-    let status = response.status();
-    let headers: Map<String, Value> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
-        .collect();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let is_json = headers.get("content-type").and_then(Value::as_str).is_some_and(|ct| ct.contains("json"));
-    let text = response.text().await.map_err(|e| fail(format!("reading the response: {}", describe(&e)), true, None))?;
-    let body = if is_json && !text.is_empty() {
-        serde_json::from_str(&text).map_err(|e| fail(format!("the response says JSON but is not: {e}"), false, None))?
-    } else {
-        Value::String(text)
-    };
-
-    let code = status.as_u16();
-    let expected = match &config.expect_status {
-        Some(OneOrMany::One(c)) => *c == code,
-        Some(OneOrMany::Many(cs)) => cs.contains(&code),
-        None => status.is_success(),
-    };
-    if !expected {
-        let retryable = status.is_server_error() || code == 408 || code == 429;
-        let snippet: String = wfc_expr::interpolate(&body).chars().take(200).collect();
-        return Err(fail(format!("{method} {url} returned {status}: {snippet}"), retryable, retry_after));
-    }
-    Ok(json!({ "status": code, "headers": headers, "body": body }))
+/// the next attempt's delay. The request carries `Idempotency-Key: <workflowId>/<nodeId>[#path]`,
+/// the same on every attempt.
+pub async fn http_request(ctx: ActivityContext, input: BuiltinInput) -> Result<Value, ActivityError> {
+    super::run("HttpRequest", &ctx, input, request).await
 }
 
-/// A transport error with its causes, e.g. "error sending request: connection refused".
-fn describe(error: &reqwest::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
+    let method_name = config.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{method_name}` is not an HTTP method")))?;
+    let url = reqwest::Url::parse(&config.url).map_err(|e| Fault::fatal("configuration", format!("invalid URL `{}`: {e}", config.url)))?;
+    let operation = format!("{method} {}", shown(&url, call.is_secret("/url")));
+
+    let mut request = web::client().request(method, url).header("Idempotency-Key", &call.idempotency_key);
+    let mut content_type = None;
+    for (name, value) in &config.headers {
+        let text = wfc_expr::interpolate(value);
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{name}` is not a valid header name")))?;
+        let value = HeaderValue::from_str(&text).map_err(|_| Fault::fatal("configuration", format!("header `{name}` has a character a header cannot carry")))?;
+        if header == CONTENT_TYPE {
+            content_type = Some(text.to_ascii_lowercase());
+        }
+        request = request.header(header, value);
     }
-    message
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (key, value) in &config.query {
+        match value {
+            Value::Array(items) => pairs.extend(items.iter().map(|item| (key.as_str(), wfc_expr::interpolate(item)))),
+            Value::Null => {}
+            other => pairs.push((key.as_str(), wfc_expr::interpolate(other))),
+        }
+    }
+    if !pairs.is_empty() {
+        request = request.query(&pairs);
+    }
+    let form_typed = content_type.as_deref().is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    request = match (config.json, config.form, config.body) {
+        (Some(json), _, _) => request.json(&json),
+        (None, Some(form), _) => request.form(&form_pairs(&form)),
+        (None, None, Some(Value::Object(map))) if form_typed => request.form(&form_pairs(&map.into_iter().collect())),
+        (None, None, Some(Value::String(text))) => {
+            let request = if content_type.is_none() { request.header(CONTENT_TYPE, "text/plain; charset=utf-8") } else { request };
+            request.body(text)
+        }
+        (None, None, Some(other)) => request.json(&other),
+        (None, None, None) => request,
+    };
+    if let Some(left) = call.time_left() {
+        request = request.timeout(left);
+    }
+
+    let reply = web::send(request, &operation, call.max_output_bytes).await?;
+    let code = reply.status.as_u16();
+    let expected = match &config.expect_status {
+        Some(expect) => expect.accepts(code),
+        None => reply.status.is_success(),
+    };
+    if !expected {
+        return Err(reply.status_fault(&operation, &reply.snippet()));
+    }
+    let (body, encoded) = reply.body(&operation)?;
+    let mut output = json!({ "status": code, "headers": reply.header_map(), "body": body });
+    if encoded {
+        output["encoding"] = json!("base64");
+    }
+    Ok(output)
+}
+
+fn form_pairs(form: &BTreeMap<String, Value>) -> Vec<(String, String)> {
+    form.iter().map(|(k, v)| (k.clone(), wfc_expr::interpolate(v))).collect()
+}
+
+/// The URL as messages show it: without its password or query, either of which may carry a
+/// secret, and only its origin when it was completed from `env`.
+pub(crate) fn shown(url: &reqwest::Url, secret: bool) -> String {
+    if secret {
+        return format!("{}/…", url.origin().ascii_serialization());
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.to_string()
 }
