@@ -56,7 +56,7 @@ impl NodeType {
                 child_help: "a Conditional has `then` and optional `else` children; in btree's form, a condition child first",
             },
             NodeType::Delay => Spec { fields: &["duration", "delayMs"], children: (0, 1), child_help: "a Delay sleeps, then runs its one child if it has one" },
-            NodeType::HttpRequest => Spec { fields: &["method", "url", "headers", "query", "body", "json", "timeout", "expectStatus"], children: LEAF, child_help: LEAF_HELP },
+            NodeType::HttpRequest => Spec { fields: &["method", "url", "headers", "query", "body", "json", "form", "timeout", "expectStatus"], children: LEAF, child_help: LEAF_HELP },
             NodeType::Activity => Spec { fields: &["activity", "taskQueue", "input"], children: LEAF, child_help: LEAF_HELP },
             NodeType::Log => Spec { fields: &["message", "level", "outputKey"], children: LEAF, child_help: LEAF_HELP },
             NodeType::SetVariable => Spec { fields: &["name", "value"], children: LEAF, child_help: LEAF_HELP },
@@ -95,7 +95,8 @@ pub enum FieldKind {
     Map,
 }
 
-/// A node type of the product contract that this version validates but does not compile yet.
+/// A node type whose configuration is checked from this table (field by field), then lowered
+/// by its own rules: composites and decorators, waits, btree's utilities, the integrations.
 pub struct TableSpec {
     pub name: &'static str,
     /// Allowed `config` fields, with how each is checked and whether it is required.
@@ -116,7 +117,7 @@ const fn spec(name: &'static str, fields: &'static [(&'static str, FieldKind, bo
 
 use FieldKind as F;
 
-/// Every node type of DESIGN section 2 that code generation does not cover yet.
+/// The node types of DESIGN section 2 that are described by a [`TableSpec`].
 pub const TABLE: &[TableSpec] = &[
     spec("Selector", &[], (1, ANY)),
     spec("Fallback", &[], (1, ANY)),
@@ -148,11 +149,11 @@ pub const TABLE: &[TableSpec] = &[
     spec("Pause", &[], (0, 0)),
     TableSpec {
         activity: true,
-        ..spec("EmailSend", &[("provider", F::Enum(&["smtp", "sendgrid"]), false), ("to", F::Template, true), ("from", F::Template, true), ("cc", F::Template, false), ("bcc", F::Template, false), ("subject", F::Template, true), ("body", F::Template, false), ("html", F::Template, false), ("smtp", F::Template, false), ("apiKey", F::Template, false)], (0, 0))
+        ..spec("EmailSend", &[("provider", F::Enum(&["smtp", "sendgrid"]), false), ("to", F::Template, true), ("from", F::Template, true), ("cc", F::Template, false), ("bcc", F::Template, false), ("subject", F::Template, true), ("body", F::Template, false), ("html", F::Template, false), ("smtp", F::Template, false), ("apiKey", F::Template, false), ("baseUrl", F::Template, false)], (0, 0))
     },
     TableSpec {
         activity: true,
-        ..spec("SlackMessage", &[("webhookUrl", F::Template, false), ("token", F::Template, false), ("channel", F::Template, false), ("text", F::Template, true), ("blocks", F::Template, false)], (0, 0))
+        ..spec("SlackMessage", &[("webhookUrl", F::Template, false), ("token", F::Template, false), ("channel", F::Template, false), ("text", F::Template, true), ("blocks", F::Template, false), ("threadTs", F::Template, false), ("baseUrl", F::Template, false)], (0, 0))
     },
     TableSpec {
         activity: true,
@@ -187,7 +188,7 @@ pub const PARALLEL_EXTENDED: TableSpec = spec(
     (1, ANY),
 );
 
-/// The spec of a type that is validated but not compiled yet.
+/// The table entry of a node type, if it has one.
 pub fn table_spec(name: &str) -> Option<&'static TableSpec> {
     TABLE.iter().find(|spec| spec.name == name)
 }

@@ -179,7 +179,7 @@ impl Checker<'_> {
                     self.expr(expr, Place::Workflow, at);
                 }
             }
-            NodeKind::HttpRequest { config, .. } => self.template_value(config, Place::Activity, at),
+            NodeKind::Builtin { config, .. } => self.template_value(config, Place::Activity, at),
             NodeKind::Activity { input, .. } => self.template_value(input, Place::RemoteActivity, at),
             NodeKind::Log { message: v, .. } | NodeKind::SetVariable { value: v, .. } | NodeKind::Fail { message: v } => {
                 self.template_value(v, Place::Workflow, at);

@@ -67,9 +67,6 @@ codes! {
     InvalidValue = "E0012", "invalid-value";
     /// A JSON Schema uses a construct that wfc cannot turn into a Rust type.
     UnsupportedSchema = "E0013", "unsupported-schema";
-    /// A node type that this version checks but cannot compile yet: `wfc check` accepts the flow,
-    /// `wfc build` stops at this node.
-    NotCompiled = "E0014", "not-compiled";
     /// A graph edge names a node id that no node has.
     UnknownEdgeEndpoint = "E0015", "unknown-edge-endpoint";
     /// An edge's `sourceHandle` is not a handle name, or not one its source node has (e.g.

@@ -235,7 +235,8 @@ pub enum NodeKind {
     Conditional { condition: Expr, then: Box<Node>, otherwise: Option<Box<Node>> },
     /// A durable sleep, then the child if there is one.
     Delay { duration_ms: u64, child: Option<Box<Node>> },
-    HttpRequest { config: Value, policy: ActivityPolicy },
+    /// A built-in activity, run on this flow's worker; `config` holds templates.
+    Builtin { builtin: Builtin, config: Value, policy: ActivityPolicy },
     /// A call of an activity implemented by another worker.
     Activity { activity: String, task_queue: String, input: Value, policy: ActivityPolicy },
     Log { message: Value, level: LogLevel, output_key: Option<String> },
@@ -353,7 +354,66 @@ impl Node {
 
     /// True when the node runs as an activity on a worker (its configuration may read `env.*`).
     pub fn is_activity(&self) -> bool {
-        matches!(self.kind, NodeKind::HttpRequest { .. } | NodeKind::Activity { .. })
+        matches!(self.kind, NodeKind::Builtin { .. } | NodeKind::Activity { .. })
+    }
+}
+
+/// The built-in activities (DESIGN section 2, "Activities"), implemented in `wfc-runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Builtin {
+    Http,
+    Email,
+    Slack,
+    Database,
+    Ai,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 5] = [Builtin::Http, Builtin::Email, Builtin::Slack, Builtin::Database, Builtin::Ai];
+
+    /// The built-in behind a node type name (`Llm` is an alias of `AI`).
+    pub fn of(type_name: &str) -> Option<Builtin> {
+        Some(match type_name {
+            "HttpRequest" => Builtin::Http,
+            "EmailSend" => Builtin::Email,
+            "SlackMessage" => Builtin::Slack,
+            "DatabaseQuery" => Builtin::Database,
+            "AI" | "Llm" => Builtin::Ai,
+            _ => return None,
+        })
+    }
+
+    /// The Temporal activity type, as registered on the worker.
+    pub fn activity_name(self) -> &'static str {
+        match self {
+            Builtin::Http => "HttpRequest",
+            Builtin::Email => "EmailSend",
+            Builtin::Slack => "SlackMessage",
+            Builtin::Database => "DatabaseQuery",
+            Builtin::Ai => "AI",
+        }
+    }
+
+    /// The function of `wfc_runtime::activities` that implements it.
+    pub fn runtime_fn(self) -> &'static str {
+        match self {
+            Builtin::Http => "http_request",
+            Builtin::Email => "email_send",
+            Builtin::Slack => "slack_message",
+            Builtin::Database => "database_query",
+            Builtin::Ai => "chat_completion",
+        }
+    }
+
+    /// One line for the generated code's documentation.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Builtin::Http => "sends the request a node describes; returns `{status, headers, body}`.",
+            Builtin::Email => "sends an email over SMTP or SendGrid; returns `{provider, messageId, accepted, response}`.",
+            Builtin::Slack => "posts to Slack by webhook or `chat.postMessage`; returns `{ok, channel, ts}`.",
+            Builtin::Database => "runs one PostgreSQL statement with bound parameters; returns `{rows, rowCount}`.",
+            Builtin::Ai => "asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`.",
+        }
     }
 }
 

@@ -5,29 +5,46 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::workflow::Items;
-use crate::model::{Flow, NodeKind};
+use std::collections::BTreeSet;
+
+use crate::model::{Builtin, Flow, NodeKind};
 
 pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
-    let uses_http = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::HttpRequest { .. }));
-    let builtins = uses_http.then(|| {
+    let used: BTreeSet<Builtin> = flow
+        .nodes()
+        .iter()
+        .filter_map(|n| match n.kind {
+            NodeKind::Builtin { builtin, .. } => Some(builtin),
+            _ => None,
+        })
+        .collect();
+    let methods = used.iter().map(|builtin| {
+        let name = builtin.activity_name();
+        let function = format_ident!("{}", builtin.runtime_fn());
+        let doc = format!(" `{name}`: {}", builtin.summary());
+        quote! {
+            #[doc = #doc]
+            #[activity(name = #name)]
+            pub async fn #function(
+                ctx: ActivityContext,
+                input: ::wfc_runtime::codegen::BuiltinInput,
+            ) -> Result<::serde_json::Value, ActivityError> {
+                ::wfc_runtime::activities::#function(ctx, input).await
+            }
+        }
+    });
+    let builtins = (!used.is_empty()).then(|| {
         quote! {
             /// The built-in activities this flow uses, registered on its worker.
             pub struct Activities;
 
             #[::temporalio_macros::activities]
             impl Activities {
-                /// `HttpRequest`: sends the request a node describes; returns `{status, headers, body}`.
-                #[activity(name = "HttpRequest")]
-                pub async fn http_request(
-                    ctx: ActivityContext,
-                    input: ::wfc_runtime::codegen::BuiltinInput,
-                ) -> Result<::serde_json::Value, ActivityError> {
-                    ::wfc_runtime::activities::http_request(ctx, input).await
-                }
+                #(#methods)*
             }
         }
     });
-    let imports = uses_http.then(|| quote! { use ::temporalio_sdk::activities::{ActivityContext, ActivityError}; });
+    let imports = (!used.is_empty()).then(|| quote! { use ::temporalio_sdk::activities::{ActivityContext, ActivityError}; });
     let remotes = items.remote_types.iter().map(|(name, ty)| {
         let input = format_ident!("{}Input", ty);
         let output = format_ident!("{}Output", ty);

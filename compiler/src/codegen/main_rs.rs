@@ -8,7 +8,7 @@ use crate::model::{Flow, NodeKind};
 
 pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
     let workflow = &items.workflow_type;
-    let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::HttpRequest { .. }));
+    let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::Builtin { .. }));
     let register_activities = uses_builtins.then(|| quote! { .register_activities(activities::Activities) });
     let timeout = super::literal::optional_millis(flow.settings.timeout_ms);
     let schedule = match &flow.schedule {

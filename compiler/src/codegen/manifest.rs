@@ -39,7 +39,7 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
     let mut activities: Vec<String> = Vec::new();
     for node in flow.nodes() {
         match &node.kind {
-            NodeKind::HttpRequest { .. } => activities.push(format!("- `{}`: built-in `HttpRequest`, on this worker", node.id)),
+            NodeKind::Builtin { builtin, .. } => activities.push(format!("- `{}`: built-in `{}`, on this worker", node.id, builtin.activity_name())),
             NodeKind::Activity { activity, task_queue, .. } => {
                 activities.push(format!("- `{}`: calls `{activity}` on task queue `{task_queue}` (served by another worker)", node.id));
             }

@@ -3,7 +3,7 @@
 //! switch); the runtime's helpers only do the bookkeeping of concurrency, loops and deadlines.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::literal::{doc_lines, optional_json, optional_millis, template};
 use super::workflow::{Items, policy_ref};
@@ -160,10 +160,11 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 None => sleep,
             }
         }
-        NodeKind::HttpRequest { config, policy } => {
+        NodeKind::Builtin { builtin, config, policy } => {
             let config = template(config);
             let policy = policy_ref(flow, policy);
-            quote! { cx.builtin(&NODE, crate::activities::Activities::http_request, #config, #policy) }
+            let function = format_ident!("{}", builtin.runtime_fn());
+            quote! { cx.builtin(&NODE, crate::activities::Activities::#function, #config, #policy) }
         }
         NodeKind::Activity { activity, task_queue, input, policy } => {
             let ty = &items.remote_types[activity];
@@ -589,7 +590,7 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             };
             quote! { async { cx.regex_extract(#input, #pattern, #group, #key) } }
         }
-        // Types that `generate` refuses with E0014 before any file is written.
+        // Every catalog type is matched above; lowering produces no other `Configured` type.
         other => {
             let message = format!("wfc cannot compile `{other}` nodes yet");
             quote! { compile_error!(#message) }
@@ -612,9 +613,4 @@ pub fn signal_schema(flow: &Flow, node: &Node) -> Option<serde_json::Value> {
         Some(Param::Map(schema)) => Some(schema.to_json()),
         _ => flow.signals.get(node.kind.text("signal")?).cloned(),
     }
-}
-
-/// Node types of the catalog that code generation covers in a later version.
-pub fn not_compiled(type_name: &str) -> bool {
-    matches!(type_name, "EmailSend" | "SlackMessage" | "DatabaseQuery" | "AI" | "Llm")
 }

@@ -119,7 +119,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     let policies: Vec<&ActivityPolicy> = nodes
         .iter()
         .filter_map(|n| match &n.kind {
-            NodeKind::HttpRequest { policy, .. } | NodeKind::Activity { policy, .. } => Some(policy),
+            NodeKind::Builtin { policy, .. } | NodeKind::Activity { policy, .. } => Some(policy),
             _ => None,
         })
         .collect();

@@ -4,6 +4,7 @@
 //! reporting every problem at once with a span pointing at the offending value. The graph form's
 //! dialects are normalised in `graph` (and `sim`); nodes are lowered the same way in both forms.
 
+mod builtin;
 mod graph;
 mod sim;
 
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{self, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Body, Expr, Flow, LogLevel, Node, NodeKind, Param, RemoteActivity, Schedule, Settings, Slot};
+use crate::model::{ActivityPolicy, Body, Builtin, Expr, Flow, LogLevel, Node, NodeKind, Param, RemoteActivity, Schedule, Settings, Slot};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Key, Kind, Value};
 
@@ -361,7 +362,12 @@ impl<'a> Lowerer<'a> {
         if let Some(spec) = catalog::table_spec(type_name) {
             let config = self.config(value);
             let children = self.children(value, id, defaults)?;
-            return self.pending(spec, value, type_value.span, config.as_ref(), children, id, defaults);
+            let kind = self.pending(spec, value, type_value.span, config.as_ref(), children, id, defaults)?;
+            let Some(builtin) = Builtin::of(type_name) else { return Some(kind) };
+            let config = config.unwrap_or_else(|| empty_map(type_value.span));
+            self.builtin_rules(builtin, &config, type_value.span)?;
+            let policy = self.node_policy(value, defaults);
+            return Some(NodeKind::Builtin { builtin, config, policy });
         }
         let mut candidates: Vec<&str> = catalog::all_names().collect();
         candidates.extend(self.activities.keys().map(String::as_str));
@@ -496,12 +502,12 @@ impl<'a> Lowerer<'a> {
                 NodeKind::Delay { duration_ms, child: children.next().map(Box::new) }
             }
             NodeType::HttpRequest => {
-                self.http_config(config, type_span)?;
+                self.builtin_rules(Builtin::Http, config, type_span)?;
                 let mut policy = policy;
                 if let Some(t) = config.get("timeout").and_then(|v| self.duration(v)) {
                     policy.timeout_ms = t;
                 }
-                NodeKind::HttpRequest { config: config.clone(), policy }
+                NodeKind::Builtin { builtin: Builtin::Http, config: config.clone(), policy }
             }
             NodeType::Activity => {
                 let name_value = self.required(config, "activity", type_span)?;

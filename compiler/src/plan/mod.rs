@@ -268,7 +268,7 @@ pub fn build(flow: &Flow) -> (Plan, Vec<Diagnostic>) {
 pub fn run_of(kind: &crate::model::NodeKind, type_name: &str) -> Run {
     use crate::model::NodeKind as K;
     match kind {
-        K::HttpRequest { .. } | K::Activity { .. } => Run::Activity,
+        K::Builtin { .. } | K::Activity { .. } => Run::Activity,
         K::Delay { child: None, .. } => Run::Wait,
         K::Configured { activity: true, .. } => Run::Activity,
         K::Configured { children, .. } if children.is_empty() && matches!(type_name, "HumanApproval" | "WaitForSignal" | "Pause" | "WaitAction") => Run::Wait,
