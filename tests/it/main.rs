@@ -1,5 +1,6 @@
 //! wfc's test suite, one binary: code generation, diagnostics, and end-to-end runs.
 
+mod activities;
 mod codegen;
 mod conformance;
 mod diagnostics;

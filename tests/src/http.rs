@@ -27,11 +27,16 @@ pub struct HttpServer {
 /// (each request is answered on its own thread, so slow answers do not queue).
 pub const DELAY_MS: &str = "x-test-delay-ms";
 
+/// A route header that is not sent: its value is the body, as it is (for answers that are not
+/// JSON, or not valid JSON).
+pub const RAW_BODY: &str = "x-test-raw-body";
+
 /// An answer: status, extra headers and a JSON body.
 pub type Route = (u16, Vec<(&'static str, String)>, Value);
 
 impl HttpServer {
-    /// Serves `routes` (by `METHOD /path`); anything else gets 404. Answers are JSON.
+    /// Serves `routes` (by `METHOD /path`); anything else gets 404. Answers are JSON
+    /// unless the route says otherwise ([`RAW_BODY`], a `content-type` header).
     pub fn start(routes: Vec<(&'static str, Route)>) -> HttpServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("cannot bind an HTTP server on 127.0.0.1"));
         let base_url = format!("http://{}", server.server_addr().to_ip().expect("an IP listener"));
@@ -52,13 +57,16 @@ impl HttpServer {
                 };
                 requests2.lock().unwrap_or_else(|e| e.into_inner()).push(recorded);
                 let (status, headers, json) = routes.get(key.as_str()).cloned().unwrap_or((404, Vec::new(), Value::String("not found".into())));
-                let mut response = tiny_http::Response::from_string(json.to_string()).with_status_code(status);
-                response.add_header(tiny_http::Header::from_bytes("content-type", "application/json").expect("a valid header"));
+                let raw = headers.iter().find(|(name, _)| *name == RAW_BODY).map(|(_, body)| body.clone());
+                let mut response = tiny_http::Response::from_string(raw.unwrap_or_else(|| json.to_string())).with_status_code(status);
+                if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+                    response.add_header(tiny_http::Header::from_bytes("content-type", "application/json").expect("a valid header"));
+                }
                 let mut delay = 0;
                 for (name, value) in headers {
                     if name == DELAY_MS {
                         delay = value.parse().unwrap_or(0);
-                    } else {
+                    } else if name != RAW_BODY {
                         response.add_header(tiny_http::Header::from_bytes(name, value.as_bytes()).expect("a valid header"));
                     }
                 }

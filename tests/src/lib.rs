@@ -1,9 +1,12 @@
 //! Test support shared by the test suite and the benchmark: a real Temporal dev server, worker
-//! processes built from generated crates, a recording HTTP server, and remote activity workers.
+//! processes built from generated crates, a recording HTTP server, remote activity workers, and
+//! the integrations' real servers: PostgreSQL and an SMTP server.
 
 pub mod http;
+pub mod postgres;
 pub mod remote;
 pub mod server;
+pub mod smtp;
 pub mod workers;
 
 use std::path::{Path, PathBuf};

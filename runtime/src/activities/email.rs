@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use super::{BuiltinInput, Call, Fault, chain, web};
+use super::{BuiltinInput, Call, Fault, chain, is_tls_refusal, web};
 
 /// A node's `EmailSend` configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -67,8 +67,9 @@ pub enum Recipients {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
-    /// 465 for `tls`, 587 for `starttls`, 25 for `none`, unless given.
-    #[serde(default)]
+    /// 465 for `tls`, 587 for `starttls`, 25 for `none`, unless given. A number, or text such as
+    /// `"{{ env.SMTP_PORT }}"`.
+    #[serde(default, deserialize_with = "port")]
     pub port: Option<u16>,
     #[serde(default)]
     pub security: Security,
@@ -77,6 +78,20 @@ pub struct SmtpConfig {
     /// Usually `{{ env.SMTP_PASSWORD }}`.
     #[serde(default)]
     pub password: Option<String>,
+}
+
+fn port<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Port {
+        Number(u16),
+        Text(String),
+    }
+    match Option::<Port>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Port::Number(n)) => Ok(Some(n)),
+        Some(Port::Text(t)) => t.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("`{t}` is not a port number"))),
+    }
 }
 
 /// How the SMTP connection is protected. Certificates are checked against the system's roots
@@ -171,7 +186,7 @@ async fn smtp(config: &EmailConfig, call: &Call, message_id: String) -> Result<V
     }
     let response = transport.build().send(message).await.map_err(|e| {
         let cause = chain(&e);
-        if e.is_permanent() || e.is_tls() || cause.contains("certificate") { Fault::fatal(&operation, cause) } else { Fault::transient(&operation, cause) }
+        if e.is_permanent() || e.is_tls() || is_tls_refusal(&cause) { Fault::fatal(&operation, cause) } else { Fault::transient(&operation, cause) }
     })?;
     let text: Vec<&str> = response.message().collect();
     Ok(json!({

@@ -64,8 +64,9 @@ pub struct Call {
 impl Call {
     /// The time left before the attempt's deadline, less a margin, so that the activity reports
     /// its own timeout (naming the operation) before Temporal cuts it off.
+    /// A deadline already past says nothing useful (Temporal cuts the attempt off anyway).
     pub fn time_left(&self) -> Option<Duration> {
-        let left = self.deadline?.duration_since(SystemTime::now()).unwrap_or_default();
+        let left = self.deadline?.duration_since(SystemTime::now()).ok().filter(|d| !d.is_zero())?;
         Some(left.saturating_sub(left / 20).max(Duration::from_millis(1)))
     }
 
@@ -162,6 +163,13 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// Whether a transport error is TLS refusing the peer (an untrusted certificate, a server that
+/// does not speak TLS): configuration, which no retry changes.
+pub(crate) fn is_tls_refusal(cause: &str) -> bool {
+    let lower = cause.to_ascii_lowercase();
+    ["certificate", "invalidcontenttype", "handshake", "tls"].iter().any(|word| lower.contains(word))
 }
 
 /// A size cap shared by every activity that reads a response.

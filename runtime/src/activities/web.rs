@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Map, Value};
 
-use super::{Fault, chain, too_large};
+use super::{Fault, chain, is_tls_refusal, too_large};
 
 pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
@@ -57,9 +57,8 @@ fn transport(operation: &str, error: reqwest::Error) -> Fault {
     if error.is_timeout() {
         return Fault::transient(operation, format!("timed out ({})", chain(&error)));
     }
-    // A certificate the worker does not trust will not become trusted by retrying.
     let cause = chain(&error);
-    if cause.contains("certificate") {
+    if is_tls_refusal(&cause) {
         return Fault::fatal(operation, cause);
     }
     Fault::transient(operation, cause)
