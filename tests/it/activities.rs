@@ -12,7 +12,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::testing::{ActivityEnvironment, ActivityEnvironmentError, TestActivityInfoOptions};
 use wfc_runtime::activities as runtime;
 use wfc_runtime::codegen::BuiltinInput;
-use wfc_tests::http::{HttpServer, RAW_BODY};
+use wfc_tests::http::{HttpServer, RAW_BODY, no_tls_server};
 use wfc_tests::postgres::Postgres;
 use wfc_tests::server::free_port;
 use wfc_tests::smtp::Smtp;
@@ -158,7 +158,7 @@ async fn http_requests_send_every_part_parse_by_content_type_and_classify_failur
         ("slow", get("/slow"), fails(&["408 Request Timeout"], true)),
         ("broken", get("/broken"), fails(&["the response is not valid JSON", "{\"id\": 7,"], false)),
         ("unreachable", json!({"url": format!("http://127.0.0.1:{}/x", free_port())}), fails(&["GET http://127.0.0.1:", "onnection refused"], true)),
-        ("tls", json!({"url": format!("https://{}/x", plain_http_port())}), fails(&["GET https://127.0.0.1:", "InvalidContentType"], false)),
+        ("tls", json!({"url": format!("https://{}/x", no_tls_server())}), fails(&["GET https://127.0.0.1:", "InvalidContentType"], false)),
         ("bad-method", json!({"method": "FETCH URL", "url": base}), fails(&["configuration: `FETCH URL` is not an HTTP method"], false)),
         ("bad-config", json!({"url": base, "expectStatus": "ok"}), fails(&["configuration: `expectStatus`"], false)),
     ];
@@ -166,21 +166,6 @@ async fn http_requests_send_every_part_parse_by_content_type_and_classify_failur
         check(name, Kind::Http, config, None, expect).await;
     }
     check("big", Kind::Http, get("/big"), Some(100), fails(&["more than settings.maxOutputBytes (100)"], false)).await;
-}
-
-/// `127.0.0.1:<port>` of a server that answers anything, a TLS handshake included, with a plain
-/// HTTP 400, as web servers do.
-fn plain_http_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let address = listener.local_addr().expect("an address").to_string();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buffer = [0; 512];
-            let _ = std::io::Read::read(&mut stream, &mut buffer);
-            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
-        }
-    });
-    address
 }
 
 #[tokio::test]

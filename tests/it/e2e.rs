@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use base64::Engine;
 use serde_json::{Value, json};
-use wfc_tests::http::HttpServer;
+use wfc_tests::http::{HttpServer, RAW_BODY, no_tls_server};
+use wfc_tests::postgres::Postgres;
 use wfc_tests::remote::RemoteWorkers;
-use wfc_tests::server::{DevServer, temporal_cli};
+use wfc_tests::server::{DevServer, free_port, temporal_cli};
+use wfc_tests::smtp::Smtp;
 use wfc_tests::workers::{self, WorkerProcess};
 
 fn log_path(name: &str) -> PathBuf {
@@ -90,14 +93,37 @@ impl FlowWorker {
     }
 }
 
-/// The workflow's full history as JSON text, from the `temporal` CLI.
+/// The workflow's full history as text, from the `temporal` CLI: its JSON, followed by every
+/// payload decoded (payloads are base64 in the JSON, so a plain search would miss a secret).
 fn history(id: &str) -> String {
     let out = Command::new(temporal_cli())
         .args(["workflow", "show", "--workflow-id", id, "--output", "json", "--address", &DevServer::shared().address])
         .output()
         .expect("temporal CLI runs");
     assert!(out.status.success(), "temporal workflow show failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut text = json.clone();
+    fn decode(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map {
+                    match (key.as_str(), item) {
+                        ("data", Value::String(data)) => {
+                            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) {
+                                out.push('\n');
+                                out.push_str(&String::from_utf8_lossy(&bytes));
+                            }
+                        }
+                        _ => decode(item, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| decode(item, out)),
+            _ => {}
+        }
+    }
+    decode(&serde_json::from_str(&json).unwrap_or(Value::Null), &mut text);
+    text
 }
 
 /// Workers serving the remote activities on `payments`, `inventory` and `approvals`.
@@ -695,4 +721,103 @@ fn child_workflows_run_typed_or_by_name_and_their_failures_route() {
     assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
     let timeline = String::from_utf8_lossy(&w.cli(&["timeline", "digest-1"]).stdout).into_owned();
     assert!(timeline.lines().any(|l| l.starts_with("digest-1/team-report#0") && l.contains("child") && l.ends_with("completed")), "{timeline}");
+}
+
+#[test]
+fn ticket_triage_calls_all_five_integrations_keeps_every_secret_out_of_history_and_routes_their_failures() {
+    let (pg, smtp) = (Postgres::shared(), Smtp::shared());
+    pg.psql("create table if not exists customers (email text primary key, name text, plan text); insert into customers values ('ada@example.com', 'Ada Lovelace', 'pro') on conflict do nothing")
+        .expect("the customers table");
+    let completion = json!({
+        "id": "chatcmpl-7", "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "billing"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 1, "total_tokens": 31},
+    });
+    let api_token = "api-s3cret-40d1";
+    let services = HttpServer::start(vec![
+        ("POST /v1/chat/completions", (200, vec![], completion)),
+        ("POST /tracker/issues", (201, vec![], json!({"id": 7}))),
+        ("POST /broken/issues", (201, vec![(RAW_BODY, "{\"id\": 7".to_string())], Value::Null)),
+        ("POST /services/T1/B1/hook-s3cret", (200, vec![("content-type", "text/plain".to_string()), (RAW_BODY, "ok".into())], Value::Null)),
+    ]);
+    let base = &services.base_url;
+    let (db, llm, tracker, slack, port) = (pg.url(), format!("{base}/v1"), format!("{base}/tracker"), format!("{base}/services/T1/B1/hook-s3cret"), smtp.starttls_port.to_string());
+    let ca = smtp.ca_file.display().to_string();
+    let env = |overrides: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("DATABASE_URL", db.clone()),
+            ("LLM_BASE_URL", llm.clone()),
+            ("LLM_API_KEY", "sk-local".to_string()),
+            ("TRACKER_URL", tracker.clone()),
+            ("API_TOKEN", api_token.to_string()),
+            ("SLACK_WEBHOOK_URL", slack.clone()),
+            ("SMTP_HOST", "localhost".to_string()),
+            ("SMTP_PORT", port.clone()),
+            ("SMTP_USER", Smtp::USER.to_string()),
+            ("SMTP_PASSWORD", smtp.password.clone()),
+            // The SMTP server's certificate is the test's own.
+            ("SSL_CERT_FILE", ca.clone()),
+        ];
+        for (key, value) in overrides {
+            env.retain(|(k, _)| k != key);
+            env.push((key, value.clone()));
+        }
+        env
+    };
+    let start = |test: &str, overrides: &[(&'static str, String)]| {
+        let vars = env(overrides);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        FlowWorker::start(workers::binary("ticket-triage-worker"), test, &vars)
+    };
+    let ticket = |id: &str, email: &str| json!({"ticketId": id, "email": email, "subject": "Invoice is wrong", "body": "I was charged twice."});
+
+    // Every integration succeeds.
+    let w = start("triage", &[]);
+    let run = w.run("triage-ok", ticket("T-1", "ada@example.com"));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.output, json!({"customer": "Ada Lovelace", "category": "billing", "tokens": 31, "issue": 7, "slackError": null, "emailError": null}));
+    let requests = services.requests();
+    let asked = requests.iter().find(|r| r.path == "/v1/chat/completions").expect("the model was asked");
+    assert_eq!(asked.headers["authorization"], "Bearer sk-local");
+    let asked: Value = serde_json::from_str(&asked.body).expect("JSON");
+    assert_eq!(asked["messages"][1], json!({"role": "user", "content": "Invoice is wrong: I was charged twice."}));
+    let filed = requests.iter().find(|r| r.path == "/tracker/issues").expect("an issue was filed");
+    assert_eq!(filed.headers["authorization"], format!("Bearer {api_token}"));
+    assert_eq!(filed.headers["idempotency-key"], "triage-ok/file-issue");
+    assert_eq!(serde_json::from_str::<Value>(&filed.body).ok(), Some(json!({"title": "Invoice is wrong", "label": "billing", "ticket": "T-1"})));
+    let alerted = requests.iter().find(|r| r.path.starts_with("/services/")).expect("Slack was told");
+    assert_eq!(serde_json::from_str::<Value>(&alerted.body).ok(), Some(json!({"text": "New billing ticket T-1: Invoice is wrong (issue 7)"})));
+    let mail = smtp.delivered().into_iter().find(|m| m.data.contains("Subject: Re: Invoice is wrong") && m.rcpt_tos == ["ada@example.com"]).expect("the customer was answered");
+    assert!(mail.authenticated && mail.data.contains("We filed your ticket T-1 as issue 7."), "{}", mail.data);
+
+    // No secret in the history: not the API token in a header, the SMTP password, the database
+    // password in the connection string, nor the Slack webhook's secret path.
+    let history = history("triage-ok");
+    assert!(history.contains("load-customer") && history.contains("env.DATABASE_URL"), "the history is readable, the templates unresolved");
+    for secret in [api_token, smtp.password.as_str(), pg.password.as_str(), "hook-s3cret"] {
+        assert!(!history.contains(secret), "`{secret}` leaked into the workflow history");
+    }
+
+    // Failures route like any node's: a TLS failure (https to a server without TLS) and an SMTP
+    // rejection each run their `onError`, and the triage completes.
+    let routed = start("triage-routed", &[("SLACK_WEBHOOK_URL", format!("https://{}/hook", no_tls_server()))]);
+    let run = routed.run("triage-routed", ticket("T-2", "reject-me@example.com"));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.output["customer"], "unknown");
+    let slack_error = run.output["slackError"].as_str().unwrap_or_default();
+    assert!(slack_error.starts_with("SlackMessage `alert-team`: post to the webhook: ") && slack_error.contains("InvalidContentType"), "{slack_error}");
+    let email_error = run.output["emailError"].as_str().unwrap_or_default();
+    assert!(email_error.starts_with(&format!("EmailSend `answer-customer`: SMTP send via localhost:{port}: ")) && email_error.contains("550"), "{email_error}");
+
+    // Without a handler, a failure fails the run, naming the node, the operation and the cause:
+    // an unreachable database (retried, then given up), and a response that is not valid JSON.
+    let unreachable = start("triage-no-db", &[("DATABASE_URL", format!("postgres://wfc:x@127.0.0.1:{}/wfc", free_port()))]);
+    let run = unreachable.run("triage-no-db", ticket("T-3", "ada@example.com"));
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("node `load-customer` (DatabaseQuery) failed") && run.stderr.contains("DatabaseQuery `load-customer`: connect to 127.0.0.1:"), "{}", run.stderr);
+    let broken = start("triage-bad-json", &[("TRACKER_URL", format!("{base}/broken"))]);
+    let run = broken.run("triage-bad-json", ticket("T-4", "ada@example.com"));
+    assert_eq!(run.code, Some(1));
+    // The URL came from `env`, so the message shows only its origin.
+    assert!(run.stderr.contains(&format!("HttpRequest `file-issue`: POST {base}/…: the response is not valid JSON")), "{}", run.stderr);
 }

@@ -93,3 +93,18 @@ impl Drop for HttpServer {
         }
     }
 }
+
+/// `127.0.0.1:<port>` of a server that answers anything, a TLS handshake included, with a plain
+/// HTTP 400, as web servers do: where an `https://` URL meets a server without TLS.
+pub fn no_tls_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let address = listener.local_addr().expect("an address").to_string();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0; 512];
+            let _ = std::io::Read::read(&mut stream, &mut buffer);
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    address
+}

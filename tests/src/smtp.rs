@@ -48,17 +48,8 @@ impl Smtp {
         let _ = std::fs::remove_dir_all(&dir);
         let out = dir.join("mail");
         std::fs::create_dir_all(&out).expect("a temporary directory");
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        assert!(made.is_ok_and(|s| s.success()), "openssl cannot make a test certificate");
+        let (cert, key, ca) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("ca.pem"));
+        make_certificates(&dir);
         let (plain_port, starttls_port) = (free_port(), free_port());
         let script = repo_root().join("tests/servers/smtp_sink.py");
         let args = [
@@ -80,7 +71,7 @@ impl Smtp {
             assert!(Instant::now() < deadline, "the SMTP server did not come up within 30s (pip install aiosmtpd): {log}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Smtp { plain_port, starttls_port, password: password.to_string(), ca_file: cert, out, _child: child }
+        Smtp { plain_port, starttls_port, password: password.to_string(), ca_file: ca, out, _child: child }
     }
 
     /// Every message delivered so far, in order.
@@ -108,5 +99,20 @@ impl Smtp {
                 })
             })
             .collect()
+    }
+}
+
+/// A test CA (`ca.pem`) and, signed by it, a certificate for `localhost` and 127.0.0.1
+/// (`cert.pem`, `key.pem`), made with the `openssl` command.
+fn make_certificates(dir: &std::path::Path) {
+    std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("an extension file");
+    let steps: [&[&str]; 3] = [
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wfc test CA", "-keyout", "ca.key", "-out", "ca.pem"],
+        &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "leaf.csr"],
+        &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "cert.pem"],
+    ];
+    for args in steps {
+        let status = Command::new("openssl").args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        assert!(status.is_ok_and(|s| s.success()), "openssl {} failed", args.join(" "));
     }
 }
