@@ -14,11 +14,24 @@ if ! command -v temporal >/dev/null 2>&1; then
 fi
 command -v temporal >/dev/null 2>&1 || { echo "setup: the temporal CLI is not available" >&2; exit 2; }
 
-# mold links the SDK-sized binaries several times faster; optional.
-if ! command -v mold >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "setup: installing mold" >&2
-  (apt-get install -y -qq mold >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mold >/dev/null 2>&1)) || true
+# The integrations' real servers for the tests: PostgreSQL (Debian's package), an SMTP server
+# (PyPI's aiosmtpd) and openssl for its test certificate.
+apt_install() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+  echo "setup: installing $*" >&2
+  apt-get install -y -qq "$@" >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$@" >/dev/null 2>&1) || true
+}
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt_install postgresql
 fi
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "setup: installing aiosmtpd (pip install aiosmtpd)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >&2 || python3 -m pip install --quiet --user aiosmtpd >&2 || true
+fi
+
+# mold links the SDK-sized binaries several times faster; optional.
+command -v mold >/dev/null 2>&1 || apt_install mold
 if command -v mold >/dev/null 2>&1; then
   export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
 fi

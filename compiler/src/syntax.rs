@@ -63,6 +63,16 @@ impl Value {
         self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
     }
 
+    /// Every string in the value (map keys aside), in document order.
+    pub fn strings<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match &self.kind {
+            Kind::String(s) => out.push(s),
+            Kind::Seq(items) => items.iter().for_each(|item| item.strings(out)),
+            Kind::Map(entries) => entries.iter().for_each(|(_, value)| value.strings(out)),
+            _ => {}
+        }
+    }
+
     /// A short description of the value's type, for messages.
     pub fn type_name(&self) -> &'static str {
         match self.kind {

@@ -1,5 +1,7 @@
 //! `Cargo.toml` and `README.md`, filled in from the templates in `codegen-templates/`.
 
+use std::collections::BTreeSet;
+
 use crate::model::{Flow, NodeKind};
 use crate::syntax::Value;
 
@@ -39,7 +41,15 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
     let mut activities: Vec<String> = Vec::new();
     for node in flow.nodes() {
         match &node.kind {
-            NodeKind::Builtin { builtin, .. } => activities.push(format!("- `{}`: built-in `{}`, on this worker", node.id, builtin.activity_name())),
+            NodeKind::Builtin { builtin, config, .. } => {
+                let mut line = format!("- `{}`: built-in `{}`, on this worker", node.id, builtin.activity_name());
+                let names = env_names(config);
+                if !names.is_empty() {
+                    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                    line.push_str(&format!("; reads {} from the worker's environment, inside the activity (never into history)", names.join(", ")));
+                }
+                activities.push(line);
+            }
             NodeKind::Activity { activity, task_queue, .. } => {
                 activities.push(format!("- `{}`: calls `{activity}` on task queue `{task_queue}` (served by another worker)", node.id));
             }
@@ -143,4 +153,24 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The environment variables a configuration's templates read as `env.NAME`.
+fn env_names(config: &Value) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut texts = Vec::new();
+    config.strings(&mut texts);
+    for text in texts {
+        let Ok(template) = wfc_expr::Template::parse(text) else { continue };
+        for expr in template.exprs() {
+            for at in wfc_expr::identifier_offsets(expr.source, "env") {
+                let Some(rest) = expr.source[at + 3..].strip_prefix('.') else { continue };
+                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() {
+                    names.insert(name);
+                }
+            }
+        }
+    }
+    names
 }

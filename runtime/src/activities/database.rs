@@ -102,7 +102,9 @@ fn describe(config: &Config) -> String {
 /// serialization failures, deadlocks and an unavailable server are retryable.
 fn sql_fault(operation: &str, error: &tokio_postgres::Error) -> Fault {
     let Some(db) = error.as_db_error() else {
-        return Fault::transient(operation, chain(error));
+        let cause = chain(error);
+        // This build connects without TLS; a server that demands it will keep demanding it.
+        return if super::is_tls_refusal(&cause) { Fault::fatal(operation, cause) } else { Fault::transient(operation, cause) };
     };
     let code = db.code().code();
     let mut cause = format!("{} {code}: {}", db.severity(), db.message());
