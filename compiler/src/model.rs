@@ -369,8 +369,6 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 5] = [Builtin::Http, Builtin::Email, Builtin::Slack, Builtin::Database, Builtin::Ai];
-
     /// The built-in behind a node type name (`Llm` is an alias of `AI`).
     pub fn of(type_name: &str) -> Option<Builtin> {
         Some(match type_name {

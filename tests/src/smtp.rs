@@ -67,8 +67,10 @@ impl Smtp {
         let child = spawn_guarded(std::path::Path::new("python3"), &args, &[], log).expect("python3 runs");
         let deadline = Instant::now() + Duration::from_secs(30);
         while [plain_port, starttls_port].iter().any(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_err()) {
-            let log = std::fs::read_to_string(dir.join("smtp.log")).unwrap_or_default();
-            assert!(Instant::now() < deadline, "the SMTP server did not come up within 30s (pip install aiosmtpd): {log}");
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.join("smtp.log")).unwrap_or_default();
+                panic!("the SMTP server did not come up within 30s (pip install aiosmtpd): {log}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         Smtp { plain_port, starttls_port, password: password.to_string(), ca_file: ca, out, _child: child }

@@ -61,17 +61,13 @@ async fn complete(config: ChatConfig, call: Call) -> Result<Value, Fault> {
     if let Some(n) = config.max_tokens {
         body.insert("max_tokens".into(), json!(n));
     }
-    let base = config.base_url.as_deref().unwrap_or("https://api.openai.com/v1").trim_end_matches('/');
-    let url = reqwest::Url::parse(&format!("{base}/chat/completions")).map_err(|e| Fault::fatal("configuration", format!("invalid `baseUrl`: {e}")))?;
-    let operation = format!("chat completion at {}", super::http::shown(&url, call.is_secret("/baseUrl")));
+    let url = web::endpoint(config.base_url.as_deref(), "https://api.openai.com/v1", "chat/completions")?;
+    let operation = format!("chat completion at {}", web::shown(&url, call.is_secret("/baseUrl")));
     let mut request = web::client().post(url).json(&body);
     if let Some(key) = &config.api_key {
         request = request.header(AUTHORIZATION, format!("Bearer {key}"));
     }
-    if let Some(left) = call.time_left() {
-        request = request.timeout(left);
-    }
-    let reply = web::send(request, &operation, call.max_output_bytes).await?;
+    let reply = web::send(request, &operation, &call).await?;
     if !reply.status.is_success() {
         let detail = reply.json(&operation).ok().and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string));
         return Err(reply.status_fault(&operation, &detail.unwrap_or_else(|| reply.snippet())));

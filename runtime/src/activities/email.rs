@@ -224,14 +224,10 @@ async fn sendgrid(config: &EmailConfig, call: &Call, message_id: String) -> Resu
         "content": content,
         "headers": {"Message-ID": message_id},
     });
-    let base = config.base_url.as_deref().unwrap_or("https://api.sendgrid.com").trim_end_matches('/');
-    let url = reqwest::Url::parse(&format!("{base}/v3/mail/send")).map_err(|e| Fault::fatal("configuration", format!("invalid `baseUrl`: {e}")))?;
+    let url = web::endpoint(config.base_url.as_deref(), "https://api.sendgrid.com", "v3/mail/send")?;
     let operation = "SendGrid mail/send";
-    let mut request = web::client().post(url).header(AUTHORIZATION, format!("Bearer {key}")).json(&body);
-    if let Some(left) = call.time_left() {
-        request = request.timeout(left);
-    }
-    let reply = web::send(request, operation, call.max_output_bytes).await?;
+    let request = web::client().post(url).header(AUTHORIZATION, format!("Bearer {key}")).json(&body);
+    let reply = web::send(request, operation, call).await?;
     if !reply.status.is_success() {
         let detail = reply.json(operation).ok().and_then(|v| v.pointer("/errors/0/message").and_then(Value::as_str).map(str::to_string));
         return Err(reply.status_fault(operation, &detail.unwrap_or_else(|| reply.snippet())));

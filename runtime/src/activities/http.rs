@@ -73,7 +73,7 @@ async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
     let method_name = config.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{method_name}` is not an HTTP method")))?;
     let url = reqwest::Url::parse(&config.url).map_err(|e| Fault::fatal("configuration", format!("invalid URL `{}`: {e}", config.url)))?;
-    let operation = format!("{method} {}", shown(&url, call.is_secret("/url")));
+    let operation = format!("{method} {}", web::shown(&url, call.is_secret("/url")));
 
     let mut request = web::client().request(method, url).header("Idempotency-Key", &call.idempotency_key);
     let mut content_type = None;
@@ -109,11 +109,8 @@ async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
         (None, None, Some(other)) => request.json(&other),
         (None, None, None) => request,
     };
-    if let Some(left) = call.time_left() {
-        request = request.timeout(left);
-    }
 
-    let reply = web::send(request, &operation, call.max_output_bytes).await?;
+    let reply = web::send(request, &operation, &call).await?;
     let code = reply.status.as_u16();
     let expected = match &config.expect_status {
         Some(expect) => expect.accepts(code),
@@ -132,16 +129,4 @@ async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
 
 fn form_pairs(form: &BTreeMap<String, Value>) -> Vec<(String, String)> {
     form.iter().map(|(k, v)| (k.clone(), wfc_expr::interpolate(v))).collect()
-}
-
-/// The URL as messages show it: without its password or query, either of which may carry a
-/// secret, and only its origin when it was completed from `env`.
-pub(crate) fn shown(url: &reqwest::Url, secret: bool) -> String {
-    if secret {
-        return format!("{}/…", url.origin().ascii_serialization());
-    }
-    let mut shown = url.clone();
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.to_string()
 }

@@ -54,11 +54,8 @@ async fn post(config: SlackConfig, call: Call) -> Result<Value, Fault> {
             if let Some(channel) = &config.channel {
                 message.insert("channel".into(), json!(channel));
             }
-            let mut request = web::client().post(url).json(&message);
-            if let Some(left) = call.time_left() {
-                request = request.timeout(left);
-            }
-            let reply = web::send(request, operation, call.max_output_bytes).await?;
+            let request = web::client().post(url).json(&message);
+            let reply = web::send(request, operation, &call).await?;
             if !reply.status.is_success() {
                 return Err(reply.status_fault(operation, &reply.snippet()));
             }
@@ -67,18 +64,14 @@ async fn post(config: SlackConfig, call: Call) -> Result<Value, Fault> {
         (None, Some(token)) => {
             let channel = config.channel.as_deref().ok_or_else(|| Fault::fatal("configuration", "a bot token needs a `channel`"))?;
             message.insert("channel".into(), json!(channel));
-            let base = config.base_url.as_deref().unwrap_or("https://slack.com/api").trim_end_matches('/');
             let operation = "chat.postMessage";
-            let url = reqwest::Url::parse(&format!("{base}/chat.postMessage")).map_err(|e| Fault::fatal("configuration", format!("invalid `baseUrl`: {e}")))?;
-            let mut request = web::client()
+            let url = web::endpoint(config.base_url.as_deref(), "https://slack.com/api", "chat.postMessage")?;
+            let request = web::client()
                 .post(url)
                 .header(AUTHORIZATION, format!("Bearer {token}"))
                 .header(CONTENT_TYPE, "application/json; charset=utf-8")
                 .body(Value::Object(message).to_string());
-            if let Some(left) = call.time_left() {
-                request = request.timeout(left);
-            }
-            let reply = web::send(request, operation, call.max_output_bytes).await?;
+            let reply = web::send(request, operation, &call).await?;
             if !reply.status.is_success() {
                 return Err(reply.status_fault(operation, &reply.snippet()));
             }

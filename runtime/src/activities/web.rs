@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Map, Value};
 
-use super::{Fault, chain, is_tls_refusal, too_large};
+use super::{Call, Fault, chain, is_tls_refusal, too_large};
 
 pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
@@ -29,9 +29,13 @@ pub(crate) struct Reply {
     pub bytes: Vec<u8>,
 }
 
-/// Sends a request and reads the body, failing as soon as it passes `limit` bytes. Transport
-/// errors and timeouts are retryable.
-pub(crate) async fn send(request: RequestBuilder, operation: &str, limit: Option<usize>) -> Result<Reply, Fault> {
+/// Sends a request, stopping a little before the attempt's deadline, and reads the body, failing
+/// as soon as it passes `settings.maxOutputBytes`. Transport errors and timeouts are retryable.
+pub(crate) async fn send(mut request: RequestBuilder, operation: &str, call: &Call) -> Result<Reply, Fault> {
+    if let Some(left) = call.time_left() {
+        request = request.timeout(left);
+    }
+    let limit = call.max_output_bytes;
     let mut response = request.send().await.map_err(|e| transport(operation, e))?;
     if let (Some(max), Some(length)) = (limit, response.content_length())
         && length > max as u64
@@ -152,4 +156,22 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// `<base>/<path>`, where `base` is the node's `baseUrl` or the service's own.
+pub(crate) fn endpoint(base: Option<&str>, default: &str, path: &str) -> Result<reqwest::Url, Fault> {
+    let base = base.unwrap_or(default).trim_end_matches('/');
+    reqwest::Url::parse(&format!("{base}/{path}")).map_err(|e| Fault::fatal("configuration", format!("invalid `baseUrl`: {e}")))
+}
+
+/// The URL as messages show it: without its password or query, either of which may carry a
+/// secret, and only its origin when it was completed from `env`.
+pub(crate) fn shown(url: &reqwest::Url, secret: bool) -> String {
+    if secret {
+        return format!("{}/…", url.origin().ascii_serialization());
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.to_string()
 }
