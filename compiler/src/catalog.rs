@@ -83,6 +83,8 @@ pub enum FieldKind {
     Duration,
     /// A whole number of at least the given minimum.
     Int(u64),
+    /// A duration in milliseconds (btree's `…Ms` fields): 1ms to 100 years.
+    Millis,
     Number,
     Bool,
     Str,
@@ -132,7 +134,7 @@ pub const TABLE: &[TableSpec] = &[
     spec("SubWorkflow", &[("workflow", F::Str, true), ("taskQueue", F::Str, false), ("input", F::Template, false)], (0, 0)),
     spec("MemorySequence", &[], (1, ANY)),
     spec("ReactiveSequence", &[], (1, ANY)),
-    TableSpec { one_of: &["timeout", "timeoutMs"], ..spec("Timeout", &[("timeout", F::Duration, false), ("timeoutMs", F::Int(1), false)], (1, 1)) },
+    TableSpec { one_of: &["timeout", "timeoutMs"], ..spec("Timeout", &[("timeout", F::Duration, false), ("timeoutMs", F::Millis, false)], (1, 1)) },
     spec("Retry", &[("maxAttempts", F::Int(1), false), ("delay", F::Duration, false), ("backoff", F::Enum(&["fixed", "exponential"]), false), ("maxDelay", F::Duration, false)], (1, 1)),
     spec("Repeat", &[("count", F::Int(1), true)], (1, 1)),
     spec("Invert", &[], (1, 1)),
@@ -172,7 +174,7 @@ pub const TABLE: &[TableSpec] = &[
         writes: &["key", "counterKey"],
         ..spec("CounterAction", &[("key", F::Str, false), ("counterKey", F::Str, false), ("increment", F::Number, false)], (0, 0))
     },
-    spec("WaitAction", &[("waitMs", F::Int(0), true)], (0, 0)),
+    spec("WaitAction", &[("waitMs", F::Millis, true)], (0, 0)),
     spec("AlwaysCondition", &[], (0, 0)),
     spec("SuccessNode", &[], (0, 0)),
     spec("FailureNode", &[], (0, 0)),

@@ -285,6 +285,11 @@ impl Checker<'_> {
             let span = wfc_expr::identifier_offsets(&expr.source, name).first().map_or(expr.span, |at| sub(*at, name.len()));
             if name == "env" {
                 match place {
+                    Place::Activity if references.env_whole => self.diagnostics.push(
+                        Diagnostic::error(Code::EnvByName, span, "`env` is read as a whole")
+                            .label("the whole environment")
+                            .help("read each variable by name, e.g. `{{ env.API_TOKEN }}`: only the names a flow selects reach its activities"),
+                    ),
                     Place::Activity => {}
                     Place::Workflow => self.diagnostics.push(
                         Diagnostic::error(Code::EnvOutsideActivity, span, "`env` is read outside activity configuration")

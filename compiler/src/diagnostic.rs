@@ -107,6 +107,10 @@ codes! {
     /// An expression's value has the wrong type for where it is used, as far as the input
     /// schema makes types known (e.g. a condition that is a string).
     TypeMismatch = "E0109", "type-mismatch";
+    /// `env` is read other than as `env.NAME` (`env`, `env['X']`, `env.map(…)`): that would
+    /// hand the worker's whole environment, its credentials included, to the activity. Name
+    /// each variable the activity needs.
+    EnvByName = "E0110", "env-by-name";
     /// A graph node that no path from the start reaches. It is dropped from the plan.
     Unreachable = "W0001", "unreachable";
     /// A setting of an exported block that wfc has no equivalent for; it is ignored.

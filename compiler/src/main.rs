@@ -117,11 +117,25 @@ fn explain(code: Option<&str>) -> ExitCode {
 }
 
 fn read(path: &Path) -> Result<SourceFile, ExitCode> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(SourceFile::new(path.to_string_lossy(), text)),
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", path.display());
-            Err(ExitCode::from(USAGE_OR_IO))
+            return Err(ExitCode::from(USAGE_OR_IO));
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(path.to_string_lossy(), text)),
+        Err(e) => {
+            // Up to the first invalid byte the lossy text has the same offsets, so the
+            // diagnostic points at it.
+            let at = e.utf8_error().valid_up_to();
+            let source = SourceFile::new(path.to_string_lossy(), String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let diagnostic = Diagnostic::error(wfc::Code::Syntax, wfc::Span::new(at, at + 1), "the file is not valid UTF-8")
+                .label("invalid byte here")
+                .help("save the flow as UTF-8 text");
+            report(&source, &[diagnostic]);
+            Err(ExitCode::from(INVALID_FLOW))
         }
     }
 }
@@ -197,7 +211,16 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
         }
     }
     // Flows built together know each other, so child workflow calls between them are typed.
-    let siblings = sources.iter().filter_map(|(_, source)| wfc::sibling(source, registry)).collect();
+    let checked: Vec<(&PathBuf, (String, wfc::Sibling))> = sources.iter().filter_map(|(path, source)| Some((*path, wfc::sibling(source, registry)?))).collect();
+    // Two flows of one name would write the same crate, one over the other.
+    let mut names = std::collections::BTreeMap::new();
+    for (path, (name, _)) in &checked {
+        if let Some(first) = names.insert(name.clone(), path.display().to_string()) {
+            eprintln!("error: {} and {first} are both named `{name}`: their crates would overwrite each other; rename one", path.display());
+            return ExitCode::from(INVALID_FLOW);
+        }
+    }
+    let siblings = checked.into_iter().map(|(_, sibling)| sibling).collect();
     for (path, source) in sources {
         let built = match wfc::build_among(&source, runtime.clone(), registry, &siblings) {
             Ok(built) => built,

@@ -184,6 +184,7 @@ fn field_schema(kind: catalog::FieldKind) -> Value {
         F::Expr | F::Template => json!({}),
         F::Duration => json!({"$ref": "#/$defs/duration"}),
         F::Int(min) => json!({"type": "integer", "minimum": min}),
+        F::Millis => json!({"type": "integer", "minimum": 1, "maximum": crate::duration::MAX_MS}),
         F::Number => json!({"type": "number"}),
         F::Bool => json!({"type": "boolean"}),
         F::Str => json!({"type": "string"}),

@@ -8,13 +8,16 @@ pub struct SourceFile {
     pub text: String,
     /// Byte offset of the start of every line, for line/column look-ups in O(log n).
     line_starts: Vec<usize>,
+    /// An ASCII text's columns are byte distances, found in constant time.
+    ascii: bool,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        SourceFile { path: path.into(), text, line_starts }
+        let ascii = text.is_ascii();
+        SourceFile { path: path.into(), text, line_starts, ascii }
     }
 
     /// The file name without directory or extension, the name of a document that has none.
@@ -23,12 +26,26 @@ impl SourceFile {
         name.split('.').next().unwrap_or(name)
     }
 
+    /// How many lines the file has.
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The byte range of a 0-based line, without its line break.
+    pub fn line_range(&self, line: usize) -> (usize, usize) {
+        let start = self.line_starts.get(line).copied().unwrap_or(self.text.len());
+        let end = self.line_starts.get(line + 1).map_or(self.text.len(), |next| next - 1);
+        let end = if self.text[..end].ends_with('\r') { end - 1 } else { end };
+        (start, end.max(start))
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
         let line = self.line_starts.partition_point(|start| *start <= offset);
         let line_start = self.line_starts[line - 1];
-        (line, self.text[line_start..offset].chars().count() + 1)
+        let column = if self.ascii { offset - line_start } else { self.text[line_start..offset].chars().count() };
+        (line, column + 1)
     }
 }
 
@@ -98,18 +115,30 @@ impl SourceFile {
             return span.slice(offset + 1, len);
         }
         // A block scalar (`|`): each line of the value is a line of the source after its
-        // indentation, so find the line in the source and keep the column.
+        // indentation, so find the line in the source and keep the column. One pass over the
+        // value's lines, each found after the previous one: linear in the scalar's length.
         let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
         let mut cursor = 0;
-        for (i, line) in text.split('\n').enumerate() {
-            let at = text.split('\n').take(i).map(|l| l.len() + 1).sum::<usize>();
+        let mut at = 0;
+        for line in text.split('\n') {
+            let line_at = at;
+            at += line.len() + 1;
+            if line_at > line_start {
+                break;
+            }
             let Some(found) = (!line.is_empty()).then(|| raw[cursor..].find(line)).flatten() else { continue };
             cursor += found;
-            if at == line_start {
+            if line_at == line_start {
                 return span.slice(cursor + (offset - line_start), len);
             }
             cursor += line.len();
         }
         span
     }
+}
+
+/// Characters a terminal or an editor does not show as themselves: controls (ANSI escapes
+/// start with one) and the bidi controls that reorder what is displayed around them.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }

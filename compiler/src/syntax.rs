@@ -4,10 +4,11 @@
 //! and diagnostics. This layer never fails: it returns what it could read plus every error.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, one_of};
 use crate::source::{CharToByte, Span};
 
 /// A value of the document, with its span.
@@ -73,6 +74,24 @@ impl Value {
         }
     }
 
+    /// How many values this one holds, itself included (what a YAML alias of it copies).
+    pub fn size(&self) -> usize {
+        1 + match &self.kind {
+            Kind::Seq(items) => items.iter().map(Value::size).sum(),
+            Kind::Map(entries) => entries.iter().map(|(_, v)| v.size()).sum(),
+            _ => 0,
+        }
+    }
+
+    /// How many collections deep the value nests (a scalar is 0).
+    pub fn depth(&self) -> usize {
+        match &self.kind {
+            Kind::Seq(items) => 1 + items.iter().map(Value::depth).max().unwrap_or(0),
+            Kind::Map(entries) => 1 + entries.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     /// A short description of the value's type, for messages.
     pub fn type_name(&self) -> &'static str {
         match self.kind {
@@ -103,6 +122,14 @@ impl Value {
     }
 }
 
+/// How deeply collections may nest. Every later pass (and the compiler's own stack) is bounded
+/// by this: a tree of about 60 composites fits, a hostile document of thousands does not.
+pub const MAX_DEPTH: usize = 128;
+
+/// How many values aliases may copy in all. Each `*alias` copies its anchor, so a few hundred
+/// bytes of nested aliases (a "billion laughs") would otherwise expand without bound.
+pub const MAX_ALIAS_EXPANSION: usize = 100_000;
+
 /// Parses a document. Returns the root value (if any) and every error found.
 pub fn parse(text: &str) -> (Option<Value>, Vec<Diagnostic>) {
     let positions = CharToByte::new(text);
@@ -112,8 +139,15 @@ pub fn parse(text: &str) -> (Option<Value>, Vec<Diagnostic>) {
     for event in Parser::new_from_str(text) {
         match event {
             Ok((event, span)) => {
-                if let Err(d) = builder.event(event, span_of(&span)) {
-                    diagnostics.push(d);
+                let stop = builder.event(event, span_of(&span));
+                diagnostics.append(&mut builder.reported);
+                match stop {
+                    Ok(()) => {}
+                    Err(Stop::Continue(d)) => diagnostics.push(d),
+                    Err(Stop::Abort(d)) => {
+                        diagnostics.push(d);
+                        return (None, diagnostics);
+                    }
                 }
             }
             Err(e) => {
@@ -139,12 +173,33 @@ pub fn parse(text: &str) -> (Option<Value>, Vec<Diagnostic>) {
     (root, diagnostics)
 }
 
+/// Why an event was refused: an error after which reading goes on, or one that ends it (the
+/// document is too deep or too large to read safely).
+enum Stop {
+    Continue(Diagnostic),
+    Abort(Diagnostic),
+}
+
+impl From<Diagnostic> for Stop {
+    fn from(d: Diagnostic) -> Self {
+        Stop::Continue(d)
+    }
+}
+
 /// Builds values from parser events: a stack of open collections.
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    anchors: Vec<(usize, Value)>,
+    /// Anchored values by anchor id, with their size in values (what an alias of it copies)
+    /// and their depth.
+    anchors: Vec<(usize, Value, usize, usize)>,
+    /// Values copied by aliases so far.
+    expanded: usize,
     documents: Vec<Value>,
+    /// Documents started; a file holds one flow.
+    started: usize,
+    /// Errors found while reading on.
+    reported: Vec<Diagnostic>,
 }
 
 struct Open {
@@ -152,6 +207,14 @@ struct Open {
     anchor: usize,
     /// For maps: the key waiting for its value.
     pending_key: Option<Pending>,
+    /// For maps: the keys set so far, so a duplicate is found in constant time.
+    keys: HashSet<String>,
+}
+
+impl Open {
+    fn new(kind: Kind, span: Span, anchor: usize) -> Self {
+        Open { value: Value { kind, span }, anchor, pending_key: None, keys: HashSet::new() }
+    }
 }
 
 /// The key of a map entry whose value comes next.
@@ -162,19 +225,45 @@ enum Pending {
 }
 
 impl Builder {
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Diagnostic> {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Stop> {
         match event {
+            Event::DocumentStart(_) => {
+                self.started += 1;
+                if self.started > 1 {
+                    return Err(Stop::Abort(
+                        Diagnostic::error(Code::Syntax, span, "a second YAML document: a file holds one flow")
+                            .label("a new document starts here")
+                            .help("remove the `---` and what follows it, or put the second flow in a file of its own"),
+                    ));
+                }
+                Ok(())
+            }
+            // A refused tag or number is reported and read as `null`, so the structure around it
+            // is still read and checked.
             Event::Scalar(text, style, anchor, tag) => {
-                let value = Value { kind: scalar(text, style, tag.is_some()), span };
-                self.push(value, anchor)
+                let kind = match check_tag(tag.as_deref(), span, &["str", "int", "float", "bool", "null"]) {
+                    Err(d) => {
+                        self.reported.push(d);
+                        Kind::Null
+                    }
+                    Ok(()) => scalar(text, style, tag.as_deref()).unwrap_or_else(|(message, help)| {
+                        self.reported.push(Diagnostic::error(Code::InvalidValue, span, message).label("not a value JSON can hold").help(help));
+                        Kind::Null
+                    }),
+                };
+                self.push(Value { kind, span }, anchor)
             }
-            Event::SequenceStart(anchor, _) => {
-                self.stack.push(Open { value: Value { kind: Kind::Seq(Vec::new()), span }, anchor, pending_key: None });
-                Ok(())
+            Event::SequenceStart(anchor, tag) => {
+                if let Err(d) = check_tag(tag.as_deref(), span, &["seq"]) {
+                    self.reported.push(d);
+                }
+                self.open(Open::new(Kind::Seq(Vec::new()), span, anchor))
             }
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Open { value: Value { kind: Kind::Map(Vec::new()), span }, anchor, pending_key: None });
-                Ok(())
+            Event::MappingStart(anchor, tag) => {
+                if let Err(d) = check_tag(tag.as_deref(), span, &["map"]) {
+                    self.reported.push(d);
+                }
+                self.open(Open::new(Kind::Map(Vec::new()), span, anchor))
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(open) = self.stack.pop() else { return Ok(()) };
@@ -183,24 +272,43 @@ impl Builder {
                 self.push(value, open.anchor)
             }
             Event::Alias(id) => {
-                let value = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, v)| v.clone());
-                match value {
-                    Some(mut v) => {
-                        v.span = span;
-                        self.push(v, 0)
-                    }
-                    None => Err(Diagnostic::error(Code::Syntax, span, "unknown YAML alias")
+                let Some((_, value, size, depth)) = self.anchors.iter().rev().find(|(a, ..)| *a == id) else {
+                    return Err(Diagnostic::error(Code::Syntax, span, "unknown YAML alias")
                         .label("no anchor with this name before here")
-                        .help("define the anchor (`&name`) before using it (`*name`)")),
+                        .help("define the anchor (`&name`) before using it (`*name`)")
+                        .into());
+                };
+                self.expanded += size;
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    return Err(Stop::Abort(
+                        Diagnostic::error(Code::Syntax, span, format!("YAML aliases copy more than {MAX_ALIAS_EXPANSION} values"))
+                            .label("this alias passes the limit")
+                            .help("each `*alias` copies its anchor; nested aliases multiply: write the values out, or reuse less"),
+                    ));
                 }
+                if self.stack.len() + depth > MAX_DEPTH {
+                    return Err(Stop::Abort(too_deep(span)));
+                }
+                let mut value = value.clone();
+                value.span = span;
+                self.push(value, 0)
             }
             _ => Ok(()),
         }
     }
 
-    fn push(&mut self, value: Value, anchor: usize) -> Result<(), Diagnostic> {
+    fn open(&mut self, open: Open) -> Result<(), Stop> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Stop::Abort(too_deep(open.value.span)));
+        }
+        self.stack.push(open);
+        Ok(())
+    }
+
+    fn push(&mut self, value: Value, anchor: usize) -> Result<(), Stop> {
         if anchor != 0 {
-            self.anchors.push((anchor, value.clone()));
+            let (size, depth) = (value.size(), value.depth());
+            self.anchors.push((anchor, value.clone(), size, depth));
         }
         let Some(parent) = self.stack.last_mut() else {
             self.documents.push(value);
@@ -223,14 +331,16 @@ impl Builder {
                             parent.pending_key = Some(Pending::Rejected);
                             return Err(Diagnostic::error(Code::Syntax, value.span, "a map key must be a plain value")
                                 .label("complex key")
-                                .help("use a string key"));
+                                .help("use a string key")
+                                .into());
                         }
                     };
-                    if entries.iter().any(|(k, _)| k.name == name) {
+                    if !parent.keys.insert(name.clone()) {
                         parent.pending_key = Some(Pending::Rejected);
                         return Err(Diagnostic::error(Code::DuplicateKey, value.span, format!("duplicate key `{name}`"))
                             .label("this key is already set above")
-                            .help("remove one of the two entries"));
+                            .help("remove one of the two entries")
+                            .into());
                     }
                     parent.pending_key = Some(Pending::Key(Key { name, span: value.span }));
                 }
@@ -241,33 +351,94 @@ impl Builder {
     }
 }
 
-/// Resolves a scalar per the YAML 1.2 core schema; quoted and tagged scalars stay strings.
-fn scalar(text: Cow<'_, str>, style: ScalarStyle, tagged: bool) -> Kind {
-    if style != ScalarStyle::Plain || tagged {
-        return Kind::String(text.into_owned());
+fn too_deep(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::Syntax, span, format!("the document nests deeper than {MAX_DEPTH} levels"))
+        .label("too deep")
+        .help("flatten the structure: a flow this deep cannot be read safely (split it into sub-workflows)")
+}
+
+/// Refuses a tag other than the core schema's `allowed` ones (`!!str` and friends): any other
+/// tag would be dropped without a word, and wfc documents have no use for one.
+fn check_tag(tag: Option<&Tag>, span: Span, allowed: &[&str]) -> Result<(), Diagnostic> {
+    let Some(tag) = tag else { return Ok(()) };
+    if tag.is_yaml_core_schema() && allowed.contains(&tag.suffix.as_str()) {
+        return Ok(());
     }
-    match text.as_ref() {
+    let allowed: Vec<String> = allowed.iter().map(|a| format!("!!{a}")).collect();
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    Err(Diagnostic::error(Code::Syntax, span, format!("unsupported YAML tag `{}`", printable(&tag.to_string())))
+        .label("this tag would be ignored")
+        .help(format!("remove the tag; here only {} {} understood", one_of(&allowed), if allowed.len() == 1 { "is" } else { "are" })))
+}
+
+/// Resolves a scalar per the YAML 1.2 core schema; quoted scalars and `!!str` stay strings. A
+/// number that JSON cannot hold (beyond 64 bits, infinite, NaN) is an error, never a `null`.
+fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Result<Kind, (String, &'static str)> {
+    const QUOTE: &str = "JSON numbers are 64-bit: quote the value to keep it as text";
+    let tagged = tag.map(|t| t.suffix.as_str());
+    if style != ScalarStyle::Plain && tagged.is_none() || tagged == Some("str") {
+        return Ok(Kind::String(text.into_owned()));
+    }
+    let kind = match text.as_ref() {
         "" | "~" | "null" | "Null" | "NULL" => Kind::Null,
         "true" | "True" | "TRUE" => Kind::Bool(true),
         "false" | "False" | "FALSE" => Kind::Bool(false),
         t => {
+            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
             if let Ok(i) = t.parse::<i64>() {
                 Kind::Int(i)
             } else if let Some(i) = t.strip_prefix("0x").and_then(|h| i64::from_str_radix(h, 16).ok()) {
                 Kind::Int(i)
             } else if let Some(i) = t.strip_prefix("0o").and_then(|o| i64::from_str_radix(o, 8).ok()) {
                 Kind::Int(i)
+            } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) || is_radix(t) {
+                return Err((format!("the integer `{}` is beyond the 64-bit range", printable(t)), QUOTE));
             } else if looks_like_float(t) {
-                t.parse::<f64>().map_or_else(|_| Kind::String(t.to_string()), Kind::Float)
-            } else {
-                match t {
-                    ".inf" | ".Inf" | ".INF" | "+.inf" => Kind::Float(f64::INFINITY),
-                    "-.inf" | "-.Inf" | "-.INF" => Kind::Float(f64::NEG_INFINITY),
-                    _ => Kind::String(t.to_string()),
+                match t.parse::<f64>() {
+                    Ok(f) if f.is_finite() => Kind::Float(f),
+                    _ => return Err((format!("the number `{}` is beyond the range of a 64-bit float", printable(t)), QUOTE)),
                 }
+            } else if matches!(t, ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN") {
+                return Err((format!("`{t}` is not a number JSON can hold"), QUOTE));
+            } else {
+                Kind::String(t.to_string())
             }
         }
+    };
+    match (tagged, &kind) {
+        (None, _) | (Some("int"), Kind::Int(_)) | (Some("float"), Kind::Float(_) | Kind::Int(_)) | (Some("bool"), Kind::Bool(_)) | (Some("null"), Kind::Null) => {
+            Ok(kind)
+        }
+        (Some(tag), _) => Err((format!("`{}` is not a valid `!!{tag}`", printable(&text)), "write a value of the tag's type, or remove the tag")),
     }
+}
+
+/// `0x…` or `0o…` digits that do not fit 64 bits.
+fn is_radix(t: &str) -> bool {
+    let (digits, radix) = match (t.strip_prefix("0x"), t.strip_prefix("0o")) {
+        (Some(h), _) => (h, 16),
+        (_, Some(o)) => (o, 8),
+        _ => return false,
+    };
+    !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
+}
+
+/// Text from the document as a message may show it: control characters (ANSI escapes among
+/// them) and bidi overrides escaped, and cut to a readable length.
+pub fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == 60 {
+            out.push('…');
+            break;
+        }
+        if crate::source::is_hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// YAML 1.2 core floats: `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`

@@ -108,18 +108,181 @@ pub struct References {
     /// Identifiers tested with `has()` somewhere in the expression (`has(lookup.body)`), sorted:
     /// the expression is written for the case where they are absent.
     pub guarded: Vec<String>,
+    /// The environment variables read as `env.NAME`, sorted.
+    pub env: Vec<String>,
+    /// True when `env` is read other than as `env.NAME` (`env`, `env['X']`, `env.map(…)`):
+    /// that would hand over the whole environment.
+    pub env_whole: bool,
 }
 
 /// Parses one CEL expression and returns the names it reads.
 pub fn parse_expr(source: &str) -> Result<References, SyntaxError> {
-    let program = compile(source)?;
-    let (variables, guarded) = free_variables(&program);
-    Ok(References { variables, guarded })
+    Ok(free_variables(&compile(source)?))
+}
+
+/// The longest expression, in bytes.
+pub const MAX_LEN: usize = 16 * 1024;
+/// How deeply brackets may nest in an expression's text.
+pub const MAX_NESTING: usize = 32;
+/// How many operators (and `.`, `,`) an expression may have: the parser builds and walks a
+/// chain of them recursively.
+pub const MAX_OPERATORS: usize = 500;
+/// How deep the parsed expression may be.
+const MAX_TREE_DEPTH: usize = 600;
+
+/// The stack that parsing and evaluation run on. The generated ANTLR parser takes over 100 KiB
+/// a bracket level in a debug build, more than a runtime thread's 2 MiB allows at the limits
+/// above, so both run on a stack of their own (reserved, and committed only as it is touched).
+const STACK: usize = 64 << 20;
+
+/// Runs `f` on a stack deep enough for any expression within the limits.
+fn on_deep_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(STACK / 2, STACK, f)
+}
+
+/// Refuses, before parsing, a text the parser would need an unbounded stack for. Counted outside
+/// string literals.
+fn check_size(source: &str) -> Result<(), SyntaxError> {
+    let fail = |offset: usize, message: String| Err(SyntaxError { offset, len: source.len().saturating_sub(offset).max(1), message });
+    if source.len() > MAX_LEN {
+        return fail(0, format!("the expression is longer than {MAX_LEN} bytes"));
+    }
+    let bytes = source.as_bytes();
+    let (mut depth, mut operators) = (0usize, 0usize);
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return fail(i, format!("brackets nest deeper than {MAX_NESTING} levels"));
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'!' | b'<' | b'>' | b'=' | b'&' | b'|' | b'?' | b':' | b'.' | b',' => {
+                    operators += 1;
+                    if operators > MAX_OPERATORS {
+                        return fail(i, format!("the expression has more than {MAX_OPERATORS} operators; split it into several steps"));
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The depth of a parsed expression, found without recursion.
+fn tree_depth(expr: &cel::parser::Expression) -> usize {
+    use cel::common::ast::{EntryExpr, Expr};
+    let mut deepest = 0;
+    let mut stack = vec![(expr, 1usize)];
+    while let Some((e, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        let mut push = |child| stack.push((child, depth + 1));
+        match &e.expr {
+            Expr::Select(select) => push(&select.operand),
+            Expr::Call(call) => {
+                call.target.as_deref().into_iter().chain(&call.args).for_each(push);
+            }
+            Expr::List(list) => list.elements.iter().for_each(push),
+            Expr::Map(map) => map.entries.iter().for_each(|entry| match &entry.expr {
+                EntryExpr::MapEntry(entry) => {
+                    push(&entry.key);
+                    push(&entry.value);
+                }
+                EntryExpr::StructField(field) => push(&field.value),
+            }),
+            Expr::Struct(s) => s.entries.iter().for_each(|entry| match &entry.expr {
+                EntryExpr::MapEntry(entry) => {
+                    push(&entry.key);
+                    push(&entry.value);
+                }
+                EntryExpr::StructField(field) => push(&field.value),
+            }),
+            Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result].into_iter().for_each(push),
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    deepest
+}
+
+/// The function every comprehension's range goes through: a map becomes the list of its keys
+/// in sorted order, so `m.map(k, …)` and `m.filter(…)` never depend on hash order.
+const ORDERED: &str = "__wfc_ordered";
+
+/// Makes iteration deterministic: each comprehension ranges over `__wfc_ordered(range)`.
+fn order_iteration(expr: &mut cel::parser::Expression) {
+    use cel::common::ast::{CallExpr, EntryExpr, Expr};
+    match &mut expr.expr {
+        Expr::Select(select) => order_iteration(&mut select.operand),
+        Expr::Call(call) => {
+            if let Some(target) = call.target.as_deref_mut() {
+                order_iteration(target);
+            }
+            call.args.iter_mut().for_each(order_iteration);
+        }
+        Expr::List(list) => list.elements.iter_mut().for_each(order_iteration),
+        Expr::Map(map) => map.entries.iter_mut().for_each(|entry| match &mut entry.expr {
+            EntryExpr::MapEntry(entry) => {
+                order_iteration(&mut entry.key);
+                order_iteration(&mut entry.value);
+            }
+            EntryExpr::StructField(field) => order_iteration(&mut field.value),
+        }),
+        Expr::Struct(s) => s.entries.iter_mut().for_each(|entry| match &mut entry.expr {
+            EntryExpr::MapEntry(entry) => {
+                order_iteration(&mut entry.key);
+                order_iteration(&mut entry.value);
+            }
+            EntryExpr::StructField(field) => order_iteration(&mut field.value),
+        }),
+        Expr::Comprehension(c) => {
+            for e in [&mut c.iter_range, &mut c.accu_init, &mut c.loop_cond, &mut c.loop_step, &mut c.result] {
+                order_iteration(e);
+            }
+            if c.iter_var2.is_none() {
+                let range = std::mem::take(&mut c.iter_range);
+                let id = range.id;
+                c.iter_range = cel::common::ast::IdedExpr { id, expr: Expr::Call(CallExpr { func_name: ORDERED.to_string(), target: None, args: vec![range] }) };
+            }
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// A map's keys, sorted (booleans, then integers, then strings); anything else as it is.
+fn ordered(value: cel::Value) -> cel::Value {
+    use cel::objects::Key;
+    let cel::Value::Map(map) = value else { return value };
+    let mut keys: Vec<Key> = map.map.keys().cloned().collect();
+    keys.sort_by(|a, b| {
+        let rank = |k: &Key| match k {
+            Key::Bool(_) => 0,
+            Key::Int(_) | Key::Uint(_) => 1,
+            Key::String(_) => 2,
+        };
+        let number = |k: &Key| match k {
+            Key::Int(i) => i128::from(*i),
+            Key::Uint(u) => i128::from(*u),
+            _ => 0,
+        };
+        rank(a).cmp(&rank(b)).then(number(a).cmp(&number(b))).then(a.cmp(b))
+    });
+    cel::Value::List(keys.into_iter().map(cel::Value::from).collect::<Vec<_>>().into())
 }
 
 /// The top-level names an expression reads from its scope, sorted: identifiers that macros bind
 /// (`i` in `items.map(i, i.price)`) are not free.
-fn free_variables(program: &cel::Program) -> (Vec<String>, Vec<String>) {
+fn free_variables(program: &cel::parser::Expression) -> References {
     type Names = std::collections::BTreeSet<String>;
     /// The identifier a chain of field selections starts from.
     fn root(expr: &cel::IdedExpr) -> Option<&str> {
@@ -129,68 +292,86 @@ fn free_variables(program: &cel::Program) -> (Vec<String>, Vec<String>) {
             _ => None,
         }
     }
-    fn walk(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut Names, guarded: &mut Names) {
+    #[derive(Default)]
+    struct Found {
+        out: Names,
+        guarded: Names,
+        env: Names,
+        env_whole: bool,
+    }
+    fn walk(expr: &cel::IdedExpr, bound: &mut Vec<String>, found: &mut Found) {
         use cel::common::ast::{EntryExpr, Expr};
         if let Expr::Select(select) = &expr.expr
             && select.test
             && let Some(name) = root(&select.operand).filter(|n| !bound.iter().any(|b| b == n))
         {
-            guarded.insert(name.to_string());
+            found.guarded.insert(name.to_string());
         }
-        let mut walk = |e: &cel::IdedExpr, bound: &mut Vec<String>| walk(e, bound, out, guarded);
+        let free = |name: &str, bound: &Vec<String>| !bound.iter().any(|b| b == name);
         match &expr.expr {
             Expr::Ident(name) => {
-                if !bound.contains(name) {
-                    out.insert(name.clone());
+                if free(name, bound) {
+                    found.env_whole |= name == "env";
+                    found.out.insert(name.clone());
                 }
             }
-            Expr::Select(select) => walk(&select.operand, bound),
+            // `env.NAME`: one variable of the environment, the only way to read it.
+            Expr::Select(select) if matches!(&select.operand.expr, Expr::Ident(name) if name == "env" && free(name, bound)) => {
+                found.out.insert("env".to_string());
+                found.env.insert(select.field.clone());
+            }
+            Expr::Select(select) => walk(&select.operand, bound, found),
             Expr::Call(call) => {
                 if let Some(target) = &call.target {
-                    walk(target, bound);
+                    walk(target, bound, found);
                 }
-                call.args.iter().for_each(|a| walk(a, bound));
+                call.args.iter().for_each(|a| walk(a, bound, found));
             }
-            Expr::List(list) => list.elements.iter().for_each(|e| walk(e, bound)),
+            Expr::List(list) => list.elements.iter().for_each(|e| walk(e, bound, found)),
             Expr::Map(map) => map.entries.iter().for_each(|e| match &e.expr {
                 EntryExpr::MapEntry(entry) => {
-                    walk(&entry.key, bound);
-                    walk(&entry.value, bound);
+                    walk(&entry.key, bound, found);
+                    walk(&entry.value, bound, found);
                 }
-                EntryExpr::StructField(field) => walk(&field.value, bound),
+                EntryExpr::StructField(field) => walk(&field.value, bound, found),
             }),
             Expr::Struct(s) => s.entries.iter().for_each(|e| match &e.expr {
                 EntryExpr::MapEntry(entry) => {
-                    walk(&entry.key, bound);
-                    walk(&entry.value, bound);
+                    walk(&entry.key, bound, found);
+                    walk(&entry.value, bound, found);
                 }
-                EntryExpr::StructField(field) => walk(&field.value, bound),
+                EntryExpr::StructField(field) => walk(&field.value, bound, found),
             }),
             Expr::Comprehension(c) => {
-                walk(&c.iter_range, bound);
-                walk(&c.accu_init, bound);
+                walk(&c.iter_range, bound, found);
+                walk(&c.accu_init, bound, found);
                 let depth = bound.len();
                 bound.push(c.iter_var.clone());
                 bound.extend(c.iter_var2.clone());
                 bound.push(c.accu_var.clone());
-                walk(&c.loop_cond, bound);
-                walk(&c.loop_step, bound);
-                walk(&c.result, bound);
+                walk(&c.loop_cond, bound, found);
+                walk(&c.loop_step, bound, found);
+                walk(&c.result, bound, found);
                 bound.truncate(depth);
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
     }
-    let (mut out, mut guarded) = (Names::new(), Names::new());
-    walk(program.expression(), &mut Vec::new(), &mut out, &mut guarded);
-    for names in [&mut out, &mut guarded] {
+    let mut found = Found::default();
+    walk(program, &mut Vec::new(), &mut found);
+    for names in [&mut found.out, &mut found.guarded] {
         for (name, alias) in ALIASES {
             if names.remove(*alias) {
                 names.insert(name.to_string());
             }
         }
     }
-    (out.into_iter().collect(), guarded.into_iter().collect())
+    References {
+        variables: found.out.into_iter().collect(),
+        guarded: found.guarded.into_iter().collect(),
+        env: found.env.into_iter().collect(),
+        env_whole: found.env_whole,
+    }
 }
 
 /// `var` and `loop` are reserved words in CEL, but wfc's expressions read `var.name` and
@@ -249,13 +430,25 @@ fn rename_reserved(source: &str) -> std::borrow::Cow<'_, str> {
     text
 }
 
-fn compile(source: &str) -> Result<cel::Program, SyntaxError> {
+/// Parses an expression into the tree evaluation walks, its comprehensions made deterministic.
+/// The text is bounded first ([`MAX_LEN`], [`MAX_NESTING`], [`MAX_OPERATORS`]), so that neither
+/// the parser nor evaluation can exhaust a thread's stack.
+fn compile(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
+    check_size(source)?;
+    on_deep_stack(|| parse_bounded(source))
+}
+
+fn parse_bounded(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
     let renamed = rename_reserved(source);
     // The CEL parser is a generated ANTLR parser; a panic in it must never take a workflow or the
     // compiler down with it.
-    let parsed = std::panic::catch_unwind(|| cel::Program::compile(&renamed));
+    let parsed = std::panic::catch_unwind(|| cel::parser::Parser::new().max_recursion_depth(MAX_TREE_DEPTH as u16).parse(&renamed));
     match parsed {
-        Ok(Ok(program)) => Ok(program),
+        Ok(Ok(expr)) if tree_depth(&expr) > MAX_TREE_DEPTH => Err(SyntaxError { offset: 0, len: source.len().max(1), message: "the expression nests too deeply".to_string() }),
+        Ok(Ok(mut expr)) => {
+            order_iteration(&mut expr);
+            Ok(expr)
+        }
         Ok(Err(errors)) => {
             let first = errors.errors.first();
             let message = first
@@ -317,13 +510,14 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
     };
     let program = compile(source).map_err(|e| fail(e.message))?;
     let mut context = cel::Context::default();
-    for name in free_variables(&program).0 {
+    context.add_function(ORDERED, ordered).map_err(|e| fail(e.to_string()))?;
+    for name in free_variables(&program).variables {
         if let Some(value) = scope.lookup(&name) {
             let name = ALIASES.iter().find(|(n, _)| *n == name).map_or(name, |(_, alias)| alias.to_string());
             context.add_variable_from_value(name, from_json(&value));
         }
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&context)))
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_deep_stack(|| cel::Value::resolve(&program, &context))))
         .map_err(|_| fail("evaluation failed unexpectedly".to_string()))?
         .map_err(|e| fail(e.to_string()))?;
     to_json(&result).map_err(fail)
@@ -517,6 +711,61 @@ mod tests {
         assert_eq!(parse_expr("var.total + variance").unwrap().variables, vec!["var", "variance"]);
         assert_eq!(eval("var.total + variance", &scope).unwrap(), json!(6));
         assert_eq!(eval("'var.x' + \"var\"", &scope).unwrap(), json!("var.xvar"));
+    }
+
+    #[test]
+    fn comprehensions_over_maps_follow_sorted_keys() {
+        let scope = Json(json!({"m": {"zeta": 1, "alpha": 2, "mid": 3, "beta": 4}}));
+        assert_eq!(eval("m.map(k, k)", &scope).unwrap(), json!(["alpha", "beta", "mid", "zeta"]));
+        assert_eq!(eval("m.filter(k, m[k] > 1)", &scope).unwrap(), json!(["alpha", "beta", "mid"]));
+        assert_eq!(eval("{3: 'c', 1: 'a', 2: 'b'}.map(k, k)", &scope).unwrap(), json!([1, 2, 3]));
+        assert_eq!(eval("[3, 1, 2].map(x, x * 2)", &scope).unwrap(), json!([6, 2, 4]), "lists keep their order");
+        assert_eq!(eval("m.exists_one(k, k == 'mid')", &scope).unwrap(), json!(true));
+    }
+
+    #[test]
+    fn env_is_read_only_by_name() {
+        let refs = parse_expr("env.TOKEN + env.OTHER").unwrap();
+        assert_eq!((refs.env, refs.env_whole), (vec!["OTHER".to_string(), "TOKEN".to_string()], false));
+        for whole in ["env", "env['TOKEN']", "env.map(k, k)", "string(env)", "[env][0].X"] {
+            assert!(parse_expr(whole).unwrap().env_whole, "{whole}");
+        }
+        assert!(!parse_expr("[1].map(env, env)").unwrap().env_whole, "a bound name is not the environment");
+    }
+
+    /// Expressions at every limit parse and evaluate on a 2 MiB stack (a runtime thread's),
+    /// and past the limits they are refused, never a stack overflow.
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        let at_limit = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let scope = Json(json!({"x": 1}));
+                let nested = format!("{}x{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+                assert_eq!(eval(&nested, &scope).unwrap(), json!(1));
+                let lists = format!("{}1{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+                assert!(eval(&lists, &scope).is_ok());
+                let chain = vec!["x"; MAX_OPERATORS + 1].join("+");
+                assert_eq!(eval(&chain, &scope).unwrap(), json!(MAX_OPERATORS + 1));
+                let negations = format!("{}true", "!".repeat(MAX_OPERATORS));
+                assert!(eval(&negations, &scope).is_ok());
+                let selects = format!("{{}}{}", ".a".repeat(MAX_OPERATORS - 1));
+                assert!(eval(&selects, &scope).is_err());
+            })
+            .unwrap()
+            .join();
+        assert!(at_limit.is_ok());
+        let scope = Json(json!({}));
+        for hostile in [
+            format!("{}1{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1)),
+            vec!["1"; 10_000].join("+"),
+            format!("{}true", "!".repeat(10_000)),
+            "'a'".repeat(MAX_LEN),
+        ] {
+            assert!(parse_expr(&hostile).is_err());
+            assert!(eval(&hostile, &scope).is_err());
+        }
+        assert!(parse_expr("'((((((((((((((((((((((((((((((' + \"+++\"").is_ok(), "strings are not counted");
     }
 
     #[test]

@@ -82,13 +82,17 @@ fn escape(key: &str) -> String {
 }
 
 /// Completes a configuration inside the activity, reading `env` from the worker's environment.
+/// Each expression sees only the variables it names (`env.NAME`), never the whole environment.
 pub fn resolve(mut config: Value, deferred: &[Deferred], env: &dyn Scope) -> Result<Value, Failure> {
     for item in deferred {
         let mut text = String::new();
         for part in &item.parts {
             match part {
                 Part::Text(t) => text.push_str(t),
-                Part::Env(source) => text.push_str(&wfc_expr::interpolate(&wfc_expr::eval(source, env)?)),
+                Part::Env(source) => {
+                    let selected = Selected::new(source, env)?;
+                    text.push_str(&wfc_expr::interpolate(&wfc_expr::eval(source, &selected)?));
+                }
             }
         }
         let slot = config
@@ -99,7 +103,29 @@ pub fn resolve(mut config: Value, deferred: &[Deferred], env: &dyn Scope) -> Res
     Ok(config)
 }
 
-/// The worker's environment as the `env` name of expressions.
+/// The variables one expression names, and only those, as its `env`.
+struct Selected(Value);
+
+impl Selected {
+    fn new(source: &str, env: &dyn Scope) -> Result<Self, Failure> {
+        let references = wfc_expr::parse_expr(source).map_err(|e| Failure::new(e.message))?;
+        if references.env_whole {
+            return Err(Failure::new(format!("`{source}` reads `env` as a whole; read each variable as `env.NAME`")));
+        }
+        let all = env.lookup("env").unwrap_or_default();
+        let named = references.env.iter().filter_map(|name| Some((name.clone(), all.get(name)?.clone()))).collect();
+        Ok(Selected(Value::Object(named)))
+    }
+}
+
+impl Scope for Selected {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        (name == "env").then(|| self.0.clone())
+    }
+}
+
+/// The worker's environment as the `env` name of expressions. [`resolve`] hands each expression
+/// only the variables it names.
 pub struct ProcessEnv;
 
 impl Scope for ProcessEnv {
@@ -137,5 +163,17 @@ mod tests {
         assert_eq!(resolved["headers"]["Authorization"], json!("Bearer t1"));
         assert_eq!(resolved["headers"]["X-Note"], json!("{{ env.SECRET }}"));
         assert!(!serde_json::to_string(&deferred).unwrap().contains("t1"));
+    }
+
+    #[test]
+    fn an_expression_sees_only_the_variables_it_names() {
+        let env = Data(json!({"env": {"KEY": "k1", "TEMPORAL_API_KEY": "cloud-secret"}}));
+        let config = json!({"a": "{{ env.KEY }}", "b": "{{ string(env) }}", "c": "{{ has(env.TEMPORAL_API_KEY) }}"});
+        let (rendered, deferred) = render_deferring(&config, &Data(json!({}))).unwrap();
+        let only_a = Deferred { pointer: "/a".into(), parts: deferred[0].parts.clone() };
+        assert_eq!(resolve(rendered.clone(), &[only_a], &env).unwrap()["a"], json!("k1"));
+        let whole = resolve(rendered.clone(), &deferred[1..2], &env).unwrap_err();
+        assert!(!format!("{whole:?}").contains("cloud-secret"));
+        assert_eq!(resolve(rendered, &deferred[2..3], &env).unwrap()["c"], json!("true"));
     }
 }

@@ -7,4 +7,5 @@ mod diagnostics;
 mod docs;
 mod e2e;
 mod fuzz;
+mod hostile;
 mod plan;

@@ -163,13 +163,8 @@ fn env_names(config: &Value) -> BTreeSet<String> {
     for text in texts {
         let Ok(template) = wfc_expr::Template::parse(text) else { continue };
         for expr in template.exprs() {
-            for at in wfc_expr::identifier_offsets(expr.source, "env") {
-                let Some(rest) = expr.source[at + 3..].strip_prefix('.') else { continue };
-                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() {
-                    names.insert(name);
-                }
-            }
+            // The parser's list: the same names the activity is given, and no others.
+            names.extend(wfc_expr::parse_expr(expr.source).map(|r| r.env).unwrap_or_default());
         }
     }
     names

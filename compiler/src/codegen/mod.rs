@@ -71,8 +71,21 @@ impl Options {
     pub fn new(source: &SourceFile, runtime: RuntimeSource) -> Self {
         let digest = Sha256::digest(source.text.as_bytes());
         let source_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Options { runtime, source_path: source.path.clone(), source_sha256, siblings: BTreeMap::new() }
+        Options { runtime, source_path: quoted_path(&source.path), source_sha256, siblings: BTreeMap::new() }
     }
+}
+
+/// A path as generated headers quote it (a Rust comment, a TOML comment, an HTML comment and
+/// Markdown): letters, digits and the usual path punctuation as they are, anything else (a line
+/// break, `<`, `]`, a control character) escaped, so a file name can never end the comment it
+/// sits in and inject code, a Cargo table or HTML.
+fn quoted_path(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            let plain = c.is_alphanumeric() && !crate::source::is_hidden(c) || matches!(c, '/' | '\\' | '.' | '_' | '-' | '+' | '@' | '~' | ',' | '=' | ' ' | ':');
+            if plain { c.to_string() } else { c.escape_unicode().to_string() }
+        })
+        .collect()
 }
 
 /// One file of the generated crate.

@@ -37,7 +37,7 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
             });
             continue;
         };
-        let parsed: Result<schemars::schema::Schema, _> = serde_json::from_value(schema.to_json());
+        let parsed: Result<schemars::schema::Schema, _> = serde_json::from_value(untitled(schema.to_json()));
         let added = parsed.map_err(|e| e.to_string()).and_then(|s| {
             contain_panics(|| {
                 let id = space.add_type_with_name(&s, Some(name.clone())).map_err(|e| e.to_string())?;
@@ -73,6 +73,33 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
         #(#aliases)*
         #types
     })
+}
+
+/// The schema without its `title`s. typify names a type after its title, so a nested
+/// `title: Output` (or two schemas titled `Address`) would map different schemas onto one Rust
+/// type, silently. Without titles every type is named after where it sits, so names are unique.
+fn untitled(mut schema: serde_json::Value) -> serde_json::Value {
+    fn strip(schema: &mut serde_json::Value) {
+        let Some(map) = schema.as_object_mut() else { return };
+        map.remove("title");
+        for (key, value) in map.iter_mut() {
+            match key.as_str() {
+                // Maps from names to schemas.
+                "properties" | "patternProperties" | "definitions" | "$defs" | "dependentSchemas" => {
+                    value.as_object_mut().into_iter().flat_map(|m| m.values_mut()).for_each(strip);
+                }
+                // A schema, or a list of schemas.
+                "items" | "additionalProperties" | "additionalItems" | "contains" | "propertyNames" | "not" | "if" | "then" | "else"
+                | "unevaluatedItems" | "unevaluatedProperties" | "allOf" | "anyOf" | "oneOf" | "prefixItems" => match value {
+                    serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+                    other => strip(other),
+                },
+                _ => {}
+            }
+        }
+    }
+    strip(&mut schema);
+    schema
 }
 
 /// typify answers some schemas with `todo!()`; the compiler must never panic, so a panic in it

@@ -6,6 +6,7 @@
 
 mod builtin;
 mod graph;
+mod schedule;
 mod sim;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +15,7 @@ use crate::catalog::{self, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::model::{ActivityPolicy, Body, Builtin, Expr, Flow, LogLevel, Node, NodeKind, Param, RemoteActivity, Schedule, Settings, Slot};
 use crate::source::{SourceFile, Span};
-use crate::syntax::{Key, Kind, Value};
+use crate::syntax::{Key, Kind, Value, printable};
 
 const DOCUMENT_FIELDS: &[&str] = &[
     "version", "name", "description", "taskQueue", "inputSchema", "outputSchema", "output", "settings",
@@ -103,9 +104,15 @@ impl<'a> Lowerer<'a> {
 
         let name = match doc.get("name") {
             Some(v) => self.string(v).map(|name| {
-                if !is_workflow_name(&name) {
+                if name.len() > MAX_NAME {
                     self.error(
-                        Diagnostic::error(Code::InvalidName, v.span, format!("`{name}` is not a valid workflow name"))
+                        Diagnostic::error(Code::InvalidName, v.span, format!("the workflow name is {} characters long", name.len()))
+                            .label("too long")
+                            .help(format!("a workflow name names the crate, its folder and the Temporal workflow type: keep it to {MAX_NAME} characters")),
+                    );
+                } else if !is_workflow_name(&name) {
+                    self.error(
+                        Diagnostic::error(Code::InvalidName, v.span, format!("`{}` is not a valid workflow name", printable(&name)))
                             .label("invalid name")
                             .help(format!("use lower case letters, digits and `-`, starting with a letter, e.g. `{}`", kebab(&name))),
                     );
@@ -119,8 +126,23 @@ impl<'a> Lowerer<'a> {
                 self.expect_map(schema);
             }
         }
+        if let Some(version) = doc.get("version") {
+            let known = match &version.kind {
+                Kind::String(v) => matches!(v.as_str(), "1" | "1.0"),
+                Kind::Int(1) => true,
+                Kind::Float(f) => *f == 1.0,
+                _ => false,
+            };
+            if !known {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, version.span, "unknown document version")
+                        .label("this version of wfc reads version 1.0")
+                        .help("write `version: \"1.0\"`, or leave `version` out"),
+                );
+            }
+        }
         let description = doc.get("description").and_then(|v| self.string(v));
-        let task_queue = doc.get("taskQueue").and_then(|v| self.string(v));
+        let task_queue = doc.get("taskQueue").and_then(|v| self.temporal_name(v, "a task queue"));
         let settings = doc.get("settings").map(|v| self.settings(v)).unwrap_or_default();
         let mut schedule = self.trigger(doc);
         let mut signals = BTreeMap::new();
@@ -128,6 +150,7 @@ impl<'a> Lowerer<'a> {
             && let Some(entries) = self.expect_map(declared)
         {
             for (name, schema) in entries {
+                self.signal_name(&name.name, name.span);
                 if self.expect_map(schema).is_some() {
                     signals.insert(name.name.clone(), schema.to_json());
                 }
@@ -195,19 +218,32 @@ impl<'a> Lowerer<'a> {
                     }
                     let cron = self.required(config, "cron", config.span)?;
                     let text = self.string(cron)?;
-                    let fields = text.split_whitespace().count();
-                    if !(5..=6).contains(&fields) && !text.starts_with('@') {
+                    if let Err(e) = schedule::cron(&text) {
                         self.error(
-                            Diagnostic::error(Code::InvalidValue, cron.span, format!("`{text}` is not a cron spec"))
-                                .label("expected 5 fields")
+                            Diagnostic::error(Code::InvalidValue, cron.span, format!("`{}` is not a cron spec: {e}", printable(&text)))
+                                .label("not a cron spec")
                                 .help("write minute hour day-of-month month day-of-week, e.g. `0 9 * * 1-5`"),
                         );
                         return None;
                     }
                     let timezone = match config.get("timezone") {
-                        Some(tz) => self.string(tz)?,
+                        Some(tz) => {
+                            let name = self.string(tz)?;
+                            if let Err(e) = schedule::timezone(&name) {
+                                self.error(
+                                    Diagnostic::error(Code::InvalidValue, tz.span, printable(&e))
+                                        .label("unknown time zone")
+                                        .help("use an IANA name such as `UTC`, `Europe/Amsterdam` or `America/New_York`"),
+                                );
+                                return None;
+                            }
+                            name
+                        }
                         None => String::new(),
                     };
+                    if let (Some(input), Some(schema)) = (config.get("input"), doc.get("inputSchema")) {
+                        self.conforms(input, schema, "the schedule's input", "the flow's `inputSchema`");
+                    }
                     let input = config.get("input").map_or_else(|| serde_json::json!({}), Value::to_json);
                     return Some(Schedule { cron: text, timezone, input });
                 }
@@ -266,7 +302,7 @@ impl<'a> Lowerer<'a> {
             if !self.known_fields(decl, &["taskQueue", "input", "output", "timeout", "description"], "an activity declaration") {
                 continue;
             }
-            let Some(task_queue) = self.required(decl, "taskQueue", key.span).and_then(|v| self.string(v)) else { continue };
+            let Some(task_queue) = self.required(decl, "taskQueue", key.span).and_then(|v| self.temporal_name(v, "a task queue")) else { continue };
             for schema in ["input", "output"] {
                 if let Some(s) = decl.get(schema) {
                     self.expect_map(s);
@@ -294,11 +330,11 @@ impl<'a> Lowerer<'a> {
         let (id, id_span) = match value.get("id") {
             Some(v) => {
                 let id = self.string(v)?;
-                if !is_node_id(&id) {
+                if !is_node_id(&id) || id.len() > MAX_NAME {
                     self.error(
-                        Diagnostic::error(Code::InvalidName, v.span, format!("`{id}` is not a valid node id"))
+                        Diagnostic::error(Code::InvalidName, v.span, format!("`{}` is not a valid node id", printable(&id)))
                             .label("invalid id")
-                            .help("a node id starts with a letter or `_` and has only letters, digits, `_` and `-`"),
+                            .help(format!("a node id starts with a letter or `_`, has only letters, digits, `_` and `-`, and at most {MAX_NAME} of them")),
                     );
                 }
                 (id, v.span)
@@ -356,6 +392,9 @@ impl<'a> Lowerer<'a> {
             let mut policy = self.node_policy(value, defaults);
             if let Some(t) = remote.timeout_ms {
                 policy.timeout_ms = t;
+            }
+            if let Some(schema) = &remote.input {
+                self.conforms(&input, schema, &format!("the input of `{}`", remote.name), "its declared `input` schema");
             }
             return Some(NodeKind::Activity { activity: remote.name, task_queue: remote.task_queue, input, policy });
         }
@@ -489,7 +528,7 @@ impl<'a> Lowerer<'a> {
             NodeType::Delay => {
                 let duration_ms = match (config.get("duration"), config.get("delayMs")) {
                     (Some(d), _) => self.duration(d)?,
-                    (None, Some(ms)) => self.uint(ms, 0, u64::MAX)?,
+                    (None, Some(ms)) => self.millis(ms)?,
                     (None, None) => {
                         self.error(
                             Diagnostic::error(Code::MissingField, config.span, "a `Delay` node needs `duration` (or btree's `delayMs`)")
@@ -536,6 +575,9 @@ impl<'a> Lowerer<'a> {
                     policy.timeout_ms = t;
                 }
                 let input = config.get("input").cloned().unwrap_or_else(|| empty_map(config.span));
+                if let Some(schema) = self.activities.get(&activity).and_then(|a| a.input.clone()) {
+                    self.conforms(&input, &schema, &format!("the input of `{activity}`"), "its declared `input` schema");
+                }
                 NodeKind::Activity { activity, task_queue, input, policy }
             }
             NodeType::Log => {
@@ -636,6 +678,22 @@ impl<'a> Lowerer<'a> {
                 }
                 continue;
             };
+            if *name == "signal"
+                && let Some(signal) = value.as_str()
+            {
+                self.signal_name(signal, value.span);
+            }
+            if matches!(*name, "successThreshold" | "failureThreshold")
+                && let Kind::Int(n) = value.kind
+                && usize::try_from(n).is_ok_and(|n| n > children.len())
+            {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, value.span, format!("`{name}` is {n}, but the Parallel has {} children", children.len()))
+                        .label("can never be reached")
+                        .help(format!("use a threshold from 1 to {}", children.len())),
+                );
+                ok = false;
+            }
             let param = match kind {
                 catalog::FieldKind::Expr => self.expr(value).map(|e| {
                     exprs.push(e.clone());
@@ -646,7 +704,8 @@ impl<'a> Lowerer<'a> {
                     Some(Param::Template(value.clone()))
                 }
                 catalog::FieldKind::Duration => self.duration(value).map(Param::Duration),
-                catalog::FieldKind::Int(min) => self.uint(value, *min, u64::MAX).map(Param::Int),
+                catalog::FieldKind::Int(min) => self.uint(value, *min, i64::MAX as u64).map(Param::Int),
+                catalog::FieldKind::Millis => self.millis(value).map(Param::Int),
                 catalog::FieldKind::Number => self.number(value, f64::MIN, f64::MAX).map(Param::Number),
                 catalog::FieldKind::Bool => match value.kind {
                     Kind::Bool(b) => Some(Param::Bool(b)),
@@ -986,6 +1045,86 @@ impl<'a> Lowerer<'a> {
         Some(n)
     }
 
+    /// A name Temporal keeps (a task queue, a signal): not empty, within Temporal's length limit.
+    fn temporal_name(&mut self, value: &Value, what: &str) -> Option<String> {
+        let name = self.string(value)?;
+        let problem = if name.trim().is_empty() {
+            "is empty"
+        } else if name.len() > TEMPORAL_MAX_NAME {
+            "is longer than Temporal allows"
+        } else if name.chars().any(crate::source::is_hidden) {
+            "has control characters"
+        } else {
+            return Some(name);
+        };
+        self.error(
+            Diagnostic::error(Code::InvalidValue, value.span, format!("{what} {problem}"))
+                .label("not a name Temporal accepts")
+                .help(format!("use printable text of 1 to {TEMPORAL_MAX_NAME} characters")),
+        );
+        None
+    }
+
+    /// A signal name: a Temporal name, and not one of the built-in signals.
+    fn signal_name(&mut self, name: &str, span: Span) {
+        let problem = match name {
+            "pause" | "resume" => format!("`{name}` is a built-in signal of every wfc workflow"),
+            _ if name.trim().is_empty() => "a signal name is empty".to_string(),
+            _ if name.len() > TEMPORAL_MAX_NAME => "a signal name is longer than Temporal allows".to_string(),
+            _ if name.chars().any(crate::source::is_hidden) => "a signal name has control characters".to_string(),
+            _ => return,
+        };
+        self.error(
+            Diagnostic::error(Code::InvalidName, span, problem)
+                .label("not a signal name")
+                .help("name the signal after what it carries, e.g. `approval`; `pause` and `resume` are built in"),
+        );
+    }
+
+    /// Checks a literal value against a JSON Schema the flow declares, naming each field that
+    /// does not conform. A value with templates is checked where it is rendered, at run time.
+    fn conforms(&mut self, value: &Value, schema: &Value, what: &str, against: &str) {
+        let mut strings = Vec::new();
+        value.strings(&mut strings);
+        if strings.iter().any(|s| s.contains("{{")) {
+            return;
+        }
+        let Ok(validator) = jsonschema::validator_for(&schema.to_json()) else { return };
+        let errors: Vec<String> = validator
+            .iter_errors(&value.to_json())
+            .take(3)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                let message = printable(&e.to_string());
+                if at.is_empty() { message } else { format!("at `{at}`: {message}") }
+            })
+            .collect();
+        if !errors.is_empty() {
+            self.error(
+                Diagnostic::error(Code::TypeMismatch, value.span, format!("{what} does not match {against}: {}", errors.join("; ")))
+                    .label("does not match the schema")
+                    .related(schema.span, "the schema")
+                    .help("change the value, or the schema, so that they agree"),
+            );
+        }
+    }
+
+    /// btree's durations in milliseconds (`delayMs`, `timeoutMs`, `waitMs`).
+    fn millis(&mut self, value: &Value) -> Option<u64> {
+        let ms = self.uint(value, 0, u64::MAX)?;
+        match crate::duration::in_range(ms) {
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                self.error(
+                    Diagnostic::error(Code::InvalidDuration, value.span, format!("{ms}ms {e}"))
+                        .label("invalid duration")
+                        .help(format!("use a number of milliseconds from 1 to {}", crate::duration::MAX_MS)),
+                );
+                None
+            }
+        }
+    }
+
     fn duration(&mut self, value: &Value) -> Option<u64> {
         let Some(text) = value.as_str() else {
             let help = match value.kind {
@@ -1040,6 +1179,13 @@ pub(crate) fn blackboard_path(key: &str) -> String {
     }
     out
 }
+
+/// The longest workflow name or node id: a name becomes a crate, a folder and a binary (file
+/// names stop at 255 bytes), an id becomes activity ids with iteration paths after it.
+const MAX_NAME: usize = 200;
+
+/// Temporal's limit on ids and names (`limit.maxIDLength`).
+const TEMPORAL_MAX_NAME: usize = 1000;
 
 pub(crate) fn is_workflow_name(name: &str) -> bool {
     let mut chars = name.chars();
