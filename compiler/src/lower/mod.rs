@@ -103,21 +103,20 @@ impl<'a> Lowerer<'a> {
         }
 
         let name = match doc.get("name") {
-            Some(v) => self.string(v).map(|name| {
+            Some(v) => self.string(v).inspect(|name| {
                 if name.len() > MAX_NAME {
                     self.error(
                         Diagnostic::error(Code::InvalidName, v.span, format!("the workflow name is {} characters long", name.len()))
                             .label("too long")
                             .help(format!("a workflow name names the crate, its folder and the Temporal workflow type: keep it to {MAX_NAME} characters")),
                     );
-                } else if !is_workflow_name(&name) {
+                } else if !is_workflow_name(name) {
                     self.error(
-                        Diagnostic::error(Code::InvalidName, v.span, format!("`{}` is not a valid workflow name", printable(&name)))
+                        Diagnostic::error(Code::InvalidName, v.span, format!("`{}` is not a valid workflow name", printable(name)))
                             .label("invalid name")
-                            .help(format!("use lower case letters, digits and `-`, starting with a letter, e.g. `{}`", kebab(&name))),
+                            .help(format!("use lower case letters, digits and `-`, starting with a letter, e.g. `{}`", kebab(name))),
                     );
                 }
-                name
             }),
             None => Some(kebab(self.source.stem())),
         };
