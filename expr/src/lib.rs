@@ -135,20 +135,19 @@ const MAX_TREE_DEPTH: usize = 600;
 /// above, so both run on a stack of their own (reserved, and committed only as it is touched).
 const STACK: usize = 64 << 20;
 
-/// Runs `f` on a stack deep enough for any expression within the limits.
-fn on_deep_stack<T>(f: impl FnOnce() -> T) -> T {
-    stacker::maybe_grow(STACK / 2, STACK, f)
+/// Runs `f` with at least the stack an expression of `source`'s size needs (measured in a debug
+/// build, with a margin): on the caller's stack when it has that much left, as it has for
+/// everyday expressions, else on a new one.
+fn on_deep_stack<T>(source: &str, f: impl FnOnce() -> T) -> T {
+    let (nesting, operators) = measure(source);
+    let need = (512 << 10) + nesting * (256 << 10) + operators * (40 << 10);
+    stacker::maybe_grow(need, STACK, f)
 }
 
-/// Refuses, before parsing, a text the parser would need an unbounded stack for. Counted outside
-/// string literals.
-fn check_size(source: &str) -> Result<(), SyntaxError> {
-    let fail = |offset: usize, message: String| Err(SyntaxError { offset, len: source.len().saturating_sub(offset).max(1), message });
-    if source.len() > MAX_LEN {
-        return fail(0, format!("the expression is longer than {MAX_LEN} bytes"));
-    }
+/// Bracket nesting and operator count outside string literals.
+fn measure(source: &str) -> (usize, usize) {
     let bytes = source.as_bytes();
-    let (mut depth, mut operators) = (0usize, 0usize);
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
     let mut quote: Option<u8> = None;
     let mut i = 0;
     while i < bytes.len() {
@@ -161,21 +160,31 @@ fn check_size(source: &str) -> Result<(), SyntaxError> {
                 b'"' | b'\'' => quote = Some(b),
                 b'(' | b'[' | b'{' => {
                     depth += 1;
-                    if depth > MAX_NESTING {
-                        return fail(i, format!("brackets nest deeper than {MAX_NESTING} levels"));
-                    }
+                    deepest = deepest.max(depth);
                 }
                 b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                b'+' | b'-' | b'*' | b'/' | b'%' | b'!' | b'<' | b'>' | b'=' | b'&' | b'|' | b'?' | b':' | b'.' | b',' => {
-                    operators += 1;
-                    if operators > MAX_OPERATORS {
-                        return fail(i, format!("the expression has more than {MAX_OPERATORS} operators; split it into several steps"));
-                    }
-                }
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'!' | b'<' | b'>' | b'=' | b'&' | b'|' | b'?' | b':' | b'.' | b',' => operators += 1,
                 _ => {}
             },
         }
         i += 1;
+    }
+    (deepest, operators)
+}
+
+/// Refuses, before parsing, a text the parser would need an unbounded stack for. Counted outside
+/// string literals.
+fn check_size(source: &str) -> Result<(), SyntaxError> {
+    let fail = |message: String| Err(SyntaxError { offset: 0, len: source.len().max(1), message });
+    if source.len() > MAX_LEN {
+        return fail(format!("the expression is longer than {MAX_LEN} bytes"));
+    }
+    let (nesting, operators) = measure(source);
+    if nesting > MAX_NESTING {
+        return fail(format!("brackets nest deeper than {MAX_NESTING} levels"));
+    }
+    if operators > MAX_OPERATORS {
+        return fail(format!("the expression has more than {MAX_OPERATORS} operators; split it into several steps"));
     }
     Ok(())
 }
@@ -435,7 +444,7 @@ fn rename_reserved(source: &str) -> std::borrow::Cow<'_, str> {
 /// the parser nor evaluation can exhaust a thread's stack.
 fn compile(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
     check_size(source)?;
-    on_deep_stack(|| parse_bounded(source))
+    on_deep_stack(source, || parse_bounded(source))
 }
 
 fn parse_bounded(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
@@ -517,7 +526,7 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
             context.add_variable_from_value(name, from_json(&value));
         }
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_deep_stack(|| cel::Value::resolve(&program, &context))))
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_deep_stack(source, || cel::Value::resolve(&program, &context))))
         .map_err(|_| fail("evaluation failed unexpectedly".to_string()))?
         .map_err(|e| fail(e.to_string()))?;
     to_json(&result).map_err(fail)
