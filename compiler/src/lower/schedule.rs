@@ -20,14 +20,15 @@ pub fn cron(text: &str) -> Result<(), String> {
             _ => Err(format!("`{text}` is not a shorthand Temporal knows (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`, `@every 5m`)")),
         };
     }
-    let (seconds, year) = match text.split_whitespace().count() {
-        5 => (Seconds::Disallowed, Year::Disallowed),
-        6 => (Seconds::Disallowed, Year::Required),
-        7 => (Seconds::Required, Year::Required),
+    // croner reads a year only after a second: Temporal's 6 fields get the second `0`.
+    let (pattern, seconds, year) = match text.split_whitespace().count() {
+        5 => (text.to_string(), Seconds::Disallowed, Year::Disallowed),
+        6 => (format!("0 {text}"), Seconds::Required, Year::Required),
+        7 => (text.to_string(), Seconds::Required, Year::Required),
         n => return Err(format!("a cron spec has 5 fields (minute hour day-of-month month day-of-week), not {n}")),
     };
     let parser = CronParser::builder().seconds(seconds).year(year).build();
-    parser.parse(text).map(|_| ()).map_err(|e| e.to_string())
+    parser.parse(&pattern).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Why `name` is not an IANA time zone.
