@@ -9,7 +9,7 @@
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::source::{SourceFile, Span, is_hidden};
+use crate::source::{SourceFile, Span, push_shown, shown};
 
 /// Lines of context miette shows around a label.
 const CONTEXT_LINES: usize = 1;
@@ -29,7 +29,7 @@ struct Report<'a> {
 
 impl std::fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", printable_text(&self.diagnostic.message), self.location)
+        write!(f, "{} ({})", shown(&self.diagnostic.message), self.location)
     }
 }
 
@@ -49,7 +49,7 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        (!self.diagnostic.help.is_empty()).then(|| Box::new(printable_text(&self.diagnostic.help)) as Box<dyn std::fmt::Display>)
+        (!self.diagnostic.help.is_empty()).then(|| Box::new(shown(&self.diagnostic.help)) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -58,7 +58,7 @@ impl miette::Diagnostic for Report<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let d = self.diagnostic;
-        let label = |text: &str| Some(printable_text(text)).filter(|l| !l.is_empty());
+        let label = |text: &str| Some(shown(text)).filter(|l| !l.is_empty());
         let primary = LabeledSpan::new_primary_with_span(label(&d.label), self.excerpt.span(d.span));
         let related = d.related.iter().map(move |(span, text)| LabeledSpan::new_with_span(label(text), self.excerpt.span(*span)));
         Some(Box::new(std::iter::once(primary).chain(related)))
@@ -80,22 +80,13 @@ pub fn render(source: &SourceFile, diagnostics: &[Diagnostic], plain: bool) -> S
         let report = Report {
             diagnostic,
             excerpt: Excerpt::new(source, &spans),
-            location: format!("{}:{line}:{column}", printable_text(&source.path)),
+            location: format!("{}:{line}:{column}", shown(&source.path)),
         };
         // Writing to a String cannot fail.
         let _ = handler.render_report(&mut out, &report);
         out.push('\n');
     }
     out
-}
-
-/// Message text as shown: every hidden character escaped, lines kept.
-fn printable_text(text: &str) -> String {
-    text.split('\n').map(|line| if line.chars().any(is_hidden) { escape(line) } else { line.to_string() }).collect::<Vec<_>>().join("\n")
-}
-
-fn escape(text: &str) -> String {
-    text.chars().map(|c| if is_hidden(c) && c != '\t' { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// The lines of a file that one diagnostic shows, printable, with a map back to the file.
@@ -115,19 +106,19 @@ impl<'a> Excerpt<'a> {
     fn new(source: &'a SourceFile, spans: &[Span]) -> Self {
         let text = &source.text;
         let line_of = |offset: usize| source.line_col(offset).0 - 1;
-        let mut shown: Vec<(usize, usize)> = spans
+        let mut near: Vec<(usize, usize)> = spans
             .iter()
             .map(|s| (line_of(s.start).saturating_sub(CONTEXT_LINES), line_of(s.end.max(s.start + 1) - 1) + CONTEXT_LINES))
             .collect();
-        shown.sort_unstable();
-        let first_line = shown.first().map_or(0, |s| s.0);
-        let last_line = shown.iter().map(|s| s.1).max().unwrap_or(0).min(source.line_count().saturating_sub(1));
-        let mut excerpt = Excerpt { source, name: printable_text(&source.path), text: String::new(), first_line, points: Vec::new() };
+        near.sort_unstable();
+        let first_line = near.first().map_or(0, |s| s.0);
+        let last_line = near.iter().map(|s| s.1).max().unwrap_or(0).min(source.line_count().saturating_sub(1));
+        let mut excerpt = Excerpt { source, name: shown(&source.path), text: String::new(), first_line, points: Vec::new() };
         for line in first_line..=last_line {
             if line > first_line {
                 excerpt.text.push('\n');
             }
-            if !shown.iter().any(|(a, b)| (*a..=*b).contains(&line)) {
+            if !near.iter().any(|(a, b)| (*a..=*b).contains(&line)) {
                 continue;
             }
             let (start, end) = source.line_range(line);
@@ -138,11 +129,7 @@ impl<'a> Excerpt<'a> {
             }
             for (i, c) in text[from..to].char_indices() {
                 excerpt.points.push((from + i, excerpt.text.len()));
-                if is_hidden(c) && c != '\t' {
-                    excerpt.text.extend(c.escape_default());
-                } else {
-                    excerpt.text.push(c);
-                }
+                push_shown(&mut excerpt.text, c);
             }
             excerpt.points.push((to, excerpt.text.len()));
             if to < end {

@@ -137,6 +137,23 @@ impl SourceFile {
     }
 }
 
+/// Text as a person is shown it: hidden characters escaped (`\u{1b}`), line breaks and tabs
+/// kept.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    text.chars().for_each(|c| push_shown(&mut out, c));
+    out
+}
+
+/// Appends `c` as [`shown`] shows it.
+pub fn push_shown(out: &mut String, c: char) {
+    if is_hidden(c) && c != '\n' && c != '\t' {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
+}
+
 /// Characters a terminal or an editor does not show as themselves: controls (ANSI escapes
 /// start with one) and the bidi controls that reorder what is displayed around them.
 pub fn is_hidden(c: char) -> bool {

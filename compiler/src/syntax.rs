@@ -190,9 +190,8 @@ impl From<Diagnostic> for Stop {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    /// Anchored values by anchor id, with their size in values (what an alias of it copies)
-    /// and their depth.
-    anchors: Vec<(usize, Value, usize, usize)>,
+    /// Anchored values, latest last.
+    anchors: Vec<Anchor>,
     /// Values copied by aliases so far.
     expanded: usize,
     documents: Vec<Value>,
@@ -200,6 +199,14 @@ struct Builder {
     started: usize,
     /// Errors found while reading on.
     reported: Vec<Diagnostic>,
+}
+
+/// An anchored value, and what an alias of it copies: its size in values and its depth.
+struct Anchor {
+    id: usize,
+    value: Value,
+    size: usize,
+    depth: usize,
 }
 
 struct Open {
@@ -272,7 +279,7 @@ impl Builder {
                 self.push(value, open.anchor)
             }
             Event::Alias(id) => {
-                let Some((_, value, size, depth)) = self.anchors.iter().rev().find(|(a, ..)| *a == id) else {
+                let Some(&Anchor { ref value, size, depth, .. }) = self.anchors.iter().rev().find(|a| a.id == id) else {
                     return Err(Diagnostic::error(Code::Syntax, span, "unknown YAML alias")
                         .label("no anchor with this name before here")
                         .help("define the anchor (`&name`) before using it (`*name`)")
@@ -307,8 +314,7 @@ impl Builder {
 
     fn push(&mut self, value: Value, anchor: usize) -> Result<(), Stop> {
         if anchor != 0 {
-            let (size, depth) = (value.size(), value.depth());
-            self.anchors.push((anchor, value.clone(), size, depth));
+            self.anchors.push(Anchor { id: anchor, size: value.size(), depth: value.depth(), value: value.clone() });
         }
         let Some(parent) = self.stack.last_mut() else {
             self.documents.push(value);
@@ -423,22 +429,14 @@ fn is_radix(t: &str) -> bool {
     !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
 }
 
-/// Text from the document as a message may show it: control characters (ANSI escapes among
-/// them) and bidi overrides escaped, and cut to a readable length.
+/// Text from the document as a message quotes it: [`shown`](crate::source::shown), and cut to
+/// a readable length.
 pub fn printable(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == 60 {
-            out.push('…');
-            break;
-        }
-        if crate::source::is_hidden(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    const MAX_CHARS: usize = 60;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => crate::source::shown(&text[..cut]) + "…",
+        None => crate::source::shown(text),
     }
-    out
 }
 
 /// YAML 1.2 core floats: `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`

@@ -4,9 +4,16 @@
 //! evaluate them, so both agree on the syntax by construction. Evaluation is deterministic: the
 //! CEL standard library is built without clock functions, and maps come out with sorted keys.
 
+mod bounds;
+mod order;
+
 use std::fmt;
 
 use serde_json::Value;
+
+pub use bounds::{MAX_LEN, MAX_NESTING, MAX_OPERATORS};
+use bounds::{MAX_TREE_DEPTH, Size, tree_depth};
+use order::{ORDERED, order_iteration, ordered};
 
 /// One piece of a template string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,176 +124,7 @@ pub struct References {
 
 /// Parses one CEL expression and returns the names it reads.
 pub fn parse_expr(source: &str) -> Result<References, SyntaxError> {
-    Ok(free_variables(&compile(source)?))
-}
-
-/// The longest expression, in bytes.
-pub const MAX_LEN: usize = 16 * 1024;
-/// How deeply brackets may nest in an expression's text.
-pub const MAX_NESTING: usize = 32;
-/// How many operators (and `.`, `,`) an expression may have: the parser builds and walks a
-/// chain of them recursively.
-pub const MAX_OPERATORS: usize = 500;
-/// How deep the parsed expression may be.
-const MAX_TREE_DEPTH: usize = 600;
-
-/// The stack that parsing and evaluation run on. The generated ANTLR parser takes over 100 KiB
-/// a bracket level in a debug build, more than a runtime thread's 2 MiB allows at the limits
-/// above, so both run on a stack of their own (reserved, and committed only as it is touched).
-const STACK: usize = 64 << 20;
-
-/// Runs `f` with at least the stack an expression of `source`'s size needs (measured in a debug
-/// build, with a margin): on the caller's stack when it has that much left, as it has for
-/// everyday expressions, else on a new one.
-fn on_deep_stack<T>(source: &str, f: impl FnOnce() -> T) -> T {
-    let (nesting, operators) = measure(source);
-    let need = (512 << 10) + nesting * (256 << 10) + operators * (40 << 10);
-    stacker::maybe_grow(need, STACK, f)
-}
-
-/// Bracket nesting and operator count outside string literals.
-fn measure(source: &str) -> (usize, usize) {
-    let bytes = source.as_bytes();
-    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(_) if b == b'\\' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None => match b {
-                b'"' | b'\'' => quote = Some(b),
-                b'(' | b'[' | b'{' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                b'+' | b'-' | b'*' | b'/' | b'%' | b'!' | b'<' | b'>' | b'=' | b'&' | b'|' | b'?' | b':' | b'.' | b',' => operators += 1,
-                _ => {}
-            },
-        }
-        i += 1;
-    }
-    (deepest, operators)
-}
-
-/// Refuses, before parsing, a text the parser would need an unbounded stack for. Counted outside
-/// string literals.
-fn check_size(source: &str) -> Result<(), SyntaxError> {
-    let fail = |message: String| Err(SyntaxError { offset: 0, len: source.len().max(1), message });
-    if source.len() > MAX_LEN {
-        return fail(format!("the expression is longer than {MAX_LEN} bytes"));
-    }
-    let (nesting, operators) = measure(source);
-    if nesting > MAX_NESTING {
-        return fail(format!("brackets nest deeper than {MAX_NESTING} levels"));
-    }
-    if operators > MAX_OPERATORS {
-        return fail(format!("the expression has more than {MAX_OPERATORS} operators; split it into several steps"));
-    }
-    Ok(())
-}
-
-/// The depth of a parsed expression, found without recursion.
-fn tree_depth(expr: &cel::parser::Expression) -> usize {
-    use cel::common::ast::{EntryExpr, Expr};
-    let mut deepest = 0;
-    let mut stack = vec![(expr, 1usize)];
-    while let Some((e, depth)) = stack.pop() {
-        deepest = deepest.max(depth);
-        let mut push = |child| stack.push((child, depth + 1));
-        match &e.expr {
-            Expr::Select(select) => push(&select.operand),
-            Expr::Call(call) => {
-                call.target.as_deref().into_iter().chain(&call.args).for_each(push);
-            }
-            Expr::List(list) => list.elements.iter().for_each(push),
-            Expr::Map(map) => map.entries.iter().for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(entry) => {
-                    push(&entry.key);
-                    push(&entry.value);
-                }
-                EntryExpr::StructField(field) => push(&field.value),
-            }),
-            Expr::Struct(s) => s.entries.iter().for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(entry) => {
-                    push(&entry.key);
-                    push(&entry.value);
-                }
-                EntryExpr::StructField(field) => push(&field.value),
-            }),
-            Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result].into_iter().for_each(push),
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-        }
-    }
-    deepest
-}
-
-/// The function every comprehension's range goes through: a map becomes the list of its keys
-/// in sorted order, so `m.map(k, …)` and `m.filter(…)` never depend on hash order.
-const ORDERED: &str = "__wfc_ordered";
-
-/// Makes iteration deterministic: each comprehension ranges over `__wfc_ordered(range)`.
-fn order_iteration(expr: &mut cel::parser::Expression) {
-    use cel::common::ast::{CallExpr, EntryExpr, Expr};
-    match &mut expr.expr {
-        Expr::Select(select) => order_iteration(&mut select.operand),
-        Expr::Call(call) => {
-            if let Some(target) = call.target.as_deref_mut() {
-                order_iteration(target);
-            }
-            call.args.iter_mut().for_each(order_iteration);
-        }
-        Expr::List(list) => list.elements.iter_mut().for_each(order_iteration),
-        Expr::Map(map) => map.entries.iter_mut().for_each(|entry| match &mut entry.expr {
-            EntryExpr::MapEntry(entry) => {
-                order_iteration(&mut entry.key);
-                order_iteration(&mut entry.value);
-            }
-            EntryExpr::StructField(field) => order_iteration(&mut field.value),
-        }),
-        Expr::Struct(s) => s.entries.iter_mut().for_each(|entry| match &mut entry.expr {
-            EntryExpr::MapEntry(entry) => {
-                order_iteration(&mut entry.key);
-                order_iteration(&mut entry.value);
-            }
-            EntryExpr::StructField(field) => order_iteration(&mut field.value),
-        }),
-        Expr::Comprehension(c) => {
-            for e in [&mut c.iter_range, &mut c.accu_init, &mut c.loop_cond, &mut c.loop_step, &mut c.result] {
-                order_iteration(e);
-            }
-            if c.iter_var2.is_none() {
-                let range = std::mem::take(&mut c.iter_range);
-                let id = range.id;
-                c.iter_range = cel::common::ast::IdedExpr { id, expr: Expr::Call(CallExpr { func_name: ORDERED.to_string(), target: None, args: vec![range] }) };
-            }
-        }
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-    }
-}
-
-/// A map's keys, sorted (booleans, then integers, then strings); anything else as it is.
-fn ordered(value: cel::Value) -> cel::Value {
-    use cel::objects::Key;
-    let cel::Value::Map(map) = value else { return value };
-    let mut keys: Vec<Key> = map.map.keys().cloned().collect();
-    keys.sort_by(|a, b| {
-        let rank = |k: &Key| match k {
-            Key::Bool(_) => 0,
-            Key::Int(_) | Key::Uint(_) => 1,
-            Key::String(_) => 2,
-        };
-        let number = |k: &Key| match k {
-            Key::Int(i) => i128::from(*i),
-            Key::Uint(u) => i128::from(*u),
-            _ => 0,
-        };
-        rank(a).cmp(&rank(b)).then(number(a).cmp(&number(b))).then(a.cmp(b))
-    });
-    cel::Value::List(keys.into_iter().map(cel::Value::from).collect::<Vec<_>>().into())
+    Ok(free_variables(&compile(source)?.0))
 }
 
 /// The top-level names an expression reads from its scope, sorted: identifiers that macros bind
@@ -387,34 +225,47 @@ fn free_variables(program: &cel::parser::Expression) -> References {
 /// `loop.index`: each is renamed to its alias before parsing, and back in every name reported.
 const ALIASES: &[(&str, &str)] = &[("var", "__wfc_var"), ("loop", "__wfc_loop")];
 
+/// The bytes of an expression's code with their offsets: string literals (and their escapes)
+/// left out.
+fn code_bytes(source: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    source.bytes().enumerate().filter(move |&(_, b)| match quote {
+        Some(_) if escaped => {
+            escaped = false;
+            false
+        }
+        Some(_) if b == b'\\' => {
+            escaped = true;
+            false
+        }
+        Some(q) => {
+            if b == q {
+                quote = None;
+            }
+            false
+        }
+        None if b == b'"' || b == b'\'' => {
+            quote = Some(b);
+            false
+        }
+        None => true,
+    })
+}
+
 /// Byte offsets where `name` stands as a top-level identifier in `source`: not inside a string
 /// literal, not part of a longer name, and not a field after a `.`.
 pub fn identifier_offsets(source: &str, name: &str) -> Vec<usize> {
     let bytes = source.as_bytes();
     let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let mut found = Vec::new();
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(_) if b == b'\\' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None => {
-                if source[i..].starts_with(name)
-                    && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
-                    && bytes.get(i + name.len()).is_none_or(|n| !is_ident(*n))
-                {
-                    found.push(i);
-                    i += name.len() - 1;
-                }
-            }
-        }
-        i += 1;
-    }
-    found
+    code_bytes(source)
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            source[i..].starts_with(name)
+                && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
+                && bytes.get(i + name.len()).is_none_or(|n| !is_ident(*n))
+        })
+        .collect()
 }
 
 /// Renames the identifiers of [`ALIASES`]. A syntax error reported after a renamed identifier
@@ -440,11 +291,11 @@ fn rename_reserved(source: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Parses an expression into the tree evaluation walks, its comprehensions made deterministic.
-/// The text is bounded first ([`MAX_LEN`], [`MAX_NESTING`], [`MAX_OPERATORS`]), so that neither
-/// the parser nor evaluation can exhaust a thread's stack.
-fn compile(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
-    check_size(source)?;
-    on_deep_stack(source, || parse_bounded(source))
+/// The text is bounded first (see [`bounds`]), so that neither the parser nor evaluation can
+/// exhaust a thread's stack.
+fn compile(source: &str) -> Result<(cel::parser::Expression, Size), SyntaxError> {
+    let size = Size::of(source)?;
+    Ok((size.on_stack(|| parse_bounded(source))?, size))
 }
 
 fn parse_bounded(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
@@ -517,7 +368,7 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
         expr: source.to_string(),
         message,
     };
-    let program = compile(source).map_err(|e| fail(e.message))?;
+    let (program, size) = compile(source).map_err(|e| fail(e.message))?;
     let mut context = cel::Context::default();
     context.add_function(ORDERED, ordered).map_err(|e| fail(e.to_string()))?;
     for name in free_variables(&program).variables {
@@ -526,7 +377,7 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
             context.add_variable_from_value(name, from_json(&value));
         }
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_deep_stack(source, || cel::Value::resolve(&program, &context))))
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| size.on_stack(|| cel::Value::resolve(&program, &context))))
         .map_err(|_| fail("evaluation failed unexpectedly".to_string()))?
         .map_err(|e| fail(e.to_string()))?;
     to_json(&result).map_err(fail)

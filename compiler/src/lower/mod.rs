@@ -1044,18 +1044,10 @@ impl<'a> Lowerer<'a> {
         Some(n)
     }
 
-    /// A name Temporal keeps (a task queue, a signal): not empty, within Temporal's length limit.
+    /// A name Temporal keeps (a task queue): see [`temporal_name_problem`].
     fn temporal_name(&mut self, value: &Value, what: &str) -> Option<String> {
         let name = self.string(value)?;
-        let problem = if name.trim().is_empty() {
-            "is empty"
-        } else if name.len() > TEMPORAL_MAX_NAME {
-            "is longer than Temporal allows"
-        } else if name.chars().any(crate::source::is_hidden) {
-            "has control characters"
-        } else {
-            return Some(name);
-        };
+        let Some(problem) = temporal_name_problem(&name) else { return Some(name) };
         self.error(
             Diagnostic::error(Code::InvalidValue, value.span, format!("{what} {problem}"))
                 .label("not a name Temporal accepts")
@@ -1068,10 +1060,10 @@ impl<'a> Lowerer<'a> {
     fn signal_name(&mut self, name: &str, span: Span) {
         let problem = match name {
             "pause" | "resume" => format!("`{name}` is a built-in signal of every wfc workflow"),
-            _ if name.trim().is_empty() => "a signal name is empty".to_string(),
-            _ if name.len() > TEMPORAL_MAX_NAME => "a signal name is longer than Temporal allows".to_string(),
-            _ if name.chars().any(crate::source::is_hidden) => "a signal name has control characters".to_string(),
-            _ => return,
+            _ => match temporal_name_problem(name) {
+                Some(problem) => format!("a signal name {problem}"),
+                None => return,
+            },
         };
         self.error(
             Diagnostic::error(Code::InvalidName, span, problem)
@@ -1185,6 +1177,19 @@ const MAX_NAME: usize = 200;
 
 /// Temporal's limit on ids and names (`limit.maxIDLength`).
 const TEMPORAL_MAX_NAME: usize = 1000;
+
+/// Why Temporal would refuse `name` as a task queue or signal name, if it would.
+fn temporal_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("is empty")
+    } else if name.len() > TEMPORAL_MAX_NAME {
+        Some("is longer than Temporal allows")
+    } else if name.chars().any(crate::source::is_hidden) {
+        Some("has control characters")
+    } else {
+        None
+    }
+}
 
 pub(crate) fn is_workflow_name(name: &str) -> bool {
     let mut chars = name.chars();
