@@ -87,7 +87,8 @@ impl Names {
     }
 }
 
-fn is_keyword(ident: &str) -> bool {
+/// True for Rust's keywords, strict and reserved.
+pub fn is_keyword(ident: &str) -> bool {
     const KEYWORDS: &[&str] = &[
         "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen",
         "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static",

@@ -150,3 +150,43 @@ fn generated_crates_are_workspace_members() {
     let manifest = std::fs::read_to_string(Path::new(&repo_root()).join("Cargo.toml")).expect("Cargo.toml");
     assert!(manifest.contains("\"generated/*\""), "the workspace builds generated crates with the rest");
 }
+
+/// The names a node fn or the workflow type must avoid (`wfc::codegen::FN_NAMES`,
+/// `TYPE_NAMES`) cover every name the generated modules of the samples bind or import: a new
+/// local in generated code fails this test until it is reserved, instead of failing a user's
+/// build when a node happens to share its name. The samples exercise every construct.
+#[test]
+fn reserved_names_cover_every_name_generated_code_binds() {
+    use syn::visit::Visit;
+    #[derive(Default)]
+    struct Bound {
+        values: std::collections::BTreeSet<String>,
+        types: std::collections::BTreeSet<String>,
+    }
+    impl Visit<'_> for Bound {
+        fn visit_pat_ident(&mut self, pat: &syn::PatIdent) {
+            self.values.insert(pat.ident.to_string());
+            syn::visit::visit_pat_ident(self, pat);
+        }
+        fn visit_use_name(&mut self, name: &syn::UseName) {
+            let name = name.ident.to_string();
+            if name.starts_with(char::is_uppercase) { &mut self.types } else { &mut self.values }.insert(name);
+        }
+        fn visit_item_type(&mut self, item: &syn::ItemType) {
+            self.types.insert(item.ident.to_string());
+            syn::visit::visit_item_type(self, item);
+        }
+    }
+    let mut bound = Bound::default();
+    for sample in samples() {
+        let (_, files) = generate(&sample);
+        for file in files.iter().filter(|f| f.path == "src/workflow.rs" || f.path == "src/main.rs") {
+            bound.visit_file(&syn::parse_file(&file.contents).expect("generated code parses"));
+        }
+    }
+    // A node fn never starts with `_` (ids are snake-cased word by word).
+    let values: Vec<&String> = bound.values.iter().filter(|n| !n.starts_with('_') && !wfc::codegen::FN_NAMES.contains(&n.as_str())).collect();
+    assert!(values.is_empty(), "add to FN_NAMES: {values:?}");
+    let types: Vec<&String> = bound.types.iter().filter(|n| !wfc::codegen::TYPE_NAMES.contains(&n.as_str())).collect();
+    assert!(types.is_empty(), "add to TYPE_NAMES: {types:?}");
+}

@@ -54,6 +54,7 @@ fn hostile_fixtures_are_refused_with_spanned_diagnostics() {
         ("temporal-limits.yaml", Code::InvalidDuration),
         ("schedule-input.yaml", Code::TypeMismatch),
         ("remote-input.yaml", Code::TypeMismatch),
+        ("folded-properties.yaml", Code::UnsupportedSchema),
     ] {
         check(file, code);
     }
@@ -116,4 +117,91 @@ fn schema_titles_never_merge_types() {
         assert!(types.contains(ty), "{ty} missing:\n{types}");
     }
     assert!(!types.contains("Address"), "a title named a type:\n{types}");
+}
+
+/// The invariant: every flow `wfc check` accepts produces a crate that compiles. Node ids,
+/// activity and signal names from the names generated code reserves, Rust's keywords and the
+/// prelude, in every kind of position; flow names that are the types generated code uses;
+/// bidi controls and a bare CR in descriptions, schema docs and JSON configuration. Every
+/// accepted flow is built, and all the crates are checked by one cargo invocation.
+#[test]
+fn every_accepted_hostile_name_compiles() {
+    let keywords = ["fn", "loop", "match", "type", "self", "super", "crate", "async", "await", "dyn", "gen", "try", "union", "box", "move", "ref", "static"];
+    let mut ids: Vec<String> = wfc::codegen::FN_NAMES.iter().map(|n| n.to_string()).collect();
+    ids.extend(wfc::codegen::TYPE_NAMES.iter().map(|n| n.to_string()));
+    ids.extend(keywords.iter().map(|k| k.to_string()));
+    ids.extend(["force-success", "FORCE_SUCCESS", "main", "types", "activities", "workflow_graph", "Self", "NAME", "TASK_QUEUE", "SIGNALS", "SETTINGS", "DEFAULT_POLICY"].map(String::from));
+    // Names expressions reserve are refused (E0105), and ids that read the same in expressions
+    // (`force-success`, `force_success`) collide: keep one of each.
+    ids.retain(|id| !wfc::check::RESERVED.contains(&id.as_str()));
+    ids.sort();
+    let mut seen = std::collections::BTreeSet::new();
+    ids.retain(|id| seen.insert(id.replace('-', "_")));
+    // Each id in one of these positions, in turn.
+    let positions: [fn(&str) -> String; 7] = [
+        |id| format!("{{type: Log, id: {id}, config: {{message: x}}}}"),
+        |id| format!("{{type: Parallel, id: par-{id}, children: [{{type: Log, id: {id}, config: {{message: x}}}}]}}"),
+        |id| format!("{{type: ForEach, id: each-{id}, config: {{collection: '{{{{ [1, 2] }}}}'}}, children: [{{type: Log, id: {id}, config: {{message: x}}}}]}}"),
+        |id| format!("{{type: Retry, id: retry-{id}, config: {{maxAttempts: 2}}, children: [{{type: Log, id: {id}, config: {{message: x}}}}]}}"),
+        |id| format!("{{type: Fail, id: fails-{id}, config: {{message: no}}, onError: {{type: Log, id: {id}, config: {{message: x}}}}}}"),
+        |id| format!("{{type: Timeout, id: timeout-{id}, config: {{timeout: 5s}}, children: [{{type: Log, id: {id}, config: {{message: x}}}}]}}"),
+        |id| format!("{{type: Conditional, id: cond-{id}, config: {{condition: 'true'}}, children: [{{type: Log, id: {id}, config: {{message: x}}}}]}}"),
+    ];
+    let hidden = "bidi \u{202e}x\u{2066} and a bare\r CR";
+    let mut tree = format!(
+        "name: hostile-ids\ndescription: {desc}\ninputSchema: {{type: object, description: {desc}, properties: {{note: {{type: string, description: {desc}}}}}}}\n\
+         signals: {{status: {{type: object}}, run: {{type: object}}}}\n\
+         activities: {{input: {{taskQueue: q}}, run: {{taskQueue: q}}, activities: {{taskQueue: q}}, value: {{taskQueue: q}}}}\n\
+         root:\n  type: Sequence\n  id: top\n  children:\n\
+         \x20   - {{type: HttpRequest, id: json-config, config: {{method: POST, url: 'http://localhost/', json: {{note: {desc}}}}}}}\n\
+         \x20   - {{type: Activity, id: call-run, config: {{activity: run}}}}\n\
+         \x20   - {{type: Activity, id: call-value, config: {{activity: value}}}}\n",
+        desc = serde_json::Value::String(hidden.to_string()),
+    );
+    for (i, id) in ids.iter().enumerate() {
+        tree.push_str(&format!("    - {}\n", positions[i % positions.len()](id)));
+    }
+    let mut flows = vec![("hostile-ids".to_string(), tree)];
+    let mut names: Vec<String> = wfc::codegen::TYPE_NAMES.iter().map(|n| wfc::ident::snake(n).trim_end_matches('_').replace('_', "-")).collect();
+    names.extend(keywords.iter().map(|k| k.to_string()));
+    names.extend(["status", "input", "output", "run", "template", "loop", "option"].map(String::from));
+    names.sort();
+    names.dedup();
+    for name in names {
+        flows.push((name.clone(), format!("name: {name}\nroot: {{type: Log, config: {{message: hi}}}}\n")));
+    }
+
+    let dir = std::env::temp_dir().join(format!("wfc-hostile-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let runtime = wfc::RuntimeSource::Path(repo_root().join("runtime").display().to_string());
+    let mut accepted = 0;
+    for (name, text) in &flows {
+        let source = SourceFile::new(format!("{name}.yaml"), text.clone());
+        let checked = wfc::check(&source);
+        // Ids that expressions reserve (`input`, `workflow`, …) are refused, and that is fine:
+        // the invariant is about what is accepted.
+        let Ok(built) = wfc::build(&source, runtime.clone()) else {
+            assert!(checked.has_errors(), "{name}: check accepts what build refuses");
+            assert!(name != "hostile-ids", "the corpus flow is refused:\n{}", render::render(&source, &checked.diagnostics, true));
+            continue;
+        };
+        accepted += 1;
+        for file in built.files {
+            let path = dir.join(&built.name).join(&file.path);
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("a scratch folder");
+            std::fs::write(path, file.contents).expect("write a generated file");
+        }
+    }
+    assert!(accepted > 60, "only {accepted} of {} flows accepted", flows.len());
+    std::fs::write(dir.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = [\"*\"]\n").expect("a workspace");
+    std::fs::copy(repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["check", "--quiet", "--keep-going", "--message-format", "short"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", wfc_tests::workers::target_dir())
+        .output()
+        .expect("cargo runs");
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "accepted flows that do not compile:\n{}", errors.lines().filter(|l| l.contains("error")).take(40).collect::<Vec<_>>().join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,14 +18,33 @@ pub fn template(value: &Value) -> TokenStream {
     }
 }
 
-/// A raw string literal (`r#"…"#`) with enough `#`s that the text cannot end it early.
+/// JSON text as a raw string literal (`r#"…"#`) with enough `#`s that the text cannot end it
+/// early. Characters rustc refuses in a literal (bidi controls) or that hide in a review are
+/// written as JSON escapes (`\u202e`): they can only stand inside JSON strings, where the escape
+/// means the same character.
 pub fn raw_string(text: &str) -> Literal {
+    let text = &json_escaped(text);
     let mut hashes = 1;
     while text.contains(&format!("\"{}", "#".repeat(hashes))) {
         hashes += 1;
     }
     let fence = "#".repeat(hashes);
     format!("r{fence}\"{text}\"{fence}").parse().unwrap_or_else(|_| Literal::string(text))
+}
+
+fn json_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if crate::source::is_hidden(c) && c != '\n' && c != '\t' {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `Some(r#"<json>"#)` or `None`: a schema carried into generated code as JSON text.
@@ -50,10 +69,11 @@ pub fn optional_millis(ms: Option<u64>) -> TokenStream {
     }
 }
 
-/// `#[doc]` attributes, one per line, so they print as `///` comments.
+/// `#[doc]` attributes, one per line, so they print as `///` comments. Hidden characters are
+/// shown escaped: rustc refuses bidi controls and a bare CR in a comment.
 pub fn doc_lines(lines: &[String]) -> TokenStream {
     let attrs = lines.iter().map(|line| {
-        let line = if line.is_empty() { String::new() } else { format!(" {line}") };
+        let line = if line.is_empty() { String::new() } else { format!(" {}", crate::source::shown(line)) };
         quote! { #[doc = #line] }
     });
     quote! { #(#attrs)* }
@@ -70,5 +90,13 @@ mod tests {
         assert!(literal.starts_with("r###\""));
         let parsed: syn::LitStr = syn::parse_str(&literal).unwrap();
         assert_eq!(parsed.value(), text);
+    }
+
+    #[test]
+    fn bidi_controls_become_json_escapes() {
+        let json = serde_json::json!({"note": "a\u{202e}b\u{2066}"}).to_string();
+        let literal: syn::LitStr = syn::parse_str(&raw_string(&json).to_string()).unwrap();
+        assert_eq!(literal.value(), r#"{"note":"a\u202eb\u2066"}"#);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&literal.value()).unwrap().to_string(), json);
     }
 }

@@ -23,6 +23,7 @@ use crate::plan::Plan;
 use crate::source::{SourceFile, Span};
 
 pub use manifest::package_name;
+pub use workflow::{FN_NAMES, TYPE_NAMES};
 
 /// How the generated crate depends on `wfc-runtime`.
 #[derive(Debug, Clone, PartialEq, Eq)]

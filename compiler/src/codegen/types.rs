@@ -37,6 +37,11 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
             });
             continue;
         };
+        let folded = field_collisions(schema);
+        if !folded.is_empty() {
+            errors.extend(folded);
+            continue;
+        }
         let parsed: Result<schemars::schema::Schema, _> = serde_json::from_value(untitled(schema.to_json()));
         let added = parsed.map_err(|e| e.to_string()).and_then(|s| {
             contain_panics(|| {
@@ -75,26 +80,75 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
     })
 }
 
-/// The schema without its `title`s. typify names a type after its title, so a nested
-/// `title: Output` (or two schemas titled `Address`) would map different schemas onto one Rust
-/// type, silently. Without titles every type is named after where it sits, so names are unique.
+/// Keywords whose value maps names to subschemas.
+const SCHEMA_MAPS: &[&str] = &["properties", "patternProperties", "definitions", "$defs", "dependentSchemas"];
+/// Keywords whose value is a subschema, or a list of them.
+const SCHEMA_VALUES: &[&str] = &[
+    "items", "additionalProperties", "additionalItems", "contains", "propertyNames", "not", "if", "then", "else", "unevaluatedItems",
+    "unevaluatedProperties", "allOf", "anyOf", "oneOf", "prefixItems",
+];
+
+/// Properties of one object that typify would turn into the same Rust field (`a-b`, `a_b` and
+/// `aB` are all `a_b`): the crate would not compile, so each is a diagnostic at the second key.
+fn field_collisions(schema: &Value) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let Some(entries) = schema.as_map() else { return found };
+    for (key, value) in entries {
+        if key.name == "properties"
+            && let Some(properties) = value.as_map()
+        {
+            let mut fields: std::collections::HashMap<String, &crate::syntax::Key> = std::collections::HashMap::new();
+            for (property, _) in properties {
+                let field = rust_field(&property.name);
+                if let Some(first) = fields.get(&field).copied() {
+                    found.push(
+                        Diagnostic::error(Code::UnsupportedSchema, property.span, format!("properties `{}` and `{}` both become the Rust field `{field}`", crate::syntax::printable(&first.name), crate::syntax::printable(&property.name)))
+                            .label("same field as another property")
+                            .related(first.span, "the other property")
+                            .help("rename one of the two properties"),
+                    );
+                } else {
+                    fields.insert(field, property);
+                }
+            }
+        }
+        let nested: Vec<&Value> = if SCHEMA_MAPS.contains(&key.name.as_str()) {
+            value.as_map().map(|m| m.iter().map(|(_, v)| v).collect()).unwrap_or_default()
+        } else if SCHEMA_VALUES.contains(&key.name.as_str()) {
+            value.as_seq().map_or_else(|| vec![value], |items| items.iter().collect())
+        } else {
+            Vec::new()
+        };
+        nested.into_iter().for_each(|v| found.extend(field_collisions(v)));
+    }
+    found
+}
+
+/// The field name typify gives a property (its `sanitize` in snake case).
+fn rust_field(property: &str) -> String {
+    use heck::ToSnakeCase;
+    property.replace('\'', "").replace(|c: char| !(c.is_alphanumeric() || c == '_'), "-").to_snake_case()
+}
+
+/// The schema as typify is given it: without `title`s, and with hidden characters in
+/// `description`s (typify's doc comments) shown escaped. typify names a type after its title,
+/// so a nested `title: Output` (or two schemas titled `Address`) would map different schemas
+/// onto one Rust type, silently; without titles every type is named after where it sits.
 fn untitled(mut schema: serde_json::Value) -> serde_json::Value {
     fn strip(schema: &mut serde_json::Value) {
         let Some(map) = schema.as_object_mut() else { return };
         map.remove("title");
+        if let Some(serde_json::Value::String(description)) = map.get_mut("description") {
+            *description = crate::source::shown(description);
+        }
         for (key, value) in map.iter_mut() {
-            match key.as_str() {
-                // Maps from names to schemas.
-                "properties" | "patternProperties" | "definitions" | "$defs" | "dependentSchemas" => {
-                    value.as_object_mut().into_iter().flat_map(|m| m.values_mut()).for_each(strip);
-                }
-                // A schema, or a list of schemas.
-                "items" | "additionalProperties" | "additionalItems" | "contains" | "propertyNames" | "not" | "if" | "then" | "else"
-                | "unevaluatedItems" | "unevaluatedProperties" | "allOf" | "anyOf" | "oneOf" | "prefixItems" => match value {
+            if SCHEMA_MAPS.contains(&key.as_str()) {
+                value.as_object_mut().into_iter().flat_map(|m| m.values_mut()).for_each(strip);
+            } else if SCHEMA_VALUES.contains(&key.as_str()) {
+                match value {
                     serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
                     other => strip(other),
-                },
-                _ => {}
+                }
             }
         }
     }

@@ -31,11 +31,50 @@ pub struct Items {
     pub siblings: BTreeMap<String, super::Sibling>,
 }
 
+/// Names a node fn must not take, because the workflow module already uses them: the runtime
+/// functions it imports, and the parameters and locals of the code it generates (a node fn
+/// named `cx` would be shadowed by the parameter `cx` where it is called). A test over every
+/// sample's generated code keeps this list complete.
+pub const FN_NAMES: &[&str] = &[
+    "body", "ctx", "cx", "done", "f", "failure", "force_failure", "force_success", "i", "icx", "inner", "input", "invert", "item", "next", "payload",
+    "result", "settled", "step", "stepcx", "task_queue",
+];
+
+/// Names the workflow type must not take: the types the generated modules import or declare
+/// and the prelude's. A test over every sample's generated code keeps this list complete.
+pub const TYPE_NAMES: &[&str] = &[
+    "ActivityPolicy", "ChildFlow", "ContinueAsNewOptions", "Cx", "Dag", "FlowSettings", "FlowState", "Input", "Iterate", "Level", "Link", "Loop",
+    "NodeInfo", "NodeResult", "On", "OnTimeout", "Output", "Pass", "Quorum", "RetrySpec", "Run", "SignalWait", "Status", "SyncWorkflowContext",
+    "Template", "Value", "WorkerOptions", "WorkflowContext", "WorkflowContextView", "WorkflowReplayerOptions", "WorkflowResult",
+    // The prelude.
+    "Box", "Clone", "Copy", "Default", "Drop", "Eq", "Err", "Extend", "Fn", "FnMut", "FnOnce", "From", "Into", "IntoIterator", "Iterator", "None",
+    "Ok", "Option", "Ord", "PartialEq", "PartialOrd", "Result", "Send", "Sized", "Some", "String", "Sync", "ToOwned", "ToString", "TryFrom",
+    "TryInto", "Unpin", "Vec",
+];
+
+/// The workflow type's name: the flow's name in camel case, with `Workflow` after it when that
+/// name is taken (see [`TYPE_NAMES`]) or reads as a keyword once lower-cased, as the SDK's
+/// macros do (`Loop`, `Box`).
+pub fn workflow_type(flow_name: &str) -> String {
+    let camel = ident::camel(flow_name);
+    if TYPE_NAMES.contains(&camel.as_str()) || ident::is_keyword(&camel.to_lowercase()) {
+        format!("{camel}Workflow")
+    } else {
+        camel
+    }
+}
+
+/// A node fn's name: the id in snake case, `_node` after it when the module uses that name.
+fn node_fn_name(id: &str) -> String {
+    let name = ident::snake(id);
+    if FN_NAMES.contains(&name.as_str()) { format!("{name}_node") } else { name }
+}
+
 impl Items {
     pub fn new(flow: &Flow, plan: &Plan) -> Self {
-        let mut names = Names::default();
+        let mut names = Names::reserving(FN_NAMES);
         let node_fns: BTreeMap<String, syn::Ident> =
-            flow.nodes().into_iter().map(|node| (node.id.clone(), format_ident!("{}", names.unique(ident::snake(&node.id))))).collect();
+            flow.nodes().into_iter().map(|node| (node.id.clone(), format_ident!("{}", names.unique(node_fn_name(&node.id))))).collect();
         let mut types = Names::reserving(&["Activities", "Input", "Output", "Run"]);
         let called = flow.nodes().into_iter().filter_map(|node| match &node.kind {
             NodeKind::Activity { activity, .. } => Some(activity.clone()),
@@ -78,7 +117,7 @@ impl Items {
                 }
             }
         }
-        Items { workflow_type: format_ident!("{}", ident::camel(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases, siblings: BTreeMap::new() }
+        Items { workflow_type: format_ident!("{}", workflow_type(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases, siblings: BTreeMap::new() }
     }
 
     /// A node and the nodes it is inside of, innermost first.

@@ -1734,13 +1734,13 @@ async fn count_up(cx: &Cx<'_>) -> NodeResult {
                 body: &["step"],
                 around: &["count-up", "loops", "scenario"],
             },
-            |_, cx| Box::pin(async move { step(&cx).await }),
+            |_, cx| Box::pin(async move { step_node(&cx).await }),
         );
     cx.node(&NODE, body).await
 }
 
 /// `step`: Script (line 80).
-async fn step(cx: &Cx<'_>) -> NodeResult {
+async fn step_node(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("step", "Script", 80);
     let body = async { cx.script(&[("n", "n + 1")]) };
     cx.node(&NODE, body).await
