@@ -205,3 +205,34 @@ fn every_accepted_hostile_name_compiles() {
     assert!(output.status.success(), "accepted flows that do not compile:\n{}", errors.lines().filter(|l| l.contains("error")).take(40).collect::<Vec<_>>().join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Flow text reaches the generated README as text: no HTML, link or heading from a
+/// description, and no code span or fence that flow text can close.
+#[test]
+fn flow_text_reaches_the_readme_as_text() {
+    let text = r##"name: readme-text
+description: "# Urgent\n<script>alert(1)</script> [click](https://example.com) ![x](y) **bold**"
+taskQueue: "q`</code><b>"
+inputSchema: {type: object, required: [kind], properties: {kind: {enum: ["```</pre>"]}}}
+signals: {"x``y": {type: object, properties: {note: {const: "```\n# injected"}}}}
+root: {type: Log, config: {message: hi}}
+"##;
+    let built = wfc::build(&SourceFile::new("readme-text.yaml", text), wfc::RuntimeSource::Path("runtime".into())).expect("builds");
+    let readme = &built.files.iter().find(|f| f.path == "README.md").expect("a README").contents;
+    for raw in ["<script>", "[click](", "![x]", "**bold**"] {
+        assert!(!readme.contains(raw), "`{raw}` reaches the README as markup:\n{readme}");
+    }
+    assert!(!readme.lines().any(|l| l.starts_with("# Urgent") || l.starts_with("# injected")), "a heading from flow text:\n{readme}");
+    assert!(readme.contains("```` q`</code><b> ````") || readme.contains("``q`</code><b>``"), "the task queue is one code span:\n{readme}");
+    // Every fence that opens is closed by a fence of the same length.
+    let mut open: Option<usize> = None;
+    for line in readme.lines().map(str::trim_start) {
+        let ticks = line.len() - line.trim_start_matches('`').len();
+        match open {
+            None if ticks >= 3 => open = Some(ticks),
+            Some(n) if ticks == n && line.trim_end() == "`".repeat(n) => open = None,
+            _ => {}
+        }
+    }
+    assert_eq!(open, None, "an unclosed fence:\n{readme}");
+}

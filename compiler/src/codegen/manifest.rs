@@ -35,23 +35,23 @@ pub fn cargo_toml(flow: &Flow, options: &Options, header: &str) -> String {
 
 pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
     let schema = |schema: &Option<Value>, what: &str| match schema {
-        Some(s) => format!("```json\n{}\n```", serde_json::to_string_pretty(&s.to_json()).unwrap_or_default()),
+        Some(s) => fenced("json", &serde_json::to_string_pretty(&s.to_json()).unwrap_or_default(), ""),
         None => format!("Any JSON value (the flow declares no {what}Schema)."),
     };
     let mut activities: Vec<String> = Vec::new();
     for node in flow.nodes() {
         match &node.kind {
             NodeKind::Builtin { builtin, config, .. } => {
-                let mut line = format!("- `{}`: built-in `{}`, on this worker", node.id, builtin.activity_name());
+                let mut line = format!("- {}: built-in `{}`, on this worker", code(&node.id), builtin.activity_name());
                 let names = env_names(config);
                 if !names.is_empty() {
-                    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                    let names: Vec<String> = names.iter().map(|n| code(n)).collect();
                     line.push_str(&format!("; reads {} from the worker's environment, inside the activity (never into history)", names.join(", ")));
                 }
                 activities.push(line);
             }
             NodeKind::Activity { activity, task_queue, .. } => {
-                activities.push(format!("- `{}`: calls `{activity}` on task queue `{task_queue}` (served by another worker)", node.id));
+                activities.push(format!("- {}: calls {} on task queue {} (served by another worker)", code(&node.id), code(activity), code(task_queue)));
             }
             _ => {}
         }
@@ -62,13 +62,13 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
     let mut signals = vec!["- `pause`: nodes not started yet wait until `resume`.".to_string(), "- `resume`: resumes a paused flow.".to_string()];
     for (name, schema) in super::workflow::signals(flow, &flow.nodes()) {
         signals.push(match schema {
-            Some(schema) => format!("- `{name}`, a payload of this schema:\n\n  ```json\n  {}\n  ```", schema),
-            None => format!("- `{name}`: any JSON payload."),
+            Some(schema) => format!("- {}, a payload of this schema:\n\n{}", code(name), fenced("json", &schema.to_string(), "  ")),
+            None => format!("- {}: any JSON payload.", code(name)),
         });
     }
     let schedule = flow.schedule.as_ref().map(|s| {
         let zone = if s.timezone.is_empty() { "UTC" } else { s.timezone.as_str() };
-        format!("\n## Schedule\n\nRuns on `{}` ({zone}) with the input `{}`: `./target/release/{} schedule apply` creates or updates the Temporal Schedule.\n", s.cron, s.input, package_name(flow))
+        format!("\n## Schedule\n\nRuns on {} ({}) with the input {}: `./target/release/{} schedule apply` creates or updates the Temporal Schedule.\n", code(&s.cron), markdown_text(zone), code(&s.input.to_string()), package_name(flow))
     });
     fill(
         README_TEMPLATE,
@@ -76,9 +76,9 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
             ("header", header.to_string()),
             ("name", flow.name.clone()),
             ("package", package_name(flow)),
-            ("description", flow.description.clone().unwrap_or_default()),
+            ("description", flow.description.as_deref().map(markdown_text).unwrap_or_default()),
             ("source", options.source_path.clone()),
-            ("task_queue", flow.task_queue.clone()),
+            ("task_queue", code(&flow.task_queue)),
             ("example", example_input(flow.input_schema.as_ref())),
             ("input", schema(&flow.input_schema, "input")),
             ("output", schema(&flow.output_schema, "output")),
@@ -86,6 +86,40 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
             ("signals", signals.join("\n") + &schedule.unwrap_or_default()),
         ],
     )
+}
+
+/// Flow text as Markdown prose: the characters that start HTML, a link, an image, emphasis, a
+/// heading or a table backslash-escaped, hidden characters shown escaped. Code spans stay code
+/// spans (their content is never markup).
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in crate::source::shown(text).chars() {
+        if matches!(c, '\\' | '<' | '>' | '&' | '[' | ']' | '!' | '*' | '_' | '#' | '|' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Flow text as a Markdown code span: fenced by more backticks than it holds in a row, so its
+/// content is shown as it is.
+fn code(text: &str) -> String {
+    let text = crate::source::shown(text).replace('\n', " ");
+    let fence = "`".repeat(longest_run(&text, '`') + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// A fenced code block whose fence no line of `text` can close, each line indented by `indent`.
+fn fenced(language: &str, text: &str, indent: &str) -> String {
+    let fence = "`".repeat(longest_run(text, '`').max(2) + 1);
+    let body: Vec<String> = text.lines().map(|line| format!("{indent}{line}")).collect();
+    format!("{indent}{fence}{language}\n{}\n{indent}{fence}", body.join("\n"))
+}
+
+fn longest_run(text: &str, c: char) -> usize {
+    text.split(|x| x != c).map(str::len).max().unwrap_or(0)
 }
 
 /// A small input that fits the schema's required fields, for the README's `start` example.
@@ -114,7 +148,8 @@ fn example_input(schema: Option<&Value>) -> String {
             _ => J::Null,
         }
     }
-    schema.map_or_else(|| "{}".to_string(), |s| example(&s.to_json()).to_string()).replace('\'', "'\\''")
+    // Inside a shell quote in a code block: a backtick (only in strings) as its JSON escape.
+    schema.map_or_else(|| "{}".to_string(), |s| example(&s.to_json()).to_string()).replace('\'', "'\\''").replace('`', "\\u0060")
 }
 
 /// Replaces every `@key@` in one pass, so filled-in text is never itself scanned for keys.
