@@ -15,6 +15,8 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::run::RunInput;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::schedules::{
     CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions,
@@ -143,7 +145,7 @@ const USAGE: u8 = 2;
 pub fn main<W>(worker: Worker) -> ExitCode
 where
     W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + Serialize + Send + Sync,
+    W::Input: DeserializeOwned + RunInput + Serialize + Send + Sync,
     W::Output: Serialize,
 {
     let args = Args::parse();
@@ -226,21 +228,21 @@ async fn shutdown_signal() {
 }
 
 /// The input as the flow's typed input; the error names the offending field.
-fn typed_input<I: DeserializeOwned>(input: &str) -> Result<I, String> {
+/// The run input for `input`, refused here (before anything is sent) when it does not fit.
+fn typed_input<I: DeserializeOwned + RunInput>(input: &str) -> Result<I, String> {
     let json = &mut serde_json::Deserializer::from_str(input);
-    serde_path_to_error::deserialize(json).map_err(|e| {
-        let at = e.path().to_string();
-        match at.as_str() {
-            "." => format!("invalid input: {}", e.into_inner()),
-            _ => format!("invalid input at `{at}`: {}", e.into_inner()),
-        }
-    })
+    let run: I = serde_path_to_error::deserialize(json).map_err(|e| format!("invalid input: {}", e.into_inner()))?;
+    match run.problem() {
+        Some(invalid) if invalid.at == "." => Err(format!("invalid input: {}", invalid.reason)),
+        Some(invalid) => Err(format!("invalid input at `{}`: {}", invalid.at, invalid.reason)),
+        None => Ok(run),
+    }
 }
 
 async fn start<W>(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool) -> anyhow::Result<ExitCode>
 where
     W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + Send,
+    W::Input: DeserializeOwned + RunInput + Send,
     W::Output: Serialize,
 {
     let typed: W::Input = match typed_input(input) {
@@ -393,7 +395,7 @@ async fn replay(spec: &Worker, file: &std::path::Path) -> anyhow::Result<ExitCod
 async fn schedule<W>(spec: &Worker, action: ScheduleCommand) -> anyhow::Result<ExitCode>
 where
     W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + Serialize + Send + Sync,
+    W::Input: DeserializeOwned + RunInput + Serialize + Send + Sync,
 {
     let Some(schedule) = &spec.schedule else {
         eprintln!("error: `{}` has no schedule trigger; add `trigger: {{type: schedule, config: {{cron: ...}}}}` to the flow", spec.name);

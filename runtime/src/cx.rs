@@ -58,7 +58,8 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// Records the run's input and identity in the flow state; a continued run restores what
     /// the previous run carried.
     pub fn start<I: Serialize>(ctx: &'a WorkflowContext<W>, name: &str, run: &Run<I>, settings: FlowSettings) -> Result<Self, WorkflowTermination> {
-        let input = serde_json::to_value(&run.input).map_err(|e| terminate(&Failure::new(format!("the input is not JSON: {e}"))))?;
+        let typed = run.input.as_ref().map_err(|invalid| terminate(&Failure::new(invalid.to_string())))?;
+        let input = serde_json::to_value(typed).map_err(|e| terminate(&Failure::new(format!("the input is not JSON: {e}"))))?;
         let (workflow_id, run_id) = (ctx.workflow_id().to_string(), ctx.run_id().to_string());
         ctx.state_mut(|w| {
             let flow = w.flow_mut();

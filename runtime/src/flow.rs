@@ -402,9 +402,9 @@ impl FlowState {
         self.mailbox.receive(crate::signals::RESUME, Value::Null);
     }
 
-    /// A signal arrived; generated signal handlers call this.
-    pub fn receive(&mut self, signal: &str, payload: Value) {
-        self.mailbox.receive(signal, payload);
+    /// A signal arrived; generated signal handlers call this with its payloads undecoded.
+    pub fn receive(&mut self, signal: &str, payload: crate::signals::SignalPayload) {
+        self.mailbox.receive_payloads(signal, payload);
     }
 
     pub fn status(&self) -> Status {

@@ -24,7 +24,7 @@ pub use control::{Branch, Iterate, Loop, Pass, Quorum, RetrySpec};
 pub use cx::{Cx, Flow, IntoOutput};
 pub use dag::{Dag, Link, On};
 pub use flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Frame, Level, NodeInfo, NodeResult, NodeState, Resume, Status, Template};
-pub use run::Run;
+pub use run::{InvalidInput, Run, RunInput};
 
 /// The surface generated code uses; everything it names from this crate is re-exported here.
 pub mod codegen {
@@ -35,6 +35,6 @@ pub mod codegen {
     pub use crate::dag::{Dag, Link, On};
     pub use crate::flow::{ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Status, Template};
     pub use crate::run::Run;
-    pub use crate::signals::{OnTimeout, SignalWait};
+    pub use crate::signals::{OnTimeout, SignalPayload, SignalWait};
     pub use serde_json::Value;
 }

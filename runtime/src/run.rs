@@ -4,7 +4,7 @@
 //! `{"__wfc_resume": {...}, "input": ...}`, so callers in any language start the workflow with
 //! the plain input and never see the envelope.
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -14,23 +14,60 @@ const RESUME: &str = "__wfc_resume";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run<I> {
-    pub input: I,
+    /// The typed input, or why the input sent does not fit the flow's type. A client other than
+    /// the worker binary (the `temporal` CLI, another SDK, a schedule) can send anything; a run
+    /// whose input does not fit fails naming the field, instead of failing its first workflow
+    /// task over and over.
+    pub input: Result<I, InvalidInput>,
     /// Present in a run that continues an earlier one.
     pub resume: Option<Resume>,
 }
 
+/// An input that does not fit the flow's type: where, why, and the input as it was sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidInput {
+    /// The path of the field that does not fit (`.` for the whole input).
+    pub at: String,
+    pub reason: String,
+    pub sent: Value,
+}
+
+impl std::fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at.as_str() {
+            "." => write!(f, "the input does not fit `inputSchema`: {}", self.reason),
+            at => write!(f, "the input does not fit `inputSchema`: at `{at}`: {}", self.reason),
+        }
+    }
+}
+
 impl<I> From<I> for Run<I> {
     fn from(input: I) -> Self {
-        Run { input, resume: None }
+        Run { input: Ok(input), resume: None }
+    }
+}
+
+/// What the worker binary asks of a run input before sending it: whether it fits.
+pub trait RunInput {
+    /// Why the input does not fit the flow's type, if it does not.
+    fn problem(&self) -> Option<&InvalidInput>;
+}
+
+impl<I> RunInput for Run<I> {
+    fn problem(&self) -> Option<&InvalidInput> {
+        self.input.as_ref().err()
     }
 }
 
 impl<I: Serialize> Serialize for Run<I> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let input = match &self.input {
+            Ok(input) => serde_json::to_value(input).map_err(serde::ser::Error::custom)?,
+            Err(invalid) => invalid.sent.clone(),
+        };
         match &self.resume {
-            None => self.input.serialize(serializer),
+            None => input.serialize(serializer),
             Some(resume) => {
-                let input = serde_json::to_value(&self.input).map_err(serde::ser::Error::custom)?;
                 let resume = serde_json::to_value(resume).map_err(serde::ser::Error::custom)?;
                 Value::Object(Map::from_iter([(RESUME.to_string(), resume), ("input".to_string(), input)])).serialize(serializer)
             }
@@ -38,20 +75,22 @@ impl<I: Serialize> Serialize for Run<I> {
     }
 }
 
+/// Never fails on a JSON value: an input that does not fit becomes [`InvalidInput`].
 impl<'de, I: DeserializeOwned> Deserialize<'de> for Run<I> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
-        let typed = |value: Value| {
-            serde_path_to_error::deserialize(value).map_err(|e| D::Error::custom(format!("the input does not fit `inputSchema`: at `{}`: {}", e.path(), e.inner())))
+        let typed = |sent: Value| {
+            serde_path_to_error::deserialize(sent.clone()).map_err(|e| InvalidInput { at: e.path().to_string(), reason: e.inner().to_string(), sent })
         };
         match value {
             Value::Object(mut envelope) if envelope.len() == 2 && envelope.contains_key(RESUME) && envelope.contains_key("input") => {
-                let resume = envelope.remove(RESUME).unwrap_or_default();
-                let resume: Resume = serde_json::from_value(resume).map_err(D::Error::custom)?;
-                let input = typed(envelope.remove("input").unwrap_or_default())?;
-                Ok(Run { input, resume: Some(resume) })
+                let input = envelope.remove("input").unwrap_or_default();
+                match serde_json::from_value::<Resume>(envelope.remove(RESUME).unwrap_or_default()) {
+                    Ok(resume) => Ok(Run { input: typed(input), resume: Some(resume) }),
+                    Err(e) => Ok(Run { input: Err(InvalidInput { at: format!("/{RESUME}"), reason: e.to_string(), sent: input }), resume: None }),
+                }
             }
-            value => Ok(Run { input: typed(value)?, resume: None }),
+            value => Ok(Run { input: typed(value), resume: None }),
         }
     }
 }
@@ -65,11 +104,22 @@ mod tests {
     #[test]
     fn a_fresh_input_is_plain_and_a_continued_one_carries_its_state() {
         let fresh: Run<Value> = serde_json::from_value(json!({"n": 1})).unwrap();
-        assert_eq!(fresh, Run { input: json!({"n": 1}), resume: None });
+        assert_eq!(fresh, Run { input: Ok(json!({"n": 1})), resume: None });
         assert_eq!(serde_json::to_value(&fresh).unwrap(), json!({"n": 1}));
-        let carried = Run { input: json!({"n": 1}), resume: Some(Resume { continued: 2, ..Resume::default() }) };
+        let carried = Run { input: Ok(json!({"n": 1})), resume: Some(Resume { continued: 2, ..Resume::default() }) };
         let text = serde_json::to_value(&carried).unwrap();
         assert_eq!(text["input"], json!({"n": 1}));
         assert_eq!(serde_json::from_value::<Run<Value>>(text).unwrap(), carried);
+    }
+
+    #[test]
+    fn an_input_that_does_not_fit_is_kept_with_the_reason() {
+        #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+        struct Order {
+            item: String,
+        }
+        let run: Run<Order> = serde_json::from_value(json!({"item": 5})).unwrap();
+        assert_eq!(run.problem().map(ToString::to_string).as_deref(), Some("the input does not fit `inputSchema`: at `item`: invalid type: integer `5`, expected a string"));
+        assert_eq!(serde_json::to_value(&run).unwrap(), json!({"item": 5}));
     }
 }

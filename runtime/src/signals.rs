@@ -71,6 +71,20 @@ impl Mailbox {
         }
     }
 
+    /// A signal arrived as payloads, as any client may send it: one JSON payload (or none, or
+    /// `binary/null`, read as `null`) is received; anything else is rejected (shown by `status`,
+    /// logged), so a payload no handler can decode never fails the workflow task.
+    pub fn receive_payloads(&mut self, signal: &str, payload: SignalPayload) {
+        match decode(&payload.payloads) {
+            Ok(value) => self.receive(signal, value),
+            Err(error) => {
+                tracing::warn!(target: "wfc::signal", signal, %error, "rejected a signal payload");
+                let node = self.waiting.values().find(|w| w.signal == signal).map(|w| w.node.clone()).unwrap_or_default();
+                self.reject(Rejection { node, signal: signal.to_string(), error });
+            }
+        }
+    }
+
     pub fn paused(&self) -> bool {
         self.paused
     }
@@ -105,6 +119,24 @@ impl Mailbox {
     pub fn restore(&mut self, carried: Carried) {
         self.queued = carried.queued;
         self.paused = carried.paused;
+    }
+}
+
+/// A signal's payloads as they arrived, undecoded: what generated signal handlers take, so
+/// that decoding is the mailbox's and can never fail the workflow task.
+pub type SignalPayload = temporalio_common::data_converters::RawValue;
+
+/// The JSON value of a signal's payloads.
+fn decode(payloads: &[temporalio_common::protos::temporal::api::common::v1::Payload]) -> Result<Value, String> {
+    use temporalio_common::protos::{ENCODING_PAYLOAD_KEY, JSON_ENCODING_VAL};
+    match payloads {
+        [] => Ok(Value::Null),
+        [payload] => match payload.metadata.get(ENCODING_PAYLOAD_KEY).map(Vec::as_slice) {
+            Some(b"binary/null") => Ok(Value::Null),
+            Some(encoding) if encoding == JSON_ENCODING_VAL.as_bytes() => serde_json::from_slice(&payload.data).map_err(|e| format!("the payload is not JSON: {e}")),
+            encoding => Err(format!("the payload is `{}`, not JSON", String::from_utf8_lossy(encoding.unwrap_or(b"without an encoding")))),
+        },
+        many => Err(format!("{} payloads: a signal of a wfc workflow takes one JSON value", many.len())),
     }
 }
 

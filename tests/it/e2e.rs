@@ -821,3 +821,45 @@ fn ticket_triage_calls_all_five_integrations_keeps_every_secret_out_of_history_a
     // The URL came from `env`, so the message shows only its origin.
     assert!(run.stderr.contains(&format!("HttpRequest `file-issue`: POST {base}/…: the response is not valid JSON")), "{}", run.stderr);
 }
+
+/// Another client (here the `temporal` CLI) can send what the worker binary would refuse: an
+/// input that does not fit `inputSchema`, a signal without a payload or with one of the wrong
+/// type, a payload for `pause`. None of it may leave a workflow task failing over and over:
+/// the bad input fails the run naming the field, and the signals are rejected or ignored while
+/// the run goes on.
+#[test]
+fn input_and_signals_from_another_client_never_wedge_a_run() {
+    let w = FlowWorker::start(workers::binary("purchase-approval-worker"), "foreign-client", &[]);
+    let address = &DevServer::shared().address;
+    let temporal = |args: &[&str]| {
+        let out = Command::new(temporal_cli()).args(args).args(["--address", address]).output().expect("temporal CLI runs");
+        assert!(out.status.success(), "temporal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let describe = |id: &str| -> Value { serde_json::from_str(&temporal(&["workflow", "describe", "--workflow-id", id, "--output", "json"])).unwrap_or(Value::Null) };
+    let status_of = |id: &str| describe(id)["workflowExecutionInfo"]["status"].as_str().unwrap_or_default().to_string();
+
+    temporal(&["workflow", "start", "--type", "purchase-approval", "--task-queue", &w.task_queue, "--workflow-id", "foreign-bad-input", "--input", r#"{"item": 5}"#]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while status_of("foreign-bad-input") == "WORKFLOW_EXECUTION_STATUS_RUNNING" {
+        assert!(std::time::Instant::now() < deadline, "a bad input leaves the run running:\n{}", history("foreign-bad-input"));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(status_of("foreign-bad-input"), "WORKFLOW_EXECUTION_STATUS_FAILED");
+    let events = history("foreign-bad-input");
+    assert!(events.contains("the input does not fit `inputSchema`") && events.contains("item"), "{events}");
+    assert!(!events.contains("WORKFLOW_TASK_FAILED"), "{events}");
+
+    w.begin("foreign-signals", json!({"item": "desk", "amount": 300}));
+    w.wait_status("foreign-signals", "waiting for approval", |s| waiting_on(s, "manager-approval", "approval"));
+    temporal(&["workflow", "signal", "--workflow-id", "foreign-signals", "--name", "approval"]);
+    temporal(&["workflow", "signal", "--workflow-id", "foreign-signals", "--name", "approval", "--input", "42"]);
+    temporal(&["workflow", "signal", "--workflow-id", "foreign-signals", "--name", "pause", "--input", r#"{"why": "no reason"}"#]);
+    let status = w.wait_status("foreign-signals", "two rejections", |s| s["rejected"].as_array().is_some_and(|r| r.len() >= 2));
+    assert!(waiting_on(&status, "manager-approval", "approval"), "{status}");
+    w.cli(&["signal", "foreign-signals", "resume"]);
+    let good = w.cli(&["signal", "foreign-signals", "approval", "--input", r#"{"approved": true, "by": "ana"}"#]);
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert_eq!(w.result("foreign-signals"), json!({"decision": "approved", "by": "ana"}));
+    assert!(!history("foreign-signals").contains("WORKFLOW_TASK_FAILED"), "{}", history("foreign-signals"));
+}

@@ -15,3 +15,15 @@ use std::path::{Path, PathBuf};
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
+
+/// A kit from `../shared/` (beside the repository in CI, absent in a user's clone): its folder,
+/// or `None` after printing that the test that needs it is skipped.
+pub fn shared_kit(kit: &str) -> Option<PathBuf> {
+    let dir = repo_root().join("../shared").join(kit);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent (CI has ../shared beside the clone; a bare clone does not)", dir.display());
+        None
+    }
+}

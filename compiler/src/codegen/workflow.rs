@@ -44,7 +44,8 @@ pub const FN_NAMES: &[&str] = &[
 /// and the prelude's. A test over every sample's generated code keeps this list complete.
 pub const TYPE_NAMES: &[&str] = &[
     "ActivityPolicy", "ChildFlow", "ContinueAsNewOptions", "Cx", "Dag", "FlowSettings", "FlowState", "Input", "Iterate", "Level", "Link", "Loop",
-    "NodeInfo", "NodeResult", "On", "OnTimeout", "Output", "Pass", "Quorum", "RetrySpec", "Run", "SignalWait", "Status", "SyncWorkflowContext",
+    "NodeInfo", "NodeResult", "On", "OnTimeout", "Output", "Pass", "Quorum", "RetrySpec", "Run", "SignalPayload", "SignalWait", "Status",
+    "SyncWorkflowContext",
     "Template", "Value", "WorkerOptions", "WorkflowContext", "WorkflowContextView", "WorkflowReplayerOptions", "WorkflowResult",
     // The prelude.
     "Box", "Clone", "Copy", "Default", "Drop", "Eq", "Err", "Extend", "Fn", "FnMut", "FnOnce", "From", "Into", "IntoIterator", "Iterator", "None",
@@ -194,7 +195,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         }
     });
     // Import only what this flow's code names, so the crate has no unused imports.
-    let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Run }, quote! { Status }];
+    let mut imports = vec![quote! { FlowSettings }, quote! { FlowState }, quote! { NodeInfo }, quote! { NodeResult }, quote! { Run }, quote! { SignalPayload }, quote! { Status }];
     let flow_signals = self::signals(flow, &nodes);
     let signal_table = flow_signals.iter().map(|(name, schema)| {
         let schema = super::literal::optional_json(schema.as_ref());
@@ -273,15 +274,15 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
                 self.flow.status()
             }
 
-            /// Pauses the flow: nodes not yet started wait for `resume`.
+            /// Pauses the flow: nodes not yet started wait for `resume`. A payload is ignored.
             #[signal(name = "pause")]
-            pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+            pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _payload: SignalPayload) {
                 self.flow.pause();
             }
 
-            /// Resumes a paused flow.
+            /// Resumes a paused flow. A payload is ignored.
             #[signal(name = "resume")]
-            pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+            pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _payload: SignalPayload) {
                 self.flow.resume();
             }
 
@@ -326,7 +327,7 @@ fn signal_handlers<'s>(signals: impl Iterator<Item = &'s &'s str>) -> TokenStrea
         quote! {
             #[doc = #doc]
             #[signal(name = #signal)]
-            pub fn #method(&mut self, _ctx: &mut SyncWorkflowContext<Self>, payload: Value) {
+            pub fn #method(&mut self, _ctx: &mut SyncWorkflowContext<Self>, payload: SignalPayload) {
                 self.flow.receive(#signal, payload);
             }
         }

@@ -8,7 +8,7 @@ use ::temporalio_sdk::{
 };
 use ::wfc_runtime::codegen::{
     FlowSettings, FlowState, force_success, Iterate, Level, Loop, NodeInfo, NodeResult,
-    Quorum, Run, settled, Status, Template,
+    Quorum, Run, settled, SignalPayload, Status, Template,
 };
 use crate::types::{Input, Output};
 
@@ -136,14 +136,22 @@ impl AiAgentWorkflow {
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
     }
-    /// Pauses the flow: nodes not yet started wait for `resume`.
+    /// Pauses the flow: nodes not yet started wait for `resume`. A payload is ignored.
     #[signal(name = "pause")]
-    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn pause(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.pause();
     }
-    /// Resumes a paused flow.
+    /// Resumes a paused flow. A payload is ignored.
     #[signal(name = "resume")]
-    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn resume(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.resume();
     }
 }

@@ -9,7 +9,7 @@ use ::temporalio_sdk::{
 use ::wfc_runtime::codegen::{
     ActivityPolicy, FlowSettings, FlowState, force_failure, force_success, invert,
     Iterate, Loop, NodeInfo, NodeResult, OnTimeout, Quorum, RetrySpec, Run, settled,
-    SignalWait, Status, Template, Value,
+    SignalPayload, SignalWait, Status, Template, Value,
 };
 use crate::types::{Input, Output};
 
@@ -168,14 +168,22 @@ impl ControlTree {
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
     }
-    /// Pauses the flow: nodes not yet started wait for `resume`.
+    /// Pauses the flow: nodes not yet started wait for `resume`. A payload is ignored.
     #[signal(name = "pause")]
-    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn pause(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.pause();
     }
-    /// Resumes a paused flow.
+    /// Resumes a paused flow. A payload is ignored.
     #[signal(name = "resume")]
-    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn resume(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.resume();
     }
     /// The `nudge` signal.
@@ -183,7 +191,7 @@ impl ControlTree {
     pub fn signal_nudge(
         &mut self,
         _ctx: &mut SyncWorkflowContext<Self>,
-        payload: Value,
+        payload: SignalPayload,
     ) {
         self.flow.receive("nudge", payload);
     }

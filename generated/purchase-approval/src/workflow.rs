@@ -6,8 +6,8 @@ use ::temporalio_sdk::{
     SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    FlowSettings, FlowState, Level, NodeInfo, NodeResult, OnTimeout, Run, SignalWait,
-    Status, Template, Value,
+    FlowSettings, FlowState, Level, NodeInfo, NodeResult, OnTimeout, Run, SignalPayload,
+    SignalWait, Status, Template, Value,
 };
 use crate::types::{Input, Output};
 
@@ -83,14 +83,22 @@ impl PurchaseApproval {
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
     }
-    /// Pauses the flow: nodes not yet started wait for `resume`.
+    /// Pauses the flow: nodes not yet started wait for `resume`. A payload is ignored.
     #[signal(name = "pause")]
-    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn pause(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.pause();
     }
-    /// Resumes a paused flow.
+    /// Resumes a paused flow. A payload is ignored.
     #[signal(name = "resume")]
-    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn resume(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.resume();
     }
     /// The `approval` signal.
@@ -98,7 +106,7 @@ impl PurchaseApproval {
     pub fn signal_approval(
         &mut self,
         _ctx: &mut SyncWorkflowContext<Self>,
-        payload: Value,
+        payload: SignalPayload,
     ) {
         self.flow.receive("approval", payload);
     }

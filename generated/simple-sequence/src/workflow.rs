@@ -6,7 +6,8 @@ use ::temporalio_sdk::{
     SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    FlowSettings, FlowState, Level, NodeInfo, NodeResult, Run, Status, Template,
+    FlowSettings, FlowState, Level, NodeInfo, NodeResult, Run, SignalPayload, Status,
+    Template,
 };
 use crate::types::{Input, Output};
 
@@ -63,14 +64,22 @@ impl SimpleSequence {
     pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
         self.flow.status()
     }
-    /// Pauses the flow: nodes not yet started wait for `resume`.
+    /// Pauses the flow: nodes not yet started wait for `resume`. A payload is ignored.
     #[signal(name = "pause")]
-    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn pause(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.pause();
     }
-    /// Resumes a paused flow.
+    /// Resumes a paused flow. A payload is ignored.
     #[signal(name = "resume")]
-    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+    pub fn resume(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payload: SignalPayload,
+    ) {
         self.flow.resume();
     }
 }
