@@ -228,7 +228,10 @@ impl<'a, W: Flow> Cx<'a, W> {
             secrets,
             max_output_bytes,
         };
-        let options = self.options(node, policy, None);
+        let mut options = self.options(node, policy, None);
+        // Built-ins heartbeat, so a cancel (a `Timeout`, a decided `Parallel`, a cancelled run)
+        // reaches a call in flight, and a lost worker's attempt is retried soon.
+        options.heartbeat_timeout = Some(crate::activities::HEARTBEAT_TIMEOUT);
         self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure)
     }
 

@@ -329,11 +329,65 @@ async fn database_queries_bind_parameters_and_return_typed_rows() {
         ("count", query(format!("select * from {table} where id = $1"), json!([])), fails(&["bind: the query has 1 placeholder(s) and `parameters` has 0 value(s)"], false)),
         ("denied", json!({"connectionString": denied, "query": "select 1"}), fails(&["connect to 127.0.0.1:", "28P01"], false)),
         ("down", json!({"connectionString": format!("postgres://u:p@127.0.0.1:{}/db", free_port()), "query": "select 1"}), fails(&["connect to 127.0.0.1:", "/db"], true)),
+        ("untrusted", json!({"connectionString": format!("{}?sslmode=require", pg.url()), "query": "select 1"}), fails(&["connect to 127.0.0.1:", "certificate"], false)),
     ];
     for (name, config, expect) in cases {
         let message = check(name, Kind::Database, config, None, expect).await;
         assert!(!message.to_string().contains(&pg.password), "{name}: the password is never in a message: {message}");
     }
+    // `sslmode=require` connects over TLS, trusting `sslrootcert` besides the system roots; the
+    // server's own view of the session says so. Both connection string forms read the options.
+    let ssl = "select ssl, version from pg_stat_ssl where pid = pg_backend_pid()";
+    let ca = pg.ca_file.display();
+    for (name, connection_string) in [
+        ("tls-url", format!("{}?sslmode=require&sslrootcert={ca}", pg.url())),
+        ("tls-keywords", format!("host=127.0.0.1 port={} user={} password={} dbname={} sslmode=verify-full sslrootcert={ca}", pg.port, Postgres::USER, pg.password, Postgres::USER)),
+    ] {
+        let tls = json!({"connectionString": connection_string, "query": ssl});
+        check(name, Kind::Database, tls, None, Expect::Output(vec![("/rows/0/ssl", json!(true))])).await;
+    }
+    let plain = query(ssl.to_string(), json!([]));
+    check("plain", Kind::Database, plain, None, Expect::Output(vec![("/rows/0/ssl", json!(false))])).await;
     let all = query(format!("select * from {table}"), json!([]));
     check("too-many-rows", Kind::Database, all, Some(200), fails(&["read rows: ", "more than settings.maxOutputBytes (200)"], false)).await;
+}
+
+/// A built-in heartbeats while its call runs, and a cancel (what a `Timeout` or a decided
+/// `Parallel` sends) interrupts the call in flight instead of letting it run to its deadline:
+/// an HTTP request to a server that answers in 30 s, a PostgreSQL query that sleeps 30 s.
+#[tokio::test]
+async fn a_cancel_interrupts_a_call_in_flight() {
+    let api = HttpServer::start(vec![("GET /hang", (200, vec![(wfc_tests::http::DELAY_MS, "30000".to_string())], json!({"late": true})))]);
+    let pg = Postgres::shared();
+    let cases = [
+        (Kind::Http, json!({"method": "GET", "url": format!("{}/hang", api.base_url)})),
+        (Kind::Database, json!({"connectionString": pg.url(), "query": "SELECT pg_sleep(30)"})),
+    ];
+    for (kind, config) in cases {
+        let beats = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = beats.clone();
+        let info = TestActivityInfoOptions::builder().deadline(Some(SystemTime::now() + Duration::from_secs(60))).build();
+        let env = ActivityEnvironment::builder()
+            .info(info)
+            .on_heartbeat(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .build();
+        let input = BuiltinInput { node: "slow".to_string(), idempotency_key: "wf-1/slow".to_string(), config, secrets: Vec::new(), max_output_bytes: None };
+        let started = std::time::Instant::now();
+        let run = async {
+            match kind {
+                Kind::Database => env.run(Builtins::database, input).await,
+                _ => env.run(Builtins::http, input).await,
+            }
+        };
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            env.cancel();
+        };
+        let (result, ()) = tokio::join!(run, cancel);
+        assert!(matches!(result, Err(ActivityEnvironmentError::Activity(ActivityError::Cancelled { .. }))), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(10), "the call ran on for {:?}", started.elapsed());
+        assert!(beats.load(std::sync::atomic::Ordering::SeqCst) >= 1, "no heartbeat while the call ran");
+    }
 }

@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use crate::server::{free_port, spawn_guarded};
 
 /// A running cluster. Its superuser is [`Postgres::USER`], with a password (scram-sha-256 over
-/// TCP), and it has a database of the same name.
+/// TCP), and it has a database of the same name. It speaks TLS (`ssl=on`) with a certificate
+/// for 127.0.0.1 that [`Postgres::ca_file`] trusts, and without TLS to clients that ask so.
 pub struct Postgres {
     pub port: u16,
     pub password: String,
+    /// The CA that signed the server's certificate (`sslrootcert`).
+    pub ca_file: PathBuf,
     _child: Child,
 }
 
@@ -35,6 +38,10 @@ impl Postgres {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         std::fs::write(dir.join("pwfile"), password).expect("a password file");
+        crate::certs::make(&dir);
+        // PostgreSQL refuses a key file others can read.
+        let status = Command::new("chmod").arg("600").arg(dir.join("key.pem")).status();
+        assert!(status.is_ok_and(|s| s.success()), "cannot restrict the key file");
         let data = dir.join("data");
         // PostgreSQL refuses to run as root; Debian's package has a `postgres` user for that.
         let as_postgres = is_root();
@@ -53,7 +60,8 @@ impl Postgres {
         let port_text = port.to_string();
         let socket_dir = dir.display().to_string();
         let data_text = data.display().to_string();
-        let args = ["-D", &data_text, "-p", &port_text, "-k", &socket_dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"];
+        let (cert, key) = (format!("ssl_cert_file={}", dir.join("cert.pem").display()), format!("ssl_key_file={}", dir.join("key.pem").display()));
+        let args = ["-D", &data_text, "-p", &port_text, "-k", &socket_dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "ssl=on", "-c", &cert, "-c", &key];
         let log = std::fs::File::create(dir.join("postgres.log")).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
         let child = if as_postgres {
             let mut full = vec!["-u", "postgres", "--", postgres.to_str().unwrap_or("postgres")];
@@ -63,7 +71,7 @@ impl Postgres {
             spawn_guarded(&postgres, &args, &[], log)
         }
         .expect("postgres starts");
-        let server = Postgres { port, password: password.to_string(), _child: child };
+        let server = Postgres { port, password: password.to_string(), ca_file: dir.join("ca.pem"), _child: child };
         let deadline = Instant::now() + Duration::from_secs(60);
         while server.psql_in("postgres", "select 1").is_err() {
             assert!(Instant::now() < deadline, "PostgreSQL did not come up within 60s; see {}", dir.join("postgres.log").display());

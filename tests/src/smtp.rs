@@ -2,7 +2,7 @@
 //! receives, started once per process and stopped when it exits.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ impl Smtp {
         let out = dir.join("mail");
         std::fs::create_dir_all(&out).expect("a temporary directory");
         let (cert, key, ca) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("ca.pem"));
-        make_certificates(&dir);
+        crate::certs::make(&dir);
         let (plain_port, starttls_port) = (free_port(), free_port());
         let script = repo_root().join("tests/servers/smtp_sink.py");
         let args = [
@@ -101,20 +101,5 @@ impl Smtp {
                 })
             })
             .collect()
-    }
-}
-
-/// A test CA (`ca.pem`) and, signed by it, a certificate for `localhost` and 127.0.0.1
-/// (`cert.pem`, `key.pem`), made with the `openssl` command.
-fn make_certificates(dir: &std::path::Path) {
-    std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("an extension file");
-    let steps: [&[&str]; 3] = [
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wfc test CA", "-keyout", "ca.key", "-out", "ca.pem"],
-        &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "leaf.csr"],
-        &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "cert.pem"],
-    ];
-    for args in steps {
-        let status = Command::new("openssl").args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status();
-        assert!(status.is_ok_and(|s| s.success()), "openssl {} failed", args.join(" "));
     }
 }

@@ -39,8 +39,8 @@ pub async fn database_query(ctx: ActivityContext, input: BuiltinInput) -> Result
 }
 
 async fn query(config: QueryConfig, call: Call) -> Result<Value, Fault> {
-    let mut pg: Config = config
-        .connection_string
+    let (connection_string, tls) = tls_options(&config.connection_string);
+    let mut pg: Config = connection_string
         .parse()
         .map_err(|e: tokio_postgres::Error| Fault::fatal("configuration", format!("invalid `connectionString`: {}", chain(&e))))?;
     let target = describe(&pg);
@@ -50,12 +50,75 @@ async fn query(config: QueryConfig, call: Call) -> Result<Value, Fault> {
         pg.connect_timeout(left);
     }
     let connect = format!("connect to {target}");
-    let (client, connection) = pg.connect(NoTls).await.map_err(|e| sql_fault(&connect, &e))?;
-    let driver = tokio::spawn(connection);
+    let (client, driver) = match tls {
+        None => {
+            let (client, connection) = pg.connect(NoTls).await.map_err(|e| sql_fault(&connect, &e))?;
+            (client, tokio::spawn(connection))
+        }
+        Some(root_cert) => {
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let tls = tls_connector(root_cert.as_deref()).map_err(|cause| Fault::fatal("configuration", cause))?;
+            let (client, connection) = pg.connect(tls).await.map_err(|e| sql_fault(&connect, &e))?;
+            (client, tokio::spawn(connection))
+        }
+    };
     let result = run_statement(&client, &config, &call).await;
     drop(client);
     let _ = driver.await;
     result
+}
+
+/// The connection string without the TLS settings tokio-postgres does not read, and whether
+/// the connection must be TLS (`sslmode=require`, `verify-ca` or `verify-full`), with the CA
+/// file to trust besides the system roots (`sslrootcert`). The server's certificate is always
+/// verified, as for every other built-in; `disable` and `prefer` (the default) connect in the
+/// clear. Both forms are read: `postgres://…?sslmode=require` and `host=… sslmode=require`.
+fn tls_options(connection_string: &str) -> (String, Option<Option<String>>) {
+    let (mut require, mut root_cert) = (false, None);
+    let mut keep = |key: &str, value: &str| match key {
+        "sslmode" => {
+            require = matches!(value, "require" | "verify-ca" | "verify-full");
+            false
+        }
+        "sslrootcert" => {
+            root_cert = Some(value.to_string());
+            false
+        }
+        _ => true,
+    };
+    let rest = if let Some((base, query)) = connection_string.split_once('?').filter(|_| connection_string.contains("://")) {
+        let kept: Vec<&str> = query.split('&').filter(|pair| pair.split_once('=').is_none_or(|(k, v)| keep(k, v))).collect();
+        if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) }
+    } else if connection_string.contains("://") {
+        connection_string.to_string()
+    } else {
+        connection_string.split_whitespace().filter(|pair| pair.split_once('=').is_none_or(|(k, v)| keep(k, v))).collect::<Vec<_>>().join(" ")
+    };
+    (rest, require.then_some(root_cert))
+}
+
+/// A rustls connector trusting the system roots (`SSL_CERT_FILE` names another bundle), the
+/// Web PKI roots, and the `sslrootcert` file when given.
+fn tls_connector(root_cert: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = root_cert {
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read `sslrootcert` {path}: {e}"))?;
+        for cert in certs {
+            roots.add(cert.map_err(|e| format!("cannot read `sslrootcert` {path}: {e}"))?).map_err(|e| format!("`sslrootcert` {path}: {e}"))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 async fn run_statement(client: &tokio_postgres::Client, config: &QueryConfig, call: &Call) -> Result<Value, Fault> {
@@ -103,7 +166,7 @@ fn describe(config: &Config) -> String {
 fn sql_fault(operation: &str, error: &tokio_postgres::Error) -> Fault {
     let Some(db) = error.as_db_error() else {
         let cause = chain(error);
-        // This build connects without TLS; a server that demands it will keep demanding it.
+        // A TLS refusal (an untrusted certificate, TLS demanded or not offered) is configuration.
         return if super::is_tls_refusal(&cause) { Fault::fatal(operation, cause) } else { Fault::transient(operation, cause) };
     };
     let code = db.code().code();

@@ -121,7 +121,14 @@ where
     let config = secrets::resolve(input.config, &input.secrets, &ProcessEnv).map_err(|f| failed(Fault::fatal("configuration", f.message)))?;
     let config: C = read_config(config).map_err(|cause| failed(Fault::fatal("configuration", cause)))?;
     let limit = call.max_output_bytes;
-    let output = body(config, call.clone()).await.map_err(&failed)?;
+    // The call races the cancellation Temporal delivers with a heartbeat's answer: a cancelled
+    // call is dropped, which closes its connection (HTTP, SMTP, PostgreSQL) in flight.
+    let work = body(config, call.clone());
+    let output = tokio::select! {
+        output = work => output.map_err(&failed)?,
+        never = heartbeat(ctx) => match never {},
+        () = ctx.cancelled() => return Err(ActivityError::cancelled()),
+    };
     if let Some(max) = limit {
         let size = serde_json::to_vec(&output).map_or(0, |bytes| bytes.len());
         if size > max {
@@ -129,6 +136,19 @@ where
         }
     }
     Ok(output)
+}
+
+/// How long Temporal waits for a built-in's heartbeat before it counts the attempt as lost. The
+/// SDK sends heartbeats at most every 0.8 × this, so a cancel reaches a call within about 4 s.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Heartbeats for as long as the call runs. A heartbeat that cannot be recorded is retried at
+/// the next tick: the attempt's own deadline still bounds the call.
+async fn heartbeat(ctx: &ActivityContext) -> std::convert::Infallible {
+    loop {
+        let _ = ctx.record_heartbeat(()).await;
+        tokio::time::sleep(HEARTBEAT_TIMEOUT / 5).await;
+    }
 }
 
 /// Reads a completed configuration into a typed config struct; the error names the field.
