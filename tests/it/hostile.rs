@@ -77,7 +77,16 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     let arrays = format!("name: arrays\nroot: {{type: Log, config: {{message: hi, extra: {}{}}}}}\n", "[".repeat(10_000), "]".repeat(10_000));
     let cel = log_flow(&format!("{{{{ {}1{} }}}}", "(".repeat(55), ")".repeat(55)));
     let chain = log_flow(&format!("{{{{ {} }}}}", vec!["1"; 10_000].join(" + ")));
-    for (name, text, code) in [("sequences", sequences, Code::Syntax), ("arrays", arrays, Code::Syntax), ("cel", cel, Code::ExpressionSyntax), ("chain", chain, Code::ExpressionSyntax)] {
+    let containers = containment_graph(5_000, true);
+    let containment = containment_graph(5_000, false);
+    for (name, text, code) in [
+        ("sequences", sequences, Code::Syntax),
+        ("arrays", arrays, Code::Syntax),
+        ("cel", cel, Code::ExpressionSyntax),
+        ("chain", chain, Code::ExpressionSyntax),
+        ("containers", containers, Code::InvalidContainer),
+        ("containment", containment, Code::InvalidContainer),
+    ] {
         let (rendered, codes) = check_text(name, text);
         assert!(codes.contains(&code), "{name}: {codes:?}\n{rendered}");
     }
@@ -91,6 +100,32 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     nested.push_str(&format!("{indent}type: Log\n{indent}config: {{message: \"{{{{ {}input.x{} }}}}\"}}\n", "(".repeat(32), ")".repeat(32)));
     let (rendered, codes) = check_text("nested", nested);
     assert!(codes.is_empty(), "{rendered}");
+    for (name, text) in [("containers-30", containment_graph(30, true)), ("containment-60", containment_graph(60, false))] {
+        let (rendered, codes) = check_text(name, text);
+        assert!(codes.is_empty(), "{name}: {rendered}");
+    }
+}
+
+/// A graph nested `depth` deep: `Loop` containers by `parentId`, or btree's containment edges
+/// from `Sequence` to `Sequence`.
+fn containment_graph(depth: usize, containers: bool) -> String {
+    let (nodes, edges): (Vec<serde_json::Value>, Vec<serde_json::Value>) = if containers {
+        let mut nodes = vec![serde_json::json!({"id": "start", "type": "Start"})];
+        nodes.extend((0..depth).map(|i| {
+            let mut node = serde_json::json!({"id": format!("l{i}"), "type": "Loop", "config": {"loopType": "for", "iterations": 1}});
+            if i > 0 {
+                node["parentId"] = serde_json::json!(format!("l{}", i - 1));
+            }
+            node
+        }));
+        (nodes, vec![serde_json::json!({"source": "start", "target": "l0"})])
+    } else {
+        let mut nodes: Vec<serde_json::Value> = (0..depth).map(|i| serde_json::json!({"id": format!("s{i}"), "type": "Sequence"})).collect();
+        nodes.push(serde_json::json!({"id": "leaf", "type": "Log", "config": {"message": "x"}}));
+        let edges = (0..depth).map(|i| serde_json::json!({"source": format!("s{i}"), "target": if i + 1 < depth { format!("s{}", i + 1) } else { "leaf".to_string() }})).collect();
+        (nodes, edges)
+    };
+    serde_json::json!({"name": "deep-graph", "nodes": nodes, "edges": edges}).to_string()
 }
 
 #[test]

@@ -283,11 +283,22 @@ impl Lowerer<'_> {
             return None;
         }
         // Nodes not under the root sit on a cycle of parents.
+        // Written as a tree, it must fit the bound a tree document has (each node is a map and
+        // its `children` list: two levels of the syntax layer's nesting).
+        let max_depth = crate::syntax::MAX_DEPTH / 2;
         let mut seen = vec![false; nodes.len()];
-        let mut stack = vec![roots[0]];
-        while let Some(at) = stack.pop() {
+        let mut stack = vec![(roots[0], 1)];
+        while let Some((at, depth)) = stack.pop() {
+            if depth > max_depth {
+                self.error(
+                    Diagnostic::error(Code::InvalidContainer, nodes[at].value.span, format!("containment nests deeper than {max_depth} levels"))
+                        .label("too deep")
+                        .help("flatten the tree, or move the inner part into a sub-workflow"),
+                );
+                return None;
+            }
             seen[at] = true;
-            stack.extend(children[at].iter().copied());
+            stack.extend(children[at].iter().map(|&child| (child, depth + 1)));
         }
         if let Some(stray) = seen.iter().position(|s| !s) {
             self.error(

@@ -1,7 +1,7 @@
 //! Stage 2, loop: the region tree. The workflow and every reachable container get a region;
 //! its body entries (what the container's start leads to), its exits (outcomes that reach the
 //! end) and, for loops, the back edge from end to start are decided here and wired by `edges`
-//! for every copy that `nodes` makes. Nesting works to any depth.
+//! for every copy that `nodes` makes. Nesting works to any depth within `MAX_CONTAINER_DEPTH`.
 
 use std::collections::HashMap;
 
@@ -39,8 +39,7 @@ pub enum TemplateKind {
     Parallel { fan_out: FanOutPlan, batch_size: Option<u64> },
 }
 
-pub fn loops(name: &str, graph: &Graph, reach: &Reach, diagnostics: &mut Vec<Diagnostic>) -> Regions {
-    check_parents(graph, diagnostics);
+pub fn loops(name: &str, graph: &Graph, reach: &Reach) -> Regions {
     let mut regions = Regions { name: name.to_string(), templates: Vec::new(), template_of: HashMap::new(), reach: reach.clone() };
     let top: Vec<usize> = (0..graph.nodes.len()).filter(|&i| reach.reachable[i] && reach.parent[i].is_none() && graph.nodes[i].parent.is_none()).collect();
     let mut handles: HashMap<&str, Vec<&Handle>> = HashMap::new();
@@ -116,8 +115,16 @@ fn exits(cx: &Cx, member: usize) -> Vec<(usize, EdgeKind)> {
     }
 }
 
-/// `parentId` must name a container, and containers must not contain each other in a circle.
-fn check_parents(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) {
+/// How deeply containers may nest through `parentId`: the bound that the syntax layer's nesting
+/// limit gives a tree, for a graph written flat (each walk up a chain stops here, so checking is
+/// linear in the number of nodes).
+pub const MAX_CONTAINER_DEPTH: usize = 32;
+
+/// `parentId` must name a container, containers must not contain each other in a circle, and
+/// they nest at most [`MAX_CONTAINER_DEPTH`] deep. False when they nest deeper: the later
+/// stages, which recurse into containers, must not run.
+pub fn check_parents(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) -> bool {
+    let mut too_deep = false;
     let index: HashMap<&str, usize> = graph.nodes.iter().enumerate().map(|(i, n)| (n.node.id.as_str(), i)).collect();
     for node in &graph.nodes {
         let Some((parent, span)) = &node.parent else { continue };
@@ -136,6 +143,17 @@ fn check_parents(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) {
                 let mut seen = vec![node.node.id.as_str()];
                 let mut at = parent.as_str();
                 while let Some(next) = index.get(at).and_then(|&i| graph.nodes[i].parent.as_ref()) {
+                    if seen.len() > MAX_CONTAINER_DEPTH {
+                        if !too_deep {
+                            too_deep = true;
+                            diagnostics.push(
+                                Diagnostic::error(Code::InvalidContainer, *span, format!("containers nest deeper than {MAX_CONTAINER_DEPTH} levels"))
+                                    .label("too deep")
+                                    .help("flatten the containers, or move the inner part into a sub-workflow"),
+                            );
+                        }
+                        break;
+                    }
                     if seen.contains(&at) {
                         seen.push(at);
                         diagnostics.push(
@@ -151,4 +169,5 @@ fn check_parents(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) {
             }
         }
     }
+    !too_deep
 }

@@ -255,8 +255,11 @@ pub fn build(flow: &Flow) -> (Plan, Vec<Diagnostic>) {
         Body::Tree(root) => (tree::lower(&flow.name, root), Vec::new()),
         Body::Graph(graph) => {
             let mut diagnostics = Vec::new();
+            if !loops::check_parents(graph, &mut diagnostics) {
+                return (Plan::default(), diagnostics);
+            }
             let reach = path::path(graph, &mut diagnostics);
-            let regions = loops::loops(&flow.name, graph, &reach, &mut diagnostics);
+            let regions = loops::loops(&flow.name, graph, &reach);
             let expanded = nodes::nodes(graph, regions);
             let plan = edges::edges(graph, expanded, &mut diagnostics);
             (plan, diagnostics)
