@@ -3,6 +3,10 @@
 //! 100,000 nodes, in the tree form and in the graph form. Prints figures; each size runs in its
 //! own process so peak memory is per size.
 //!
+//! Then the shapes that were super-linear (issue 13): many keys in one map, many templated lines
+//! in one block scalar, a deep chain of containers, a megabyte on one line with an error at its
+//! end; each at two sizes four times apart, with the ratio of their times (≈ 4 is linear).
+//!
 //! `cargo bench -p wfc --bench frontend`
 
 use std::fmt::Write;
@@ -95,6 +99,48 @@ fn measure(n: usize, generate: bool, graph: bool) {
     println!("{line}");
 }
 
+/// A document of the shape `shape` at size `n`.
+fn hostile(shape: &str, n: usize) -> String {
+    match shape {
+        "keys" => {
+            let keys: String = (0..n).map(|i| format!("    k{i}: {i}\n")).collect();
+            format!("name: keys\nroot:\n  type: Log\n  config:\n    message: hi\n  extra:\n{keys}")
+        }
+        "block" => {
+            let lines: String = (0..n).map(|i| format!("      line {i}: {{{{ input.x + {i} }}}}\n")).collect();
+            format!("name: block\ninputSchema: {{type: object, properties: {{x: {{type: integer}}}}}}\nroot:\n  type: Log\n  config:\n    message: |\n{lines}")
+        }
+        "containers" => {
+            let nodes: String = (0..n).map(|i| if i == 0 { "{\"id\":\"l0\",\"type\":\"Loop\"}".to_string() } else { format!(",{{\"id\":\"l{i}\",\"type\":\"Loop\",\"parentId\":\"l{}\"}}", i - 1) }).collect();
+            format!("{{\"name\":\"deep\",\"nodes\":[{nodes}],\"edges\":[]}}")
+        }
+        _ => {
+            let nodes: String = (0..n).map(|i| format!("{{\"id\":\"n{i}\",\"type\":\"Log\",\"config\":{{\"message\":\"{{{{ nope{i} }}}}\"}}}},")).collect();
+            format!("{{\"name\":\"minified\",\"nodes\":[{}],\"edges\":[]}}", nodes.trim_end_matches(','))
+        }
+    }
+}
+
+/// Checks (and, for the one-line shape, renders every diagnostic of) a hostile shape at `n` and
+/// `4n`; prints both times and their ratio.
+fn shapes() {
+    println!("\nhostile shapes: time at n and 4n, and the ratio (4 is linear)");
+    for (shape, n) in [("keys", 20_000), ("block", 500), ("containers", 1_250), ("one-line", 2_500)] {
+        let time = |n: usize| {
+            let source = SourceFile::new("shape.yaml", hostile(shape, n));
+            let started = Instant::now();
+            let checked = wfc::check(&source);
+            if shape == "one-line" {
+                let _ = wfc::render::render(&source, &checked.diagnostics, true);
+            }
+            (started.elapsed().as_secs_f64(), source.text.len(), checked.diagnostics.len())
+        };
+        let (small, _, _) = time(n);
+        let (large, bytes, diagnostics) = time(4 * n);
+        println!("{shape:<10} n={n:>6}: {:>8.1} ms, 4n: {:>8.1} ms ({:.1} KiB, {diagnostics} diagnostics), ratio {:.1}", small * 1000.0, large * 1000.0, bytes as f64 / 1024.0, large / small);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(n) = args.iter().position(|a| a == "--size").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()) {
@@ -116,4 +162,5 @@ fn main() {
         let status = command.status().expect("run a size");
         assert!(status.success(), "size {n} failed");
     }
+    shapes();
 }

@@ -37,6 +37,7 @@ pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
         node_ids: BTreeMap::new(),
         input_schema: flow.input_schema.as_ref(),
         bound: BTreeMap::new(),
+        suggestions_left: 200,
     };
     checker.collect_names(flow);
     checker.bind_loop_names(flow);
@@ -80,6 +81,8 @@ struct Checker<'a> {
     input_schema: Option<&'a Value>,
     /// Node id → names a `ForEach` around it binds (its `itemKey` and `indexKey`).
     bound: BTreeMap<String, Vec<String>>,
+    /// How many more unknown names get a "did you mean" suggestion.
+    suggestions_left: usize,
 }
 
 impl Checker<'_> {
@@ -249,8 +252,9 @@ impl Checker<'_> {
     fn template(&mut self, text: &str, span: Span, place: Place, at: StepIdx) {
         match wfc_expr::Template::parse(text) {
             Ok(template) => {
+                let positions = self.source.string_positions(span, text);
                 for e in template.exprs() {
-                    let expr_span = self.source.span_in_string(span, text, e.offset, e.source.len());
+                    let expr_span = positions.span(e.offset, e.source.len());
                     self.expr(&Expr { source: e.source.to_string(), span: expr_span, blackboard: false }, place, at);
                 }
             }
@@ -327,8 +331,14 @@ impl Checker<'_> {
             if self.bound.get(&self.plan.step(at).node).is_some_and(|names| names.contains(name)) {
                 continue;
             }
-            let candidates: Vec<&str> = self.scope.keys().map(String::as_str).chain(RESERVED.iter().copied()).collect();
-            let near = closest(name, candidates.iter().copied());
+            // "Did you mean" compares with every name in scope; past the first few hundred
+            // unknown names (a generated or hostile flow), that would make checking quadratic.
+            let near = if self.suggestions_left > 0 {
+                self.suggestions_left -= 1;
+                closest(name, self.scope.keys().map(String::as_str).chain(RESERVED.iter().copied()))
+            } else {
+                Vec::new()
+            };
             let help = if near.is_empty() {
                 "expressions read `input`, `workflow`, node outputs by id (`-` reads as `_`), and variables".to_string()
             } else {

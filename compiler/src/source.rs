@@ -104,36 +104,58 @@ impl CharToByte {
 impl SourceFile {
     /// The span of `len` bytes at `offset` inside the string value `text` written at `span`.
     ///
-    /// Exact for plain and simply quoted scalars; a string whose written form differs from its
-    /// value (escapes, folded blocks) gets the whole value's span.
+    /// Exact for plain and simply quoted scalars and for the lines of block scalars; a string
+    /// whose written form differs from its value otherwise (escapes, folded blocks) gets the
+    /// whole value's span. For several pieces of one string, use [`SourceFile::string_positions`].
     pub fn span_in_string(&self, span: Span, text: &str, offset: usize, len: usize) -> Span {
+        self.string_positions(span, text).span(offset, len)
+    }
+
+    /// Where the bytes of the string value `text`, written at `span`, are in the file: worked
+    /// out once (linear in the string), then looked up per piece.
+    pub fn string_positions(&self, span: Span, text: &str) -> StringPositions {
         let raw = self.text.get(span.start..span.end).unwrap_or("");
         if raw == text {
-            return span.slice(offset, len);
+            return StringPositions { span, lines: vec![(0, Some(0))] };
         }
         if raw.len() == text.len() + 2 && raw.get(1..raw.len() - 1) == Some(text) {
-            return span.slice(offset + 1, len);
+            return StringPositions { span, lines: vec![(0, Some(1))] };
         }
         // A block scalar (`|`): each line of the value is a line of the source after its
-        // indentation, so find the line in the source and keep the column. One pass over the
-        // value's lines, each found after the previous one: linear in the scalar's length.
-        let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-        let mut cursor = 0;
-        let mut at = 0;
+        // indentation; find each line after the previous one.
+        let mut lines = Vec::new();
+        let (mut cursor, mut at) = (0, 0);
         for line in text.split('\n') {
-            let line_at = at;
+            let found = (!line.is_empty()).then(|| raw[cursor..].find(line)).flatten().map(|found| cursor + found);
+            if let Some(written) = found {
+                cursor = written + line.len();
+            }
+            lines.push((at, found));
             at += line.len() + 1;
-            if line_at > line_start {
-                break;
-            }
-            let Some(found) = (!line.is_empty()).then(|| raw[cursor..].find(line)).flatten() else { continue };
-            cursor += found;
-            if line_at == line_start {
-                return span.slice(cursor + (offset - line_start), len);
-            }
-            cursor += line.len();
         }
-        span
+        StringPositions { span, lines }
+    }
+}
+
+/// The map from a string value's bytes to the file, for the lines of the value it could place
+/// (see [`SourceFile::string_positions`]).
+#[derive(Debug, Clone)]
+pub struct StringPositions {
+    span: Span,
+    /// Per line of the value: its offset, and its offset in the written form when it was
+    /// found there. Sorted; one entry for a value written as it is.
+    lines: Vec<(usize, Option<usize>)>,
+}
+
+impl StringPositions {
+    /// The span of `len` bytes at `offset` of the value; the whole value's span when the line
+    /// it is on could not be placed.
+    pub fn span(&self, offset: usize, len: usize) -> Span {
+        let i = self.lines.partition_point(|(at, _)| *at <= offset);
+        match i.checked_sub(1).map(|i| self.lines[i]) {
+            Some((at, Some(written))) => self.span.slice(written + (offset - at), len),
+            _ => self.span,
+        }
     }
 }
 

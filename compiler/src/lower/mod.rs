@@ -800,6 +800,7 @@ impl<'a> Lowerer<'a> {
     fn script(&mut self, script: &Value) -> Option<Vec<(String, Expr)>> {
         let text = self.string(script)?;
         let mut assignments = Vec::new();
+        let positions = self.source.string_positions(script.span, &text);
         let mut offset = 0;
         for line in text.split('\n') {
             let line_offset = offset;
@@ -809,7 +810,7 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             let lead = line.len() - line.trim_start().len();
-            let span = self.source.span_in_string(script.span, &text, line_offset + lead, trimmed.len());
+            let span = positions.span(line_offset + lead, trimmed.len());
             let Some((name, expr)) = trimmed.split_once('=').filter(|(n, e)| is_identifier(n.trim()) && !e.starts_with('=')) else {
                 self.error(
                     Diagnostic::error(Code::ExpressionSyntax, span, "a script line is `name = expression`")
@@ -820,7 +821,7 @@ impl<'a> Lowerer<'a> {
             };
             let expr_start = trimmed.len() - expr.trim_start().len();
             let source = expr.trim().to_string();
-            let span = self.source.span_in_string(script.span, &text, line_offset + lead + expr_start, source.len());
+            let span = positions.span(line_offset + lead + expr_start, source.len());
             assignments.push((name.trim().to_string(), Expr { source, span, blackboard: false }));
         }
         Some(assignments)
