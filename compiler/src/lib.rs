@@ -53,6 +53,15 @@ pub fn check_with(source: &SourceFile, registry: &lower::Registry) -> Checked {
     let Some(value) = value else { return Checked { flow: None, plan: None, diagnostics } };
     let (flow, lowered) = lower::lower(source, &value, registry);
     diagnostics.extend(lowered);
+    // Lowering gives up only with a reason; should it not, `check` must still not say "ok"
+    // for a document `build` cannot build.
+    if flow.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
+        diagnostics.push(
+            Diagnostic::error(Code::Internal, Span::new(0, source.text.len().min(1)), "this document could not be read, and wfc found no reason to report")
+                .label("here")
+                .help("this is a bug in wfc: please report it with the document"),
+        );
+    }
     let mut plan = None;
     if let Some(flow) = &flow {
         let (built, planned) = plan::build(flow);

@@ -261,7 +261,7 @@ pub fn identifier_offsets(source: &str, name: &str) -> Vec<usize> {
     code_bytes(source)
         .map(|(i, _)| i)
         .filter(|&i| {
-            source[i..].starts_with(name)
+            bytes[i..].starts_with(name.as_bytes())
                 && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
                 && bytes.get(i + name.len()).is_none_or(|n| !is_ident(*n))
         })
@@ -591,6 +591,11 @@ mod tests {
             assert!(parse_expr(whole).unwrap().env_whole, "{whole}");
         }
         assert!(!parse_expr("[1].map(env, env)").unwrap().env_whole, "a bound name is not the environment");
+    }
+
+    #[test]
+    fn identifiers_are_found_between_multibyte_characters() {
+        assert_eq!(identifier_offsets("\u{202e}env + 'é' + env", "env"), vec![3, 16]);
     }
 
     /// Expressions at every limit parse and evaluate on a 2 MiB stack (a runtime thread's),

@@ -3,6 +3,7 @@
 //! the integrations' real servers: PostgreSQL and an SMTP server.
 
 pub mod certs;
+pub mod fuzz;
 pub mod http;
 pub mod postgres;
 pub mod remote;

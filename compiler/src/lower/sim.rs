@@ -71,15 +71,14 @@ impl Lowerer<'_> {
         let mut edges = Vec::new();
         if let Some(list) = state.get("edges") {
             for edge in self.expect_seq(list)? {
-                let endpoint = |field: &str| -> Option<(String, Span)> {
-                    let v = edge.get(field)?;
-                    Some((ids.get(v.as_str()?).cloned().unwrap_or_else(|| v.as_str().unwrap_or_default().to_string()), v.span))
+                // A missing endpoint is reported by `required`, one that is not a string by
+                // `string`: either way the edge is refused with a diagnostic.
+                let mut endpoint = |field: &str| -> Option<(String, Span)> {
+                    let v = self.required(edge, field, edge.span)?;
+                    let text = self.string(v)?;
+                    Some((ids.get(text.as_str()).cloned().unwrap_or(text), v.span))
                 };
-                let (Some(source), Some(target)) = (endpoint("source"), endpoint("target")) else {
-                    self.required(edge, "source", edge.span);
-                    self.required(edge, "target", edge.span);
-                    return None;
-                };
+                let (Some(source), Some(target)) = (endpoint("source"), endpoint("target")) else { return None };
                 let handle = edge.get("sourceHandle").and_then(|h| Some((h.as_str()?.to_string(), h.span)));
                 edges.push(RawEdge { source, target, handle, span: edge.span });
             }
