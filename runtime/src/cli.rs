@@ -198,7 +198,7 @@ async fn run_worker(spec: &Worker, task_queue: Option<String>, subscriber: Arc<d
     let telemetry = TelemetryOptions::builder().subscriber_override(subscriber).build();
     let runtime_options = RuntimeOptions::builder().telemetry_options(telemetry).build().map_err(|e| anyhow!("{e}"))?;
     let runtime = Runtime::from_current_tokio(runtime_options).map_err(|e| anyhow!("{e}"))?;
-    let client = client().await?;
+    let client = reconnecting_client().await?;
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     let options = (spec.options)(task_queue.clone())?;
     let mut worker = SdkWorker::new(&runtime, client, options).map_err(|e| anyhow!("cannot create the worker: {e}"))?;
@@ -210,6 +210,26 @@ async fn run_worker(spec: &Worker, task_queue: Option<String>, subscriber: Arc<d
     });
     tracing::info!(target: "wfc::worker", task_queue, workflow = spec.name, "worker started");
     worker.run().await.map_err(|e| anyhow!("the worker stopped: {e}"))
+}
+
+/// The client, once the server answers: a worker started while Temporal is down (a restart, a
+/// deploy of the server) waits for it, retrying with a growing pause, instead of exiting.
+async fn reconnecting_client() -> anyhow::Result<Client> {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match client().await {
+            Ok(client) => return Ok(client),
+            Err(e) if format!("{e:#}").contains("configuration") => return Err(e),
+            Err(e) => {
+                tracing::warn!(target: "wfc::worker", error = %format!("{e:#}"), retry_in = ?pause, "cannot reach Temporal; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shutdown_signal() => return Err(e),
+                }
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

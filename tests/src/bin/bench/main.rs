@@ -12,6 +12,12 @@
 //!   then the time until all complete once signalled.
 //! - `throughput`: a generated worker against a hand-written Temporal SDK workflow doing the same
 //!   work (10 sequential no-op activities), on one dev server, in alternating rounds.
+//! - `fuzz`: 10^6 generated and mutated documents through check and build (`fuzz.rs`).
+//! - `chaos`: 200 workflows survive `kill -9` of their workers and restarts of the server
+//!   (`chaos.rs`).
+
+mod chaos;
+mod fuzz;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -80,7 +86,7 @@ impl HasWorkflowDefinition for ByName {
     type Run = ByName;
 }
 
-const SECTIONS: [&str; 5] = ["build", "scale", "makespan", "idle", "throughput"];
+const SECTIONS: [&str; 7] = ["build", "scale", "makespan", "idle", "throughput", "fuzz", "chaos"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -88,6 +94,10 @@ fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("hand-worker") {
         let address = args.get(1).cloned().unwrap_or_default();
         return runtime.block_on(hand_worker(&address));
+    }
+    if args.first().map(String::as_str) == Some("fuzz-shard") {
+        let number = |i: usize| args.get(i).and_then(|n| n.parse().ok()).unwrap_or(0);
+        return fuzz::shard(number(1), number(2) as usize);
     }
     let flag = |name: &str, default: usize| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(default);
     let workflows = flag("--workflows", 300);
@@ -104,6 +114,8 @@ fn main() -> anyhow::Result<()> {
             "scale" => scale(&crates)?,
             "makespan" => runtime.block_on(makespan(&crates))?,
             "idle" => runtime.block_on(idle(&crates, flag("--idle", 10_000)))?,
+            "fuzz" => fuzz::run(flag("--fuzz", 1_000_000))?,
+            "chaos" => runtime.block_on(chaos::run(&crates, flag("--chaos", 200)))?,
             _ => runtime.block_on(throughput(&crates, workflows))?,
         }
     }
