@@ -10,7 +10,7 @@ fn random_and_mutated_documents_never_panic_and_every_rejection_is_spanned() {
     let mut fuzzer = Fuzzer::new(0x5eed_cafe_f00d_1234, corpus(&repo_root()));
     let (mut tried, mut accepted) = (0, 0);
     for i in 0..6000 {
-        let text = fuzzer.next();
+        let text = fuzzer.next_document();
         let outcome = run_one(&text).unwrap_or_else(|problem| panic!("document {i}: {problem}:\n{text}"));
         tried += 1;
         accepted += usize::from(outcome.accepted);

@@ -14,17 +14,17 @@ use wfc::{RuntimeSource, SourceFile};
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -43,7 +43,7 @@ fn scalar(rng: &mut Rng) -> Value {
     match rng.below(9) {
         0 => json!(null),
         1 => json!(rng.chance(50)),
-        2 => json!(rng.next() as i64 % 1000),
+        2 => json!(rng.next_u64() as i64 % 1000),
         3 => json!(-(rng.below(100) as i64)),
         4 => json!(1.5),
         5 => json!(rng.pick(DURATIONS)),
@@ -225,7 +225,7 @@ impl Fuzzer {
     }
 
     /// The next document's text.
-    pub fn next(&mut self) -> String {
+    pub fn next_document(&mut self) -> String {
         let rng = &mut self.rng;
         if self.seeds.is_empty() || rng.chance(40) {
             let doc = document(rng);
@@ -249,8 +249,11 @@ fn mutate_text(rng: &mut Rng, mut text: String) -> String {
     for _ in 0..1 + rng.below(3) {
         let at = boundary(&text, rng.below(text.len() + 1));
         match rng.below(5) {
-            0 => text.insert_str(at, *rng.pick(TOKENS)),
-            1 => text.insert_str(at, *rng.pick(HOSTILE)),
+            0 | 1 => {
+                let pieces = if rng.chance(50) { TOKENS } else { HOSTILE };
+                let piece: &&str = rng.pick(pieces);
+                text.insert_str(at, piece);
+            }
             2 => {
                 let end = boundary(&text, (at + rng.below(40)).min(text.len()));
                 text.replace_range(at..end, "");

@@ -47,11 +47,14 @@ output: {double: \"{{ input.n * 2 }}\"}
 root: {type: Delay, id: pause, config: {duration: 10s}}
 ";
 
+/// Per operation (path, n): the idempotency keys it arrived under.
+type Keys = Arc<Mutex<BTreeMap<(String, i64), BTreeSet<String>>>>;
+
 /// The receiver of the side effects: applies each operation once per `Idempotency-Key`, and
 /// remembers under which keys each (path, n) arrived.
 struct Receiver {
     base: String,
-    keys: Arc<Mutex<BTreeMap<(String, i64), BTreeSet<String>>>>,
+    keys: Keys,
     /// Every request received, retries included.
     requests: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -60,7 +63,7 @@ impl Receiver {
     fn start() -> anyhow::Result<Receiver> {
         let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::anyhow!("{e}"))?;
         let base = format!("http://{}", server.server_addr().to_ip().ok_or_else(|| anyhow::anyhow!("no address"))?);
-        let keys: Arc<Mutex<BTreeMap<(String, i64), BTreeSet<String>>>> = Arc::default();
+        let keys: Keys = Arc::default();
         let requests: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let (recorded, counted) = (keys.clone(), requests.clone());
         std::thread::spawn(move || {

@@ -19,7 +19,7 @@ pub fn shard(seed: u64, count: usize) -> anyhow::Result<()> {
     let mut fuzzer = Fuzzer::new(seed, corpus(&root));
     let (mut accepted, mut problems, mut timeouts, mut slowest) = (0usize, 0usize, 0usize, Duration::ZERO);
     for i in 0..count {
-        let text = fuzzer.next();
+        let text = fuzzer.next_document();
         let started = Instant::now();
         let outcome = run_one(&text);
         let took = started.elapsed();
