@@ -247,7 +247,6 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// The input as the flow's typed input; the error names the offending field.
 /// The run input for `input`, refused here (before anything is sent) when it does not fit.
 fn typed_input<I: DeserializeOwned + RunInput>(input: &str) -> Result<I, String> {
     let json = &mut serde_json::Deserializer::from_str(input);
