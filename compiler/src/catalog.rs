@@ -163,11 +163,11 @@ pub const TABLE: &[TableSpec] = &[
     },
     TableSpec {
         activity: true,
-        ..spec("AI", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false)], (0, 0))
+        ..spec("AI", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false), ("responseFormat", F::Map, false)], (0, 0))
     },
     TableSpec {
         activity: true,
-        ..spec("Llm", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false)], (0, 0))
+        ..spec("Llm", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false), ("responseFormat", F::Map, false)], (0, 0))
     },
     TableSpec {
         one_of: &["key", "counterKey"],

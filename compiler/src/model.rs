@@ -410,7 +410,7 @@ impl Builtin {
             Builtin::Email => "sends an email over SMTP or SendGrid; returns `{provider, messageId, accepted, response}`.",
             Builtin::Slack => "posts to Slack by webhook or `chat.postMessage`; returns `{ok, channel, ts}`.",
             Builtin::Database => "runs one PostgreSQL statement with bound parameters; returns `{rows, rowCount}`.",
-            Builtin::Ai => "asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`.",
+            Builtin::Ai => "asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`, and `json` (the parsed answer) with a `responseFormat`.",
         }
     }
 }

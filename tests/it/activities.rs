@@ -214,6 +214,8 @@ async fn chat_completions_speak_the_openai_api_and_report_text_and_usage() {
         ("POST /denied/chat/completions", (401, vec![], json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}))),
         ("POST /odd/chat/completions", (200, vec![], json!({"id": "x"}))),
         ("POST /down/chat/completions", (500, vec![], json!({"error": {"message": "The server had an error"}}))),
+        ("POST /structured/chat/completions", (200, vec![], json!({"model": "m", "choices": [{"message": {"content": "{\"priority\": \"high\", \"tags\": [\"billing\"]}"}, "finish_reason": "stop"}]}))),
+        ("POST /prose/chat/completions", (200, vec![], json!({"model": "m", "choices": [{"message": {"content": "High priority, I think."}, "finish_reason": "stop"}]}))),
     ]);
     let base = &llm.base_url;
     let config = json!({
@@ -240,6 +242,14 @@ async fn chat_completions_speak_the_openai_api_and_report_text_and_usage() {
     check("odd", Kind::Ai, at("odd"), None, fails(&["the answer has no `choices`"], false)).await;
     check("down", Kind::Ai, at("down"), None, fails(&["500 Internal Server Error: The server had an error"], true)).await;
     check("no-prompt", Kind::Ai, json!({"model": "m"}), None, fails(&["configuration: give `messages` or `prompt`"], false)).await;
+    // A response format asks for JSON of a schema; the parsed answer is the output's `json`.
+    let format = json!({"name": "triage", "schema": {"type": "object", "properties": {"priority": {"type": "string"}}}, "strict": true});
+    let structured = json!({"baseUrl": format!("{base}/structured"), "model": "m", "prompt": "p", "responseFormat": format});
+    check("structured", Kind::Ai, structured, None, Expect::Output(vec![("/json", json!({"priority": "high", "tags": ["billing"]}))])).await;
+    let body: Value = serde_json::from_str(&llm.requests().pop().expect("a request").body).expect("JSON");
+    assert_eq!(body["response_format"], json!({"type": "json_schema", "json_schema": format}));
+    let prose = json!({"baseUrl": format!("{base}/prose"), "model": "m", "prompt": "p", "responseFormat": format});
+    check("prose", Kind::Ai, prose, None, fails(&["the answer is not the JSON that `responseFormat` asks for", "High priority"], true)).await;
 }
 
 #[tokio::test]

@@ -9,3 +9,4 @@ mod e2e;
 mod fuzz;
 mod hostile;
 mod plan;
+mod sim;

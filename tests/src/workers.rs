@@ -34,6 +34,35 @@ pub fn build_packages(packages: &[&str]) {
     built.extend(missing.iter().map(|p| p.to_string()));
 }
 
+/// Type-checks generated crates together: writes each into a scratch workspace named `label`
+/// and runs one `cargo check` over all of them (dependencies come from the shared target
+/// folder). Returns cargo's error lines when any crate does not compile.
+pub fn check_crates(label: &str, crates: &[wfc::Built]) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("wfc-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for built in crates {
+        for file in &built.files {
+            let path = dir.join(&built.name).join(&file.path);
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("a scratch folder");
+            std::fs::write(path, &file.contents).expect("write a generated file");
+        }
+    }
+    std::fs::write(dir.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = [\"*\"]\n").expect("a workspace");
+    std::fs::copy(crate::repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let output = Command::new(cargo())
+        .args(["check", "--quiet", "--keep-going", "--message-format", "short"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("cargo runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    if output.status.success() {
+        return Ok(());
+    }
+    let errors = String::from_utf8_lossy(&output.stderr);
+    Err(errors.lines().filter(|l| l.contains("error")).take(40).collect::<Vec<_>>().join("\n"))
+}
+
 /// The binary of a workspace package, built if needed.
 pub fn binary(package: &str) -> PathBuf {
     build_packages(&[package]);

@@ -34,6 +34,13 @@ impl Lowerer<'_> {
                         self.required(message, "content", message.span)?;
                     }
                 }
+                if let Some(format) = config.get("responseFormat") {
+                    if !self.known_fields(format, &["name", "schema", "strict", "description"], "a `responseFormat`") {
+                        return None;
+                    }
+                    self.required(format, "name", format.span).and_then(|v| self.string(v))?;
+                    self.required(format, "schema", format.span).and_then(|v| self.expect_map(v))?;
+                }
                 Some(())
             }
             Builtin::Database => self.query_rules(config),

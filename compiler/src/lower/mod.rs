@@ -118,7 +118,7 @@ impl<'a> Lowerer<'a> {
                     );
                 }
             }),
-            None => Some(kebab(self.source.stem())),
+            None => Some(kebab(sim::metadata(doc, "name").unwrap_or(self.source.stem()))),
         };
         for key in ["inputSchema", "outputSchema"] {
             if let Some(schema) = doc.get(key) {
@@ -140,10 +140,10 @@ impl<'a> Lowerer<'a> {
                 );
             }
         }
-        let description = doc.get("description").and_then(|v| self.string(v));
+        let description = doc.get("description").and_then(|v| self.string(v)).or_else(|| sim::metadata(doc, "description").map(str::to_string));
         let task_queue = doc.get("taskQueue").and_then(|v| self.temporal_name(v, "a task queue"));
         let settings = doc.get("settings").map(|v| self.settings(v)).unwrap_or_default();
-        let mut schedule = self.trigger(doc);
+        let mut exported = sim::Exported { schedule: self.trigger(doc), input_schema: doc.get("inputSchema").cloned() };
         let mut signals = BTreeMap::new();
         if let Some(declared) = doc.get("signals")
             && let Some(entries) = self.expect_map(declared)
@@ -160,7 +160,7 @@ impl<'a> Lowerer<'a> {
         }
         let body = match doc.get("root") {
             Some(root) => self.node(root, "root", &settings.activity).map(|n| Body::Tree(Box::new(n))),
-            None if is_sim => self.sim_document(doc, &settings.activity, &mut schedule),
+            None if is_sim => self.sim_document(doc, &settings.activity, &mut exported),
             None => self.graph_document(doc, &settings.activity),
         };
         let name = name?;
@@ -168,7 +168,7 @@ impl<'a> Lowerer<'a> {
             task_queue: task_queue.unwrap_or_else(|| name.clone()),
             name,
             description,
-            input_schema: doc.get("inputSchema").cloned(),
+            input_schema: exported.input_schema,
             output_schema: doc.get("outputSchema").cloned(),
             output: doc.get("output").cloned(),
             settings,
@@ -176,7 +176,7 @@ impl<'a> Lowerer<'a> {
             signals,
             body: body?,
             open_blackboard: false,
-            schedule,
+            schedule: exported.schedule,
         })
     }
 

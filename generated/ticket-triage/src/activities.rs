@@ -41,7 +41,7 @@ impl Activities {
     ) -> Result<::serde_json::Value, ActivityError> {
         ::wfc_runtime::activities::database_query(ctx, input).await
     }
-    /// `AI`: asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`.
+    /// `AI`: asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`, and `json` (the parsed answer) with a `responseFormat`.
     #[activity(name = "AI")]
     pub async fn chat_completion(
         ctx: ActivityContext,

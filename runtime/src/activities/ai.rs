@@ -27,6 +27,10 @@ pub struct ChatConfig {
     /// Sent as `Authorization: Bearer`; usually `{{ env.OPENAI_API_KEY }}`.
     #[serde(default)]
     pub api_key: Option<String>,
+    /// The answer's JSON Schema as OpenAI's `json_schema` object (`{name, schema, strict?}`):
+    /// the model is asked for JSON of that shape, and the output gains `json`, the parsed answer.
+    #[serde(default)]
+    pub response_format: Option<Value>,
 }
 
 /// One chat message; `content` is text or the API's list of parts.
@@ -38,7 +42,7 @@ pub struct ChatMessage {
 }
 
 /// Asks the model. The output is `{text, model, finishReason, usage: {promptTokens,
-/// completionTokens, totalTokens}, id}`. The API's error message (`{"error": {"message"}}`) is the
+/// completionTokens, totalTokens}, id}`, and `json` (the parsed answer) with a `responseFormat`. The API's error message (`{"error": {"message"}}`) is the
 /// cause of a failure; 429 and 5xx are retried after `Retry-After`.
 pub async fn chat_completion(ctx: ActivityContext, input: BuiltinInput) -> Result<Value, ActivityError> {
     super::run("AI", &ctx, input, complete).await
@@ -61,6 +65,9 @@ async fn complete(config: ChatConfig, call: Call) -> Result<Value, Fault> {
     if let Some(n) = config.max_tokens {
         body.insert("max_tokens".into(), json!(n));
     }
+    if let Some(format) = &config.response_format {
+        body.insert("response_format".into(), json!({"type": "json_schema", "json_schema": format}));
+    }
     let url = web::endpoint(config.base_url.as_deref(), "https://api.openai.com/v1", "chat/completions")?;
     let operation = format!("chat completion at {}", web::shown(&url, call.is_secret("/baseUrl")));
     let mut request = web::client().post(url).json(&body);
@@ -80,7 +87,12 @@ async fn complete(config: ChatConfig, call: Call) -> Result<Value, Fault> {
         Some(other) => other.to_string(),
     };
     let usage = |name: &str| answer.pointer(&format!("/usage/{name}")).cloned().unwrap_or(Value::Null);
-    Ok(json!({
+    let parsed = match config.response_format {
+        // A model that does not keep to the format fails the attempt: another may.
+        Some(_) => Some(serde_json::from_str::<Value>(&text).map_err(|e| Fault::transient(&operation, format!("the answer is not the JSON that `responseFormat` asks for ({e}): {}", text.chars().take(200).collect::<String>())))?),
+        None => None,
+    };
+    let mut output = json!({
         "text": text,
         "model": answer.get("model").cloned().unwrap_or(Value::String(config.model)),
         "finishReason": choice.get("finish_reason").cloned().unwrap_or(Value::Null),
@@ -90,5 +102,9 @@ async fn complete(config: ChatConfig, call: Call) -> Result<Value, Fault> {
             "totalTokens": usage("total_tokens"),
         },
         "id": answer.get("id").cloned().unwrap_or(Value::Null),
-    }))
+    });
+    if let Some(parsed) = parsed {
+        output["json"] = parsed;
+    }
+    Ok(output)
 }
