@@ -71,6 +71,9 @@ fn sim_references_and_secrets_are_translated_to_cel() {
     assert!(fetch.contains("Bearer {{ env.TICKETS_TOKEN }}"), "{fetch}");
     let page = config("pagewatcher");
     assert!(page.contains("{{ loop.item }}") && page.contains("{{ var.team }}") && page.contains("{{ fetchticket.body.id }}"), "{page}");
+    // A block by its name as written, blanks and case included; `{{` that is not SIM's
+    // environment syntax stays text; `<b>` is not a reference.
+    assert!(page.contains("{{ fetchticket.body.priority }}") && page.contains(r#"{{ \"{{\" }} env.TICKETS_TOKEN }} <b>"#), "{page}");
     let condition = config("isurgent");
     assert!(condition.contains(r#"fetchticket.body.priority == \"high\""#), "{condition}");
     // Without the registry, the custom block type is an error that names the way out.

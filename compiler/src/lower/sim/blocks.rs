@@ -171,13 +171,20 @@ impl Lowerer<'_> {
         let mut ok = true;
         match raw.get("model") {
             Some(model) => {
-                if let Some((base_url, key)) = model.as_str().and_then(provider) {
-                    if let Some(base_url) = base_url {
-                        config.insert("baseUrl".into(), string_value(base_url, model.span));
+                match model.as_str().map(provider) {
+                    Some(Some((base_url, key))) => {
+                        if let Some(base_url) = base_url {
+                            config.insert("baseUrl".into(), string_value(base_url, model.span));
+                        }
+                        if !raw.contains_key("apiKey") {
+                            config.insert("apiKey".into(), string_value(&format!("{{{{ env.{key} }}}}"), model.span));
+                        }
                     }
-                    if !raw.contains_key("apiKey") {
-                        config.insert("apiKey".into(), string_value(&format!("{{{{ env.{key} }}}}"), model.span));
-                    }
+                    _ => self.diagnostics.push(
+                        Diagnostic::warning(Code::IgnoredField, model.span, format!("wfc does not know which provider serves the model of agent `{}`", sim.label))
+                            .label("sent to OpenAI's API")
+                            .help("wfc knows OpenAI, Anthropic, Gemini, xAI, DeepSeek and Mistral models by name; for another, give the agent an `apiKey` and make sure the model is served at OpenAI's API"),
+                    ),
                 }
                 config.insert("model".into(), self.translated(model, tr));
             }
@@ -198,10 +205,17 @@ impl Lowerer<'_> {
         if let Some(list) = raw.get("messages") {
             messages = self.chat_messages(list, tr)?;
         }
-        for (field, role) in [("systemPrompt", "system"), ("userPrompt", "user")] {
-            if let Some(content) = raw.get(field) {
-                messages.push(synth(vec![("role", string_value(role, content.span)), ("content", self.translated(content, tr))], content.span));
-            }
+        // Older exports: a system prompt goes first unless there is one, the user's last.
+        let message = |lowerer: &mut Self, role: &str, content: &Value, tr: &mut Translator| synth(vec![("role", string_value(role, content.span)), ("content", lowerer.translated(content, tr))], content.span);
+        if let Some(content) = raw.get("systemPrompt")
+            && !messages.iter().any(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        {
+            let system = message(self, "system", content, tr);
+            messages.insert(0, system);
+        }
+        if let Some(content) = raw.get("userPrompt") {
+            let user = message(self, "user", content, tr);
+            messages.push(user);
         }
         if messages.is_empty() {
             self.empty(sim, "messages", "its messages", "write the agent's prompt in SIM and export again");
@@ -224,10 +238,16 @@ impl Lowerer<'_> {
                 }
             }
         }
-        if let Some(tools) = raw.get("tools").and_then(Value::as_seq) {
+        if let Some(list) = raw.get("tools") {
+            let tools = match list.as_str().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()) {
+                Some(json) => from_json(&json, list.span),
+                None => list.clone(),
+            };
+            let tools = tools.as_seq().unwrap_or_default();
             let names: Vec<String> = tools.iter().filter_map(|t| t.get("toolId").or(t.get("type")).and_then(Value::as_str).map(|n| format!("`{n}`"))).collect();
+            let names = if names.is_empty() { vec![format!("{} of them", tools.len().max(1))] } else { names };
             self.diagnostics.push(
-                Diagnostic::warning(Code::IgnoredField, raw["tools"].span, format!("the tools of agent `{}` ({}) have no wfc equivalent", sim.label, names.join(", ")))
+                Diagnostic::warning(Code::IgnoredField, list.span, format!("the tools of agent `{}` ({}) have no wfc equivalent", sim.label, names.join(", ")))
                     .label("the model answers without these tools")
                     .help("run each tool as a node before the agent (a built-in, or an activity in `--registry`) and pass its output in the prompt"),
             );
@@ -235,7 +255,7 @@ impl Lowerer<'_> {
         let memory = raw.get("memoryType").and_then(Value::as_str);
         if let Some(kind) = memory.filter(|m| *m != "none") {
             self.diagnostics.push(
-                Diagnostic::warning(Code::IgnoredField, raw["memoryType"].span, format!("agent `{}` keeps SIM's `{kind}` conversation memory, which wfc does not have", sim.label))
+                Diagnostic::warning(Code::IgnoredField, raw.get("memoryType").map_or(sim.block.span, |m| m.span), format!("agent `{}` keeps SIM's `{kind}` conversation memory, which wfc does not have", sim.label))
                     .label("ignored")
                     .help("each run asks the model afresh: pass earlier turns in the messages if they matter"),
             );
@@ -284,15 +304,16 @@ impl Lowerer<'_> {
             let by_token = raw.get("authMethod").and_then(Value::as_str) == Some("bot_token");
             let fields: &[&str] = if by_token { &["botToken"] } else { &["credential", "manualCredential", "botToken"] };
             match fields.iter().find_map(|f| raw.get(*f)) {
-                Some(token) if token.as_str().is_some_and(|t| t.trim_start().starts_with("{{") || t.starts_with("xox")) => {
+                Some(token) if token.as_str().is_some_and(|t| t.trim_start().starts_with("{{")) => {
                     config.insert("token".into(), self.translated(token, tr));
                 }
                 Some(token) => {
-                    self.error(
-                        Diagnostic::error(Code::InvalidValue, token.span, format!("the Slack block `{}` uses a credential kept by SIM", sim.label))
-                            .label("wfc cannot read this credential")
-                            .help(token_help),
-                    );
+                    let (message, label) = if token.as_str().is_some_and(|t| t.starts_with("xox")) {
+                        ("is given a Slack token as text", "a secret in the flow would reach every copy of it and the run's history")
+                    } else {
+                        ("uses a credential kept by SIM", "wfc cannot read this credential")
+                    };
+                    self.error(Diagnostic::error(Code::InvalidValue, token.span, format!("the Slack block `{}` {message}", sim.label)).label(label).help(token_help));
                     ok = false;
                 }
                 None => {
@@ -376,9 +397,13 @@ impl Lowerer<'_> {
         let field = |name: &str| -> Option<Value> {
             spec.and_then(|s| s.get(name)).or(sim.raw.get(name)).or(data.and_then(|d| d.get(name))).filter(|v| !is_empty(v)).cloned()
         };
-        // The collection and the condition are read where the container is, not in its body.
+        // The collection is read where the container is; a loop's condition is read in each
+        // iteration, where the loop's own name reads it.
+        let own = super::references::normalise(sim.label);
+        let names = tr.names;
         let mut config = Config::new();
         let mut expr = |lowerer: &mut Self, v: &Value| lowerer.translated_expr(v, tr);
+        let condition = |lowerer: &mut Self, v: &Value| lowerer.translated_expr(v, &mut Translator { names, enclosing: Some(&own), unresolved: Vec::new() });
         if is_loop {
             let loop_type = field("loopType").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "for".into());
             if let Some(v) = field("loopType") {
@@ -391,9 +416,9 @@ impl Lowerer<'_> {
                     }
                 }
                 "while" | "doWhile" => {
-                    let condition = if loop_type == "doWhile" { field("doWhileCondition").or(field("whileCondition")) } else { field("whileCondition") };
-                    if let Some(v) = condition.or(field("condition")) {
-                        config.insert("condition".into(), expr(self, &v));
+                    let condition_value = if loop_type == "doWhile" { field("doWhileCondition").or(field("whileCondition")) } else { field("whileCondition") };
+                    if let Some(v) = condition_value.or(field("condition")) {
+                        config.insert("condition".into(), condition(self, &v));
                     }
                 }
                 _ => {

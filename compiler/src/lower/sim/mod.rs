@@ -62,14 +62,37 @@ impl Lowerer<'_> {
         let mut names = Names::default();
         let mut placed: HashMap<String, Placed> = HashMap::new();
         let mut normalised_of: HashMap<String, String> = HashMap::new();
+        let mut named: HashMap<String, Span> = HashMap::new();
+        let mut disabled: Vec<String> = Vec::new();
         for (key, block) in &blocks {
             let block_type = block.get("type").and_then(Value::as_str).unwrap_or_default();
             if block_type == "note" {
                 continue;
             }
-            let name = block.get("name").and_then(Value::as_str).unwrap_or(&key.name);
+            let name_value = block.get("name").filter(|n| n.as_str().is_some());
+            let name = name_value.and_then(Value::as_str).unwrap_or(&key.name);
+            let name_span = name_value.map_or(key.span, |n| n.span);
+            if let Some(enabled) = block.get("enabled").filter(|e| e.kind == Kind::Bool(false)) {
+                // SIM runs neither a disabled block nor the edges to and from it.
+                self.diagnostics.push(
+                    Diagnostic::warning(Code::IgnoredField, enabled.span, format!("the block `{}` is disabled in SIM: it is not compiled", printable(name)))
+                        .label("disabled")
+                        .help("enable it in SIM and export again to run it"),
+                );
+                disabled.push(key.name.clone());
+                continue;
+            }
             let normalised = normalise(name);
-            let id = node_id(&normalised);
+            if let Some(first) = named.insert(normalised.clone(), name_span) {
+                self.error(
+                    Diagnostic::error(Code::DuplicateNodeId, name_span, format!("two blocks are named `{}` once normalised", printable(&normalised)))
+                        .label("same name as another block")
+                        .related(first, "the other block")
+                        .help("SIM finds a block by its name in lower case without blanks and dots: rename one of them"),
+                );
+                continue;
+            }
+            let id = node_id(&normalised, &key.name);
             let target = if is_start(block) {
                 Target::Input { fields: start_fields(block) }
             } else {
@@ -90,6 +113,7 @@ impl Lowerer<'_> {
                 place.container = normalised_of.get(&container).cloned();
             }
         }
+        let variables = state.get("variables").map(|v| self.sim_variables(v, &mut names)).unwrap_or_default();
 
         let mut nodes = Vec::new();
         let mut complete = true;
@@ -117,6 +141,9 @@ impl Lowerer<'_> {
                     Some((placed.get(text.as_str()).map_or(text, |p| p.id.clone()), v.span))
                 };
                 let (Some(source), Some(target)) = (endpoint("source"), endpoint("target")) else { return None };
+                if [&source, &target].iter().any(|(end, _)| disabled.contains(end)) {
+                    continue;
+                }
                 let handle = edge.get("sourceHandle").and_then(|h| Some((h.as_str()?.to_string(), h.span)));
                 edges.push(RawEdge { source, target, handle, span: edge.span });
             }
@@ -124,7 +151,46 @@ impl Lowerer<'_> {
         if !complete {
             return None;
         }
+        // The workflow variables are set once the run starts, before anything reads them.
+        if let Some(script) = variables
+            && let Some(start) = nodes.iter().find(|n| n.type_name == "Start").map(|n| n.id.clone())
+        {
+            let span = script.span;
+            for edge in edges.iter_mut().filter(|e| e.source.0 == start) {
+                edge.source.0 = VARIABLES.to_string();
+            }
+            edges.push(RawEdge { source: (start, span), target: (VARIABLES.to_string(), span), handle: None, span });
+            nodes.push(self.raw_node(synth(vec![("id", string_value(VARIABLES, span)), ("type", string_value("Script", span)), ("config", synth(vec![("script", script)], span))], span), None)?);
+        }
         self.graph(Dialect::Sim, nodes, edges, defaults)
+    }
+
+    /// SIM's workflow variables (`{id: {name, type, value}}`) as one script of assignments, each
+    /// variable by its normalised name; `None` when there are none.
+    fn sim_variables(&mut self, variables: &Value, names: &mut Names) -> Option<Value> {
+        let mut lines = Vec::new();
+        for (_, variable) in self.expect_map(variables)? {
+            let Some(name_value) = variable.get("name").filter(|n| n.as_str().is_some_and(|n| !n.trim().is_empty())) else { continue };
+            let name = normalise(name_value.as_str().unwrap_or_default());
+            if !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                self.error(
+                    Diagnostic::error(Code::InvalidName, name_value.span, format!("the workflow variable `{}` has no name wfc can use", printable(&name)))
+                        .label("not an identifier once normalised")
+                        .help("name SIM's variables with letters, digits and `_`, starting with a letter"),
+                );
+                continue;
+            }
+            // Objects and arrays SIM may keep as JSON text; JSON is CEL.
+            let value = variable.get("value").map_or(serde_json::Value::Null, Value::to_json);
+            let value = match (&value, variable.get("type").and_then(Value::as_str)) {
+                (serde_json::Value::String(text), Some("object" | "array" | "number" | "boolean")) => serde_json::from_str(text).unwrap_or(value),
+                _ => value,
+            };
+            lines.push(format!("{name} = {value}"));
+            names.variables.insert(name.clone(), name);
+        }
+        lines.sort();
+        (!lines.is_empty()).then(|| string_value(&lines.join("\n"), variables.span))
     }
 
     /// A start, schedule or trigger block: the graph's start; its fields type the workflow
@@ -225,8 +291,14 @@ fn input_schema(block: &Value) -> Option<Value> {
     Some(synth(vec![("type", string_value("object", span)), ("properties", Value { kind: Kind::Map(properties), span })], span))
 }
 
-/// A normalised block name as a node id: characters outside `[A-Za-z0-9_-]` become `_`.
-fn node_id(name: &str) -> String {
+/// The node that sets the export's workflow variables: capitalised, so that no block's
+/// normalised name can take it.
+const VARIABLES: &str = "Variables";
+
+/// A normalised block name as a node id: characters outside `[A-Za-z0-9_-]` become `_`; a name
+/// with no ASCII letter or digit takes the block's key instead.
+fn node_id(name: &str, key: &str) -> String {
+    let name = if name.chars().any(|c| c.is_ascii_alphanumeric()) { name } else { key };
     let id: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     match id.chars().next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => id,

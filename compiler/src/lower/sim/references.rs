@@ -25,10 +25,12 @@ pub(super) enum Target {
     Node { id: String },
 }
 
-/// Every block a reference can name, by normalised name.
+/// Every block and variable a reference can name, by normalised name.
 #[derive(Default)]
 pub(super) struct Names {
     pub blocks: HashMap<String, Target>,
+    /// The export's workflow variables: normalised name → the flow variable's name.
+    pub variables: HashMap<String, String>,
 }
 
 /// SIM's normalised block name: lower case, without blanks and dots.
@@ -79,9 +81,18 @@ impl Translator<'_> {
             let start = at + found;
             out.push_str(&text[at..start]);
             let rest = &text[start..];
-            if env && let Some((name, after)) = rest.strip_prefix("{{").and_then(|r| r.split_once("}}")).filter(|(name, _)| is_env_name(name.trim())) {
-                out.push_str(&format!("{{{{ env.{} }}}}", name.trim()));
-                at = text.len() - after.len();
+            if env && rest.starts_with("{{") {
+                match rest[2..].split_once("}}").filter(|(name, _)| is_env_name(name.trim())) {
+                    Some((name, after)) => {
+                        out.push_str(&format!("{{{{ env.{} }}}}", name.trim()));
+                        at = text.len() - after.len();
+                    }
+                    // Any other `{{` is text in SIM; in a wfc template it would start code.
+                    None => {
+                        out.push_str(r#"{{ "{{" }}"#);
+                        at = start + 2;
+                    }
+                }
                 continue;
             }
             // SIM's pattern: `<` and the nearest `>` with no `<` between them.
@@ -112,19 +123,31 @@ impl Translator<'_> {
 
     /// The text between `<` and `>`.
     fn resolve(&self, inner: &str) -> Resolved {
-        if inner.is_empty() || !inner.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '[' | ']')) {
+        if !is_likely_reference(inner) {
             return Resolved::Text;
         }
         let (head, path) = inner.split_once('.').unwrap_or((inner, ""));
         let name = normalise(head);
         let segments: Vec<&str> = if path.is_empty() { Vec::new() } else { path.split('.').collect() };
-        if segments.iter().any(|s| s.is_empty()) {
-            return Resolved::Unresolved(format!("`<{inner}>` has an empty path segment"), "write the path as `<block.field.subfield>`".into());
+        if segments.iter().any(|s| s.is_empty() || !has_valid_indexes(s)) {
+            return Resolved::Unresolved(format!("`<{inner}>` is not a path wfc can read"), "write the path as `<block.field.subfield>`, with list indexes as numbers (`items[0]`)".into());
         }
         match name.as_str() {
             "loop" => return iteration(inner, true, &segments),
             "parallel" => return iteration(inner, false, &segments),
-            "variable" => return Resolved::Path(format!("var{}", cel_path(&segments))),
+            "variable" if segments.is_empty() => return Resolved::Text,
+            "variable" => {
+                let wanted = normalise(field_name(segments[0]));
+                return match self.names.variables.get(&wanted) {
+                    Some(var) => Resolved::Path(format!("var.{var}{}{}", &segments[0][field_name(segments[0]).len()..], cel_path(&segments[1..]))),
+                    None => {
+                        let mut known: Vec<&str> = self.names.variables.keys().map(String::as_str).collect();
+                        known.sort_unstable();
+                        let help = if known.is_empty() { "the export declares no workflow variables".to_string() } else { format!("the workflow variables are {}", one_of(&known)) };
+                        Resolved::Unresolved(format!("`<{inner}>` reads a workflow variable the export does not declare"), help)
+                    }
+                };
+            }
             _ => {}
         }
         let Some(target) = self.names.blocks.get(&name) else {
@@ -154,11 +177,11 @@ impl Translator<'_> {
                 }
                 Resolved::Path(format!("input{}", cel_path(&segments)))
             }
-            Target::Container { id, is_loop } => match segments.first().copied() {
+            Target::Container { id, is_loop } => match segments.first().copied().map(field_name) {
                 Some("results") => Resolved::Path(format!("{}{}", expr_name(id), cel_path(&segments[1..]))),
                 _ if self.enclosing != Some(name.as_str()) => Resolved::Unresolved(
                     format!("`<{inner}>` reads the iteration of `{head}` from outside its body"),
-                    format!("only blocks inside `{head}` (and not inside a container within it) read its current item; after it, `<{head}.results>` lists its results"),
+                    format!("only blocks directly inside `{head}` (not inside a container within it) read its current item; after it, `<{head}.results>` lists its results"),
                 ),
                 _ => iteration(inner, *is_loop, &segments),
             },
@@ -204,12 +227,17 @@ fn agent_output(inner: &str, id: &str, fields: Option<&BTreeSet<String>>, segmen
                 .iter()
                 .enumerate()
                 .map(|(i, s)| match (i, *s) {
-                    (0, "prompt") => "promptTokens",
-                    (0, "completion") => "completionTokens",
-                    (0, "total") => "totalTokens",
-                    (_, s) => s,
+                    (0, "input" | "prompt") => Some("promptTokens"),
+                    (0, "output" | "completion") => Some("completionTokens"),
+                    (0, "total") => Some("totalTokens"),
+                    (0, _) => None,
+                    (_, s) => Some(s),
                 })
-                .collect();
+                .collect::<Option<_>>()
+                .unwrap_or_default();
+            if renamed.len() != rest.len() {
+                return Resolved::Unresolved(format!("`<{inner}>` reads a token count wfc does not have"), "an agent's `tokens` are `input`, `output` and `total`".into());
+            }
             Resolved::Path(format!("{id}.usage{}", cel_path(&renamed)))
         }
         (field, Some(fields)) if fields.contains(field_name(field)) => Resolved::Path(format!("{id}.json{}", cel_path(segments))),
@@ -223,6 +251,34 @@ fn agent_output(inner: &str, id: &str, fields: Option<&BTreeSet<String>>, segmen
             Resolved::Unresolved(format!("`<{inner}>` reads `{}`, which the agent does not answer", field_name(field)), format!("the agent's outputs are {}", one_of(&known)))
         }
     }
+}
+
+/// SIM's test for text between `<` and `>` that is meant as a reference (its
+/// `isLikelyReferenceSegment`): no operator characters, no blank after the first dot, and not a
+/// bare number; `<b>`, `a <= b` and `<3` stay text.
+fn is_likely_reference(inner: &str) -> bool {
+    let operator = |c: char| matches!(c, '+' | '*' | '/' | '=' | '<' | '>' | '!');
+    if inner.is_empty() || inner.starts_with(char::is_whitespace) || inner.chars().any(operator) {
+        return false;
+    }
+    match inner.split_once('.') {
+        Some((_, after)) => !after.contains(char::is_whitespace),
+        None => !inner.chars().all(|c| c.is_ascii_digit()) && !inner.split_whitespace().skip(1).any(|w| w.starts_with(|c: char| c.is_ascii_digit())),
+    }
+}
+
+/// A segment's indexes are numbers: `items[0][1]`.
+fn has_valid_indexes(segment: &str) -> bool {
+    let Some(at) = segment.find('[') else { return !segment.contains(']') };
+    let mut rest = &segment[at..];
+    while !rest.is_empty() {
+        let Some((index, after)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else { return false };
+        if index.is_empty() || !index.chars().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+        rest = after;
+    }
+    true
 }
 
 /// A segment's name without its indexes: `attachments[0]` → `attachments`.
