@@ -5,7 +5,6 @@
 //! (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, TLS variables, `temporal.toml`).
 
 use std::io::{IsTerminal, Write};
-use std::marker::PhantomData;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,18 +21,20 @@ use temporalio_client::schedules::{
     CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions,
 };
 use temporalio_client::{
-    Client, ClientOptions, Connection, RpcOptions, UntypedQuery, UntypedSignal, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory,
-    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, ClientOptions, Connection, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
+    WorkflowHistory, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
+use temporalio_common::protos::coresdk::AsJsonPayloadExt;
 use temporalio_common::telemetry::TelemetryOptions;
-use temporalio_common::{HasWorkflowDefinition, SignalDefinition, WorkflowDefinition};
 use temporalio_sdk::{Runtime, Worker as SdkWorker, WorkerOptions};
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions};
 use tracing_subscriber::EnvFilter;
 
-/// What a generated `main.rs` tells the command line about its flow.
+/// What a generated `main.rs` tells the command line about its flow. The command line itself is
+/// not generic: it speaks to Temporal by workflow name with JSON payloads, so it is compiled
+/// once in this crate, not again in every worker.
 pub struct Worker {
     /// The workflow type name.
     pub name: &'static str,
@@ -47,6 +48,8 @@ pub struct Worker {
     pub options: fn(String) -> anyhow::Result<WorkerOptions>,
     /// Registers the flow's workflow on a replayer.
     pub replayer: fn() -> anyhow::Result<WorkflowReplayerOptions>,
+    /// Checks a run's input (JSON text) against the flow's input type: [`checked_input`].
+    pub input: fn(&str) -> Result<Value, String>,
 }
 
 /// A flow's `trigger: {type: schedule}`.
@@ -142,12 +145,7 @@ const WORKFLOW_FAILED: u8 = 1;
 const USAGE: u8 = 2;
 
 /// Runs the command line of a generated worker.
-pub fn main<W>(worker: Worker) -> ExitCode
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + RunInput + Serialize + Send + Sync,
-    W::Output: Serialize,
-{
+pub fn main(worker: Worker) -> ExitCode {
     let args = Args::parse();
     let subscriber = logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -160,14 +158,14 @@ where
     let result = runtime.block_on(async {
         match args.command {
             Command::Worker { task_queue } => run_worker(&worker, task_queue, subscriber).await.map(|()| ExitCode::SUCCESS),
-            Command::Start { input, id, task_queue, wait } => start::<W>(&worker, &input, id, task_queue, wait).await,
-            Command::Signal { id, name, input } => signal::<W>(&worker, &id, &name, &input).await,
-            Command::Result { id } => result::<W>(&id).await,
-            Command::History { id } => history::<W>(&id).await,
+            Command::Start { input, id, task_queue, wait } => start(&worker, &input, id, task_queue, wait).await,
+            Command::Signal { id, name, input } => signal(&worker, &id, &name, &input).await,
+            Command::Result { id } => result(&id).await,
+            Command::History { id } => history(&id).await,
             Command::Replay { file } => replay(&worker, &file).await,
-            Command::Timeline { id } => crate::timeline::print::<W>(&id).await,
-            Command::Schedule { action } => schedule::<W>(&worker, action).await,
-            Command::Query { id, query: name } => query::<W>(&id, &name).await,
+            Command::Timeline { id } => crate::timeline::print(&id).await,
+            Command::Schedule { action } => schedule(&worker, action).await,
+            Command::Query { id, query: name } => query(&id, &name).await,
         }
     });
     result.unwrap_or_else(|e| {
@@ -247,24 +245,25 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// The run input for `input`, refused here (before anything is sent) when it does not fit.
-fn typed_input<I: DeserializeOwned + RunInput>(input: &str) -> Result<I, String> {
+/// The run input `input` as the flow's run input type `I` reads and writes it, refused here
+/// (before anything is sent) when it does not fit. The one generic piece of the command line.
+pub fn checked_input<I: DeserializeOwned + RunInput + Serialize>(input: &str) -> Result<Value, String> {
     let json = &mut serde_json::Deserializer::from_str(input);
     let run: I = serde_path_to_error::deserialize(json).map_err(|e| format!("invalid input: {}", e.into_inner()))?;
     match run.problem() {
         Some(invalid) if invalid.at == "." => Err(format!("invalid input: {}", invalid.reason)),
         Some(invalid) => Err(format!("invalid input at `{}`: {}", invalid.at, invalid.reason)),
-        None => Ok(run),
+        None => serde_json::to_value(&run).map_err(|e| format!("invalid input: {e}")),
     }
 }
 
-async fn start<W>(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + RunInput + Send,
-    W::Output: Serialize,
-{
-    let typed: W::Input = match typed_input(input) {
+/// A JSON value as the payloads of a workflow input or signal.
+fn payload(value: &Value) -> anyhow::Result<RawValue> {
+    Ok(RawValue { payloads: vec![value.as_json_payload()?] })
+}
+
+async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool) -> anyhow::Result<ExitCode> {
+    let typed = match (spec.input)(input) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
@@ -278,7 +277,7 @@ where
     });
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     let options = WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).build();
-    let handle = client.start_workflow(W::default(), typed, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
+    let handle = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&typed)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
     println!("{id}");
     if !wait {
         return Ok(ExitCode::SUCCESS);
@@ -286,20 +285,24 @@ where
     print_result(handle.get_result(WorkflowGetResultOptions::default()).await)
 }
 
-async fn result<W>(id: &str) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
-    W::Output: Serialize,
-{
+async fn result(id: &str) -> anyhow::Result<ExitCode> {
     let client = client().await?;
-    let handle = client.get_workflow_handle::<W>(id);
+    let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
     print_result(handle.get_result(WorkflowGetResultOptions::default()).await)
 }
 
-fn print_result<O: Serialize, E: std::fmt::Display>(result: Result<O, E>) -> anyhow::Result<ExitCode> {
+/// The JSON of a workflow result, query answer or other single payload (`null` when none).
+fn json(raw: &RawValue, what: &str) -> anyhow::Result<Value> {
+    match raw.payloads.first() {
+        Some(payload) => serde_json::from_slice(&payload.data).with_context(|| format!("{what} is not JSON")),
+        None => Ok(Value::Null),
+    }
+}
+
+fn print_result<E: std::fmt::Display>(result: Result<RawValue, E>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(output) => {
-            println!("{}", serde_json::to_string_pretty(&output)?);
+            println!("{}", serde_json::to_string_pretty(&json(&output, "the result")?)?);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -310,40 +313,18 @@ fn print_result<O: Serialize, E: std::fmt::Display>(result: Result<O, E>) -> any
     }
 }
 
-async fn query<W>(id: &str, name: &str) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
-{
+async fn query(id: &str, name: &str) -> anyhow::Result<ExitCode> {
     let client = client().await?;
-    let handle = client.get_workflow_handle::<W>(id);
+    let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
     let raw: RawValue = handle
-        .query(UntypedQuery::<W::Run>::new(name), RawValue { payloads: Vec::new() }, WorkflowQueryOptions::default())
+        .query(UntypedQuery::<UntypedWorkflow>::new(name), RawValue { payloads: Vec::new() }, WorkflowQueryOptions::default())
         .await
         .map_err(|e| anyhow!("query `{name}` failed: {e}"))?;
-    let value: Value = match raw.payloads.first() {
-        Some(payload) => serde_json::from_slice(&payload.data).context("the query answer is not JSON")?,
-        None => Value::Null,
-    };
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    println!("{}", serde_json::to_string_pretty(&json(&raw, "the query answer")?)?);
     Ok(ExitCode::SUCCESS)
 }
 
-/// A signal by name with a JSON payload.
-struct JsonSignal<W>(String, PhantomData<W>);
-
-impl<W: WorkflowDefinition> SignalDefinition for JsonSignal<W> {
-    type Workflow = W;
-    type Input = Value;
-
-    fn name(&self) -> &str {
-        &self.0
-    }
-}
-
-async fn signal<W>(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
-{
+async fn signal(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Result<ExitCode> {
     let builtin = [crate::signals::PAUSE, crate::signals::RESUME].contains(&name);
     let schema = match spec.signals.iter().find(|(known, _)| *known == name) {
         Some((_, schema)) => *schema,
@@ -368,22 +349,16 @@ where
         return Ok(ExitCode::from(USAGE));
     }
     let client = client().await?;
-    let handle = client.get_workflow_handle::<W>(id);
-    let sent = if builtin {
-        handle.signal(UntypedSignal::<W::Run>::new(name), RawValue { payloads: Vec::new() }, WorkflowSignalOptions::default()).await
-    } else {
-        handle.signal(JsonSignal::<W::Run>(name.to_string(), PhantomData), payload, WorkflowSignalOptions::default()).await
-    };
+    let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
+    let payloads = if builtin { RawValue { payloads: Vec::new() } } else { self::payload(&payload)? };
+    let sent = handle.signal(UntypedSignal::<UntypedWorkflow>::new(name), payloads, WorkflowSignalOptions::default()).await;
     sent.map_err(|e| anyhow!("signal `{name}` failed: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn history<W>(id: &str) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
-{
+async fn history(id: &str) -> anyhow::Result<ExitCode> {
     let client = client().await?;
-    let handle = client.get_workflow_handle::<W>(id);
+    let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
     let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.map_err(|e| anyhow!("cannot read the history of `{id}`: {e}"))?;
     std::io::stdout().write_all(&json)?;
     println!();
@@ -411,11 +386,7 @@ async fn replay(spec: &Worker, file: &std::path::Path) -> anyhow::Result<ExitCod
     }
 }
 
-async fn schedule<W>(spec: &Worker, action: ScheduleCommand) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Default + Send + Sync + 'static,
-    W::Input: DeserializeOwned + RunInput + Serialize + Send + Sync,
-{
+async fn schedule(spec: &Worker, action: ScheduleCommand) -> anyhow::Result<ExitCode> {
     let Some(schedule) = &spec.schedule else {
         eprintln!("error: `{}` has no schedule trigger; add `trigger: {{type: schedule, config: {{cron: ...}}}}` to the flow", spec.name);
         return Ok(ExitCode::from(USAGE));
@@ -425,9 +396,9 @@ where
     match action {
         ScheduleCommand::Apply { id, task_queue } => {
             let id = id.unwrap_or_else(default_id);
-            let input: W::Input = typed_input(schedule.input).map_err(|e| anyhow!("the trigger's {e}"))?;
+            let input = (spec.input)(schedule.input).map_err(|e| anyhow!("the trigger's {e}"))?;
             let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
-            let action = ScheduleAction::start_workflow(W::default(), input, task_queue, spec.name.to_string());
+            let action = ScheduleAction::start_workflow(UntypedWorkflow::new(spec.name), payload(&input)?, task_queue, spec.name.to_string());
             let when = ScheduleSpec::builder().cron_strings(vec![schedule.cron.to_string()]).timezone_name(schedule.timezone.to_string()).build();
             let handle = client.get_schedule_handle(id.clone());
             if handle.describe(RpcOptions::default()).await.is_ok() {

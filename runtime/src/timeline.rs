@@ -10,7 +10,6 @@ use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-use temporalio_common::{HasWorkflowDefinition, WorkflowDefinition};
 
 /// One line of the timeline: seconds are relative to the run's start.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,12 +119,9 @@ pub fn render(rows: &[Row]) -> String {
     out
 }
 
-pub(crate) async fn print<W>(id: &str) -> anyhow::Result<ExitCode>
-where
-    W: HasWorkflowDefinition + WorkflowDefinition + Send + Sync + 'static,
-{
+pub(crate) async fn print(id: &str) -> anyhow::Result<ExitCode> {
     let client = crate::cli::client().await?;
-    let handle = client.get_workflow_handle::<W>(id);
+    let handle = client.get_workflow_handle::<temporalio_client::UntypedWorkflow>(id);
     let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await.map_err(|e| anyhow!("cannot read the history of `{id}`: {e}"))?;
     print!("{}", render(&rows(&events)));
     Ok(ExitCode::SUCCESS)

@@ -28,7 +28,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         use ::temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 
         fn main() -> ::std::process::ExitCode {
-            ::wfc_runtime::cli::main::<workflow::#workflow>(::wfc_runtime::cli::Worker {
+            ::wfc_runtime::cli::main(::wfc_runtime::cli::Worker {
                 name: workflow::NAME,
                 task_queue: workflow::TASK_QUEUE,
                 signals: workflow::SIGNALS,
@@ -41,6 +41,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
                         .build())
                 },
                 replayer: || Ok(WorkflowReplayerOptions::new().register_workflow::<workflow::#workflow>()?.build()),
+                input: ::wfc_runtime::cli::checked_input::<::wfc_runtime::codegen::Run<types::Input>>,
             })
         }
     }

@@ -12,9 +12,7 @@ use ::temporalio_sdk::WorkerOptions;
 use ::temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 
 fn main() -> ::std::process::ExitCode {
-    ::wfc_runtime::cli::main::<
-        workflow::ReminderDigest,
-    >(::wfc_runtime::cli::Worker {
+    ::wfc_runtime::cli::main(::wfc_runtime::cli::Worker {
         name: workflow::NAME,
         task_queue: workflow::TASK_QUEUE,
         signals: workflow::SIGNALS,
@@ -32,5 +30,8 @@ fn main() -> ::std::process::ExitCode {
                 .register_workflow::<workflow::ReminderDigest>()?
                 .build(),
         ),
+        input: ::wfc_runtime::cli::checked_input::<
+            ::wfc_runtime::codegen::Run<types::Input>,
+        >,
     })
 }

@@ -2,8 +2,9 @@
 //!
 //! `cargo run --release -p wfc-tests --bin bench [-- SECTION… --workflows N --idle N]`; sections (all by
 //! default):
-//! - `build`: `wfc build`, then the incremental `cargo build --release` of the generated crate
-//!   after a one-node change, with its dependencies already compiled.
+//! - `build`: the release and debug rebuild of the generated crate after a one-node change (`wfc
+//!   build` included), with its dependencies compiled, beside the same edit in a hand-written
+//!   SDK worker crate of the same flow (`reference.rs`).
 //! - `scale`: generated code size and the crate's compile time for tree flows of growing size, up
 //!   to 501 nodes.
 //! - `makespan`: a graph where level-by-level batching is slow; the makespan of its generated
@@ -18,6 +19,7 @@
 
 mod chaos;
 mod fuzz;
+mod reference;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -161,9 +163,18 @@ impl Crates {
 
     /// `cargo build --release` of a generated crate; returns the time taken.
     fn compile(&self, crate_dir: &Path) -> anyhow::Result<Duration> {
+        self.compile_profile(crate_dir, true)
+    }
+
+    /// `cargo build` of a crate, release or debug; returns the time taken.
+    fn compile_profile(&self, crate_dir: &Path, release: bool) -> anyhow::Result<Duration> {
         let started = Instant::now();
-        let status = Command::new(&self.cargo).args(["build", "--release", "-q"]).current_dir(crate_dir).env("CARGO_TARGET_DIR", &self.target).status()?;
-        anyhow::ensure!(status.success(), "cargo build of {} failed", crate_dir.display());
+        let mut command = Command::new(&self.cargo);
+        command.args(["build", "-q"]).current_dir(crate_dir).env("CARGO_TARGET_DIR", &self.target);
+        if release {
+            command.arg("--release");
+        }
+        anyhow::ensure!(command.status()?.success(), "cargo build of {} failed", crate_dir.display());
         Ok(started.elapsed())
     }
 
@@ -176,15 +187,35 @@ impl Crates {
 }
 
 fn build_time(crates: &Crates) -> anyhow::Result<()> {
-    println!("\n## Build time of a generated crate (10 activity nodes)");
+    println!("\n## Build time after a one-node edit (10 activity nodes; dependencies compiled)");
     let original = std::fs::read_to_string(crates.root.join("tests/flows/bench-ten-steps.yaml"))?;
-    let (crate_dir, _) = crates.generate("bench-ten-steps", &original)?;
-    let cold = crates.compile(&crate_dir)?;
-    println!("first cargo build --release (dependencies as the target folder has them): {:.1}s", cold.as_secs_f64());
     let changed = original.replace("input: {step: 10}", "input: {step: 10, last: true}");
-    let (_, wfc_time) = crates.generate("bench-ten-steps", &changed)?;
-    let cargo_time = crates.compile(&crate_dir)?;
-    println!("after a one-node change: wfc build {:.0}ms + cargo build --release {:.1}s = {:.1}s", wfc_time.as_secs_f64() * 1000.0, cargo_time.as_secs_f64(), (wfc_time + cargo_time).as_secs_f64());
+    let (generated, _) = crates.generate("bench-ten-steps", &original)?;
+    let hand = reference::write(&crates.work, &crates.root)?;
+    // Each crate, each profile: build it, make the edit, time the rebuild; then undo the edit.
+    let mut figures = Vec::new();
+    for release in [true, false] {
+        let profile = if release { "release" } else { "debug" };
+        crates.generate("bench-ten-steps", &original)?;
+        crates.compile_profile(&generated, release)?;
+        let (_, wfc_time) = crates.generate("bench-ten-steps", &changed)?;
+        let generated_time = crates.compile_profile(&generated, release)? + wfc_time;
+        reference::edit(&hand, false)?;
+        crates.compile_profile(&hand, release)?;
+        reference::edit(&hand, true)?;
+        let hand_time = crates.compile_profile(&hand, release)?;
+        println!(
+            "{profile}: generated {:.1}s (wfc build {:.0}ms included), hand-written {:.1}s, ratio {:.2}",
+            generated_time.as_secs_f64(),
+            wfc_time.as_secs_f64() * 1000.0,
+            hand_time.as_secs_f64(),
+            generated_time.as_secs_f64() / hand_time.as_secs_f64()
+        );
+        figures.push((profile, generated_time, hand_time));
+    }
+    for (profile, generated_time, hand_time) in figures {
+        println!("build: {profile} one-node rebuild generated {:.1}s, hand-written {:.1}s", generated_time.as_secs_f64(), hand_time.as_secs_f64());
+    }
     Ok(())
 }
 
