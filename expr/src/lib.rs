@@ -5,6 +5,7 @@
 //! CEL standard library is built without clock functions, and maps come out with sorted keys.
 
 mod bounds;
+mod cache;
 mod order;
 
 use std::fmt;
@@ -122,9 +123,9 @@ pub struct References {
     pub env_whole: bool,
 }
 
-/// Parses one CEL expression and returns the names it reads.
+/// Parses one CEL expression (once per process: see [`cache`]) and returns the names it reads.
 pub fn parse_expr(source: &str) -> Result<References, SyntaxError> {
-    Ok(free_variables(&compile(source)?.0))
+    Ok(cache::compiled(source)?.references.clone())
 }
 
 /// The top-level names an expression reads from its scope, sorted: identifiers that macros bind
@@ -368,16 +369,15 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
         expr: source.to_string(),
         message,
     };
-    let (program, size) = compile(source).map_err(|e| fail(e.message))?;
+    let compiled = cache::compiled(source).map_err(|e| fail(e.message))?;
     let mut context = cel::Context::default();
     context.add_function(ORDERED, ordered).map_err(|e| fail(e.to_string()))?;
-    for name in free_variables(&program).variables {
-        if let Some(value) = scope.lookup(&name) {
-            let name = ALIASES.iter().find(|(n, _)| *n == name).map_or(name, |(_, alias)| alias.to_string());
-            context.add_variable_from_value(name, from_json(&value));
+    for (name, bound) in &compiled.names {
+        if let Some(value) = scope.lookup(name) {
+            context.add_variable_from_value(bound.clone(), from_json(&value));
         }
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| size.on_stack(|| cel::Value::resolve(&program, &context))))
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compiled.size.on_stack(|| cel::Value::resolve(&compiled.program, &context))))
         .map_err(|_| fail("evaluation failed unexpectedly".to_string()))?
         .map_err(|e| fail(e.to_string()))?;
     to_json(&result).map_err(fail)

@@ -68,8 +68,9 @@ pub struct Loop<'s> {
     /// `ForEach`'s `itemKey`/`indexKey`); empty for none.
     pub item: &'s str,
     pub index: &'s str,
-    /// The body's node ids: their states are reset for each iteration.
-    pub body: &'s [&'s str],
+    /// The body's nodes, as ranges of the flow's node list: their states are reset for each
+    /// iteration.
+    pub body: &'s [std::ops::Range<usize>],
     /// The loop and the nodes around it: when nothing else runs, the loop may continue as new.
     pub around: &'s [&'s str],
 }
@@ -312,11 +313,11 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// `Retry`: runs the subtree again after a durable wait until it succeeds or the attempts
     /// are spent. A cancellation is never retried.
-    pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body_ids: &[&str], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+    pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body: &[std::ops::Range<usize>], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
         let mut delay = spec.delay_ms;
         let mut number = 1;
         loop {
-            self.ctx.state_mut(|w| w.flow_mut().reset(body_ids));
+            self.ctx.state_mut(|w| w.flow_mut().reset(body));
             let failure = match attempt(self.frame(BTreeMap::new(), Some(u64::from(number)))).await {
                 Err(failure) if !failure.cancelled && number < spec.max_attempts => failure,
                 Err(failure) if !failure.cancelled => {

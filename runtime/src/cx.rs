@@ -126,8 +126,9 @@ impl<'a, W: Flow> Cx<'a, W> {
     }
 
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
-    pub fn skip(&self, ids: &[&str]) {
-        self.ctx.state_mut(|w| w.flow_mut().skip(ids));
+    /// Marks the nodes of branches not taken as skipped: ranges of the flow's node list.
+    pub fn skip(&self, ranges: &[std::ops::Range<usize>]) {
+        self.ctx.state_mut(|w| w.flow_mut().skip_ranges(ranges));
     }
 
     pub(crate) fn render(&self, template: Template) -> Result<Value, Failure> {

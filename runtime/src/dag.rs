@@ -79,7 +79,7 @@ impl<'a, W: Flow> Cx<'a, W> {
                 if step == START || !any_live || failure.is_some() {
                     let result = if step == START { Ok(Value::Null) } else { Err(Failure::cancelled("not on a live path")) };
                     if step != START {
-                        self.skip(&[dag.steps[step]]);
+                        self.ctx.state_mut(|w| w.flow_mut().skip(&[dag.steps[step]]));
                     }
                     settle(step, &result, dag, &outgoing, &incoming, &mut live, &mut settled);
                     results[step] = Some(result);

@@ -2,9 +2,10 @@
 //! workflow struct so the `status` query can read it. Everything here is deterministic.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::rc::Rc;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -62,17 +63,28 @@ pub enum Template {
 }
 
 impl Template {
-    /// The template as a JSON value whose strings are still templates.
-    pub fn value(self) -> Result<Value, Failure> {
-        match self {
-            Template::Text(text) => Ok(Value::String(text.to_string())),
-            Template::Json(json) => serde_json::from_str(json).map_err(|e| Failure::new(format!("invalid template JSON: {e}"))),
+    /// The template as a JSON value whose strings are still templates. Generated code's JSON
+    /// templates are `'static` text: each is parsed once per process, found again by address.
+    pub fn value(self) -> Result<Arc<Value>, Failure> {
+        /// A `'static` text's address and length.
+        type Text = (usize, usize);
+        static PARSED: LazyLock<RwLock<HashMap<Text, Arc<Value>>>> = LazyLock::new(RwLock::default);
+        let json = match self {
+            Template::Text(text) => return Ok(Arc::new(Value::String(text.to_string()))),
+            Template::Json(json) => json,
+        };
+        let key = (json.as_ptr() as usize, json.len());
+        if let Some(found) = PARSED.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(found.clone());
         }
+        let value: Arc<Value> = Arc::new(serde_json::from_str(json).map_err(|e| Failure::new(format!("invalid template JSON: {e}")))?);
+        PARSED.write().unwrap_or_else(|e| e.into_inner()).insert(key, value.clone());
+        Ok(value)
     }
 
     /// Renders every template in the value against the flow's state.
     pub fn render(self, scope: &dyn wfc_expr::Scope) -> Result<Value, Failure> {
-        wfc_expr::render_json(&self.value()?, scope).map_err(Failure::from)
+        wfc_expr::render_json(&*self.value()?, scope).map_err(Failure::from)
     }
 }
 
@@ -285,10 +297,11 @@ impl FlowState {
         branch
     }
 
-    /// Starts a fresh pass over `ids` (a loop iteration, a retry attempt): their old states
-    /// no longer stand for this pass.
-    pub fn reset(&mut self, ids: &[&str]) {
-        for id in ids {
+    /// Starts a fresh pass over the nodes at these ranges of `settings.nodes` (a loop
+    /// iteration, a retry attempt): their old states no longer stand for this pass.
+    pub fn reset(&mut self, ranges: &[std::ops::Range<usize>]) {
+        let nodes = self.settings.nodes;
+        for id in ranges.iter().flat_map(|range| nodes.get(range.clone()).unwrap_or_default()) {
             self.states.remove(*id);
             self.decisions.remove(*id);
             if let Some(restored) = self.restored.as_mut() {
@@ -374,6 +387,16 @@ impl FlowState {
     pub fn skip(&mut self, ids: &[&str]) {
         for id in ids {
             self.states.insert((*id).to_string(), NodeState::Skipped);
+        }
+    }
+
+    /// Skips the nodes at these ranges of `settings.nodes` (ranges outside it are ignored).
+    pub fn skip_ranges(&mut self, ranges: &[std::ops::Range<usize>]) {
+        let nodes = self.settings.nodes;
+        for range in ranges {
+            for id in nodes.get(range.clone()).unwrap_or_default() {
+                self.states.insert((*id).to_string(), NodeState::Skipped);
+            }
         }
     }
 

@@ -128,10 +128,10 @@ pub fn container_body(node: &Node, items: &Items) -> TokenStream {
                 }
             };
             let max = Literal::u64_unsuffixed(spec.max_iterations);
-            let ids = items.descendants(&node.id);
+            let body = super::node::node_ranges(items, &items.descendants(&node.id));
             let around = items.ancestry(&node.id);
             quote! {
-                cx.repeat(&NODE, Loop { iterate: #iterate, max_iterations: #max, concurrency: 1, item: "", index: "", body: &[#(#ids),*], around: &[#(#around),*] }, #each)
+                cx.repeat(&NODE, Loop { iterate: #iterate, max_iterations: #max, concurrency: 1, item: "", index: "", body: #body, around: &[#(#around),*] }, #each)
             }
         }
         NodeKind::ParallelGroup(spec) => {

@@ -84,10 +84,25 @@ fn sequence(items: &Items, children: &[&Node], cx: TokenStream) -> TokenStream {
     quote! { #(#init)* #last }
 }
 
-/// `cx.skip(&[...])` for the nodes of branches not taken.
-fn skip(nodes: &[&Node]) -> TokenStream {
-    let ids: Vec<&str> = nodes.iter().flat_map(|n| n.walk()).map(|n| n.id.as_str()).collect();
-    if ids.is_empty() { quote! {} } else { quote! { cx.skip(&[#(#ids),*]); } }
+/// `cx.skip(&[a..b, …])` for the nodes of branches not taken: ranges of `SETTINGS.nodes`, so
+/// the code stays linear in the flow however many branches a choice has.
+fn skip(items: &Items, nodes: &[&Node]) -> TokenStream {
+    let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    if ids.is_empty() {
+        return quote! {};
+    }
+    let ranges = node_ranges(items, &ids);
+    quote! { cx.skip(#ranges); }
+}
+
+/// `&[a..b, …]`: these nodes' subtrees as ranges of `SETTINGS.nodes`.
+pub(super) fn node_ranges<S: AsRef<str>>(items: &Items, ids: &[S]) -> TokenStream {
+    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    let ranges = items.node_ranges(&ids).into_iter().map(|r| {
+        let (start, end) = (Literal::usize_unsuffixed(r.start), Literal::usize_unsuffixed(r.end));
+        quote! { #start..#end }
+    });
+    quote! { &[#(#ranges),*] }
 }
 
 fn u64_lit(n: u64) -> TokenStream {
@@ -113,11 +128,12 @@ fn closure(call: TokenStream) -> TokenStream {
     quote! { |_, cx| Box::pin(async move { #call }) }
 }
 
-/// The ids a loop resets for each iteration and the ids around it (itself and its ancestors).
+/// The nodes a loop resets for each iteration (ranges of `SETTINGS.nodes`) and the ids
+/// around it (itself and its ancestors).
 fn loop_ids(node: &Node, items: &Items) -> (TokenStream, TokenStream) {
-    let body: Vec<&str> = node.walk().into_iter().skip(1).map(|n| n.id.as_str()).collect();
+    let children: Vec<&str> = node.children().into_iter().chain(node.on_error.as_deref()).map(|n| n.id.as_str()).collect();
     let around = items.ancestry(&node.id);
-    (quote! { &[#(#body),*] }, quote! { &[#(#around),*] })
+    (node_ranges(items, &children), quote! { &[#(#around),*] })
 }
 
 fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -135,8 +151,8 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 Some(o) => call(items, o, quote! { cx }),
                 None => quote! { Ok(Value::Null) },
             };
-            let skip_then = skip(&[then]);
-            let skip_else = skip(&otherwise.as_deref().into_iter().collect::<Vec<_>>());
+            let skip_then = skip(items, &[then]);
+            let skip_else = skip(items, &otherwise.as_deref().into_iter().collect::<Vec<_>>());
             quote! {
                 async {
                     if cx.choose(&NODE, #condition)? {
@@ -308,8 +324,8 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let condition = call(items, kids[0], quote! { cx });
             let then = call(items, kids[1], quote! { cx });
             let otherwise = kids.get(2).map_or(quote! { Ok(Value::Null) }, |c| call(items, c, quote! { cx }));
-            let skip_then = skip(&kids[1..2]);
-            let skip_else = skip(&kids[2..]);
+            let skip_then = skip(items, &kids[1..2]);
+            let skip_else = skip(items, &kids[2..]);
             quote! {
                 async {
                     match #condition {
@@ -333,7 +349,7 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let mut default_skip: Vec<&Node> = Vec::new();
             for (i, (child, slot)) in kids.iter().zip(slots).enumerate() {
                 let others: Vec<&Node> = kids.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect();
-                let skip_others = skip(&others);
+                let skip_others = skip(items, &others);
                 let call = call(items, child, quote! { cx });
                 match slot {
                     Slot::Case(value) => {
@@ -348,7 +364,7 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                     _ => default = call,
                 }
             }
-            let skip_cases = skip(&default_skip);
+            let skip_cases = skip(items, &default_skip);
             quote! {
                 async {
                     match cx.switch(&NODE, #source)?.as_str() {

@@ -27,6 +27,9 @@ pub struct Items {
     parents: BTreeMap<String, String>,
     /// Graph `Switch` on a value → the case values its edges name.
     cases: BTreeMap<String, Vec<String>>,
+    /// Node id → where its subtree is in `SETTINGS.nodes` (parents first, so a subtree is one
+    /// range of it).
+    subtrees: BTreeMap<String, std::ops::Range<usize>>,
     /// The other flows of the same `wfc build`, for typed child workflow calls.
     pub siblings: BTreeMap<String, super::Sibling>,
 }
@@ -90,6 +93,13 @@ impl Items {
             })
             .collect();
         let mut parents = BTreeMap::new();
+        // `flow.nodes()` lists each node before its subtree, so a subtree ends where its last
+        // child's does.
+        let mut subtrees: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
+        for (at, node) in flow.nodes().into_iter().enumerate().rev() {
+            let end = node.children().into_iter().chain(node.on_error.as_deref()).filter_map(|c| subtrees.get(&c.id)).map(|r| r.end).fold(at + 1, usize::max);
+            subtrees.insert(node.id.clone(), at..end);
+        }
         let mut cases: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let (mut region_fns, mut body_regions) = (BTreeMap::new(), BTreeMap::new());
         match &flow.body {
@@ -118,7 +128,7 @@ impl Items {
                 }
             }
         }
-        Items { workflow_type: format_ident!("{}", workflow_type(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases, siblings: BTreeMap::new() }
+        Items { workflow_type: format_ident!("{}", workflow_type(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases, subtrees, siblings: BTreeMap::new() }
     }
 
     /// A node and the nodes it is inside of, innermost first.
@@ -129,6 +139,20 @@ impl Items {
     /// Every node inside `id`, at any depth.
     pub fn descendants(&self, id: &str) -> Vec<String> {
         self.parents.keys().filter(|n| n.as_str() != id && self.ancestry(n).iter().any(|a| a == id)).cloned().collect()
+    }
+
+    /// The nodes of these subtrees as ranges of `SETTINGS.nodes`, adjacent ones merged.
+    pub fn node_ranges(&self, roots: &[&str]) -> Vec<std::ops::Range<usize>> {
+        let mut ranges: Vec<std::ops::Range<usize>> = roots.iter().filter_map(|id| self.subtrees.get(*id).cloned()).collect();
+        ranges.sort_by_key(|r| r.start);
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if last.end >= range.start => last.end = last.end.max(range.end),
+                _ => merged.push(range),
+            }
+        }
+        merged
     }
 
     /// The case values a graph `Switch`'s edges name.

@@ -470,21 +470,7 @@ async fn research_loop(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "",
                 index: "",
-                body: &[
-                    "research-step",
-                    "increment-step",
-                    "information-gathering",
-                    "web-search",
-                    "search-timeout",
-                    "execute-search",
-                    "verify-results",
-                    "knowledge-base-lookup",
-                    "query-kb",
-                    "ensure-progress",
-                    "use-cached",
-                    "synthesize-info",
-                    "rate-limit",
-                ],
+                body: &[29..42],
                 around: &[
                     "research-loop",
                     "research-path",
@@ -781,10 +767,10 @@ async fn check_format_preference(cx: &Cx<'_>) -> NodeResult {
     );
     let body = async {
         if cx.choose(&NODE, "user.preferMarkdown == true")? {
-            cx.skip(&["format-plaintext"]);
+            cx.skip(&[58..59]);
             format_markdown(cx).await
         } else {
-            cx.skip(&["format-markdown"]);
+            cx.skip(&[57..58]);
             format_plaintext(cx).await
         }
     };
