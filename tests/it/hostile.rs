@@ -43,7 +43,7 @@ fn check(file_name: &str, expected: Code) {
 
 #[test]
 fn hostile_fixtures_are_refused_with_spanned_diagnostics() {
-    for (file, code) in [
+    let cases = [
         ("alias-bomb.yaml", Code::Syntax),
         ("ansi-escapes.yaml", Code::InvalidName),
         ("env-whole.yaml", Code::EnvByName),
@@ -56,9 +56,8 @@ fn hostile_fixtures_are_refused_with_spanned_diagnostics() {
         ("remote-input.yaml", Code::TypeMismatch),
         ("folded-properties.yaml", Code::UnsupportedSchema),
         ("sim-references.json", Code::UnknownReference),
-    ] {
-        check(file, code);
-    }
+    ];
+    wfc_tests::cases::each(cases, |(file, _)| file.to_string(), |(file, code)| check(file, *code));
 }
 
 /// A `Log` flow whose message is `message`.

@@ -36,7 +36,7 @@ fn registry() -> wfc::lower::Registry {
 #[test]
 fn sim_studio_templates_check_with_located_diagnostics() {
     let registry = registry();
-    for stem in templates() {
+    wfc_tests::cases::each(templates(), String::clone, |stem| {
         let source = SourceFile::new(format!("{DIR}/{stem}.json"), read(&format!("{stem}.json")));
         let checked = wfc::check_with(&source, &registry);
         for d in &checked.diagnostics {
@@ -45,7 +45,7 @@ fn sim_studio_templates_check_with_located_diagnostics() {
             assert!(!d.message.contains("`metadata`") && d.code != Code::UnknownNodeType, "{stem}: {}", d.message);
         }
         insta::assert_snapshot!(format!("sim-studio-{stem}"), render::render(&source, &checked.diagnostics, true));
-    }
+    });
 }
 
 /// A template with its fill applied.

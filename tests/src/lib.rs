@@ -2,6 +2,7 @@
 //! processes built from generated crates, a recording HTTP server, remote activity workers, and
 //! the integrations' real servers: PostgreSQL and an SMTP server.
 
+pub mod cases;
 pub mod certs;
 pub mod fuzz;
 pub mod http;
