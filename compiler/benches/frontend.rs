@@ -65,12 +65,7 @@ fn graph_flow(n: usize) -> String {
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn measure(n: usize, generate: bool, graph: bool) {
@@ -111,7 +106,9 @@ fn hostile(shape: &str, n: usize) -> String {
             format!("name: block\ninputSchema: {{type: object, properties: {{x: {{type: integer}}}}}}\nroot:\n  type: Log\n  config:\n    message: |\n{lines}")
         }
         "containers" => {
-            let nodes: String = (0..n).map(|i| if i == 0 { "{\"id\":\"l0\",\"type\":\"Loop\"}".to_string() } else { format!(",{{\"id\":\"l{i}\",\"type\":\"Loop\",\"parentId\":\"l{}\"}}", i - 1) }).collect();
+            let nodes: String = (0..n)
+                .map(|i| if i == 0 { "{\"id\":\"l0\",\"type\":\"Loop\"}".to_string() } else { format!(",{{\"id\":\"l{i}\",\"type\":\"Loop\",\"parentId\":\"l{}\"}}", i - 1) })
+                .collect();
             format!("{{\"name\":\"deep\",\"nodes\":[{nodes}],\"edges\":[]}}")
         }
         _ => {
@@ -137,7 +134,13 @@ fn shapes() {
         };
         let (small, _, _) = time(n);
         let (large, bytes, diagnostics) = time(4 * n);
-        println!("{shape:<10} n={n:>6}: {:>8.1} ms, 4n: {:>8.1} ms ({:.1} KiB, {diagnostics} diagnostics), ratio {:.1}", small * 1000.0, large * 1000.0, bytes as f64 / 1024.0, large / small);
+        println!(
+            "{shape:<10} n={n:>6}: {:>8.1} ms, 4n: {:>8.1} ms ({:.1} KiB, {diagnostics} diagnostics), ratio {:.1}",
+            small * 1000.0,
+            large * 1000.0,
+            bytes as f64 / 1024.0,
+            large / small
+        );
     }
 }
 

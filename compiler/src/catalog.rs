@@ -49,14 +49,18 @@ impl NodeType {
     pub fn spec(self) -> Spec {
         match self {
             NodeType::Sequence => Spec { fields: &[], children: (1, usize::MAX), child_help: "a Sequence runs its children in order: give it at least one" },
-            NodeType::Parallel => Spec { fields: &["strategy", "successThreshold", "failureThreshold", "maxConcurrency"], children: (1, usize::MAX), child_help: "a Parallel runs its children at once: give it at least one" },
-            NodeType::Conditional => Spec {
-                fields: &["condition"],
-                children: (1, 3),
-                child_help: "a Conditional has `then` and optional `else` children; in btree's form, a condition child first",
+            NodeType::Parallel => Spec {
+                fields: &["strategy", "successThreshold", "failureThreshold", "maxConcurrency"],
+                children: (1, usize::MAX),
+                child_help: "a Parallel runs its children at once: give it at least one",
             },
+            NodeType::Conditional => {
+                Spec { fields: &["condition"], children: (1, 3), child_help: "a Conditional has `then` and optional `else` children; in btree's form, a condition child first" }
+            }
             NodeType::Delay => Spec { fields: &["duration", "delayMs"], children: (0, 1), child_help: "a Delay sleeps, then runs its one child if it has one" },
-            NodeType::HttpRequest => Spec { fields: &["method", "url", "headers", "query", "body", "json", "form", "timeout", "expectStatus"], children: LEAF, child_help: LEAF_HELP },
+            NodeType::HttpRequest => {
+                Spec { fields: &["method", "url", "headers", "query", "body", "json", "form", "timeout", "expectStatus"], children: LEAF, child_help: LEAF_HELP }
+            }
             NodeType::Activity => Spec { fields: &["activity", "taskQueue", "input"], children: LEAF, child_help: LEAF_HELP },
             NodeType::Log => Spec { fields: &["message", "level", "outputKey"], children: LEAF, child_help: LEAF_HELP },
             NodeType::SetVariable => Spec { fields: &["name", "value"], children: LEAF, child_help: LEAF_HELP },
@@ -68,10 +72,8 @@ impl NodeType {
 }
 
 /// Every type name accepted here, aliases included, for suggestions.
-pub const SUPPORTED: &[&str] = &[
-    "Activity", "CheckCondition", "Conditional", "Delay", "Fail", "HttpRequest", "Log", "Parallel", "PrintAction", "Script",
-    "Sequence", "SetVariable",
-];
+pub const SUPPORTED: &[&str] =
+    &["Activity", "CheckCondition", "Conditional", "Delay", "Fail", "HttpRequest", "Log", "Parallel", "PrintAction", "Script", "Sequence", "SetVariable"];
 
 /// How a field of a not-yet-compiled node type is validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +128,11 @@ pub const TABLE: &[TableSpec] = &[
     spec("Switch", &[("value", F::Expr, true), ("cases", F::NodeMap, true), ("default", F::Node, false)], (0, 0)),
     TableSpec {
         one_of: &["collection", "collectionKey"],
-        ..spec("ForEach", &[("collection", F::Expr, false), ("collectionKey", F::Str, false), ("itemKey", F::Str, false), ("indexKey", F::Str, false), ("maxConcurrency", F::Int(1), false)], (1, 1))
+        ..spec(
+            "ForEach",
+            &[("collection", F::Expr, false), ("collectionKey", F::Str, false), ("itemKey", F::Str, false), ("indexKey", F::Str, false), ("maxConcurrency", F::Int(1), false)],
+            (1, 1),
+        )
     },
     spec("While", &[("condition", F::Expr, false), ("maxIterations", F::Int(1), false), ("doWhile", F::Bool, false)], (1, 2)),
     spec("Recovery", &[], (1, 3)),
@@ -135,7 +141,11 @@ pub const TABLE: &[TableSpec] = &[
     spec("MemorySequence", &[], (1, ANY)),
     spec("ReactiveSequence", &[], (1, ANY)),
     TableSpec { one_of: &["timeout", "timeoutMs"], ..spec("Timeout", &[("timeout", F::Duration, false), ("timeoutMs", F::Millis, false)], (1, 1)) },
-    spec("Retry", &[("maxAttempts", F::Int(1), false), ("delay", F::Duration, false), ("backoff", F::Enum(&["fixed", "exponential"]), false), ("maxDelay", F::Duration, false)], (1, 1)),
+    spec(
+        "Retry",
+        &[("maxAttempts", F::Int(1), false), ("delay", F::Duration, false), ("backoff", F::Enum(&["fixed", "exponential"]), false), ("maxDelay", F::Duration, false)],
+        (1, 1),
+    ),
     spec("Repeat", &[("count", F::Int(1), true)], (1, 1)),
     spec("Invert", &[], (1, 1)),
     spec("ForceSuccess", &[], (1, 1)),
@@ -151,23 +161,74 @@ pub const TABLE: &[TableSpec] = &[
     spec("Pause", &[], (0, 0)),
     TableSpec {
         activity: true,
-        ..spec("EmailSend", &[("provider", F::Enum(&["smtp", "sendgrid"]), false), ("to", F::Template, true), ("from", F::Template, true), ("cc", F::Template, false), ("bcc", F::Template, false), ("subject", F::Template, true), ("body", F::Template, false), ("html", F::Template, false), ("smtp", F::Template, false), ("apiKey", F::Template, false), ("baseUrl", F::Template, false)], (0, 0))
+        ..spec(
+            "EmailSend",
+            &[
+                ("provider", F::Enum(&["smtp", "sendgrid"]), false),
+                ("to", F::Template, true),
+                ("from", F::Template, true),
+                ("cc", F::Template, false),
+                ("bcc", F::Template, false),
+                ("subject", F::Template, true),
+                ("body", F::Template, false),
+                ("html", F::Template, false),
+                ("smtp", F::Template, false),
+                ("apiKey", F::Template, false),
+                ("baseUrl", F::Template, false),
+            ],
+            (0, 0),
+        )
     },
     TableSpec {
         activity: true,
-        ..spec("SlackMessage", &[("webhookUrl", F::Template, false), ("token", F::Template, false), ("channel", F::Template, false), ("text", F::Template, true), ("blocks", F::Template, false), ("threadTs", F::Template, false), ("baseUrl", F::Template, false)], (0, 0))
+        ..spec(
+            "SlackMessage",
+            &[
+                ("webhookUrl", F::Template, false),
+                ("token", F::Template, false),
+                ("channel", F::Template, false),
+                ("text", F::Template, true),
+                ("blocks", F::Template, false),
+                ("threadTs", F::Template, false),
+                ("baseUrl", F::Template, false),
+            ],
+            (0, 0),
+        )
+    },
+    TableSpec { activity: true, ..spec("DatabaseQuery", &[("connectionString", F::Template, true), ("query", F::Str, true), ("parameters", F::Template, false)], (0, 0)) },
+    TableSpec {
+        activity: true,
+        ..spec(
+            "AI",
+            &[
+                ("baseUrl", F::Template, false),
+                ("model", F::Template, true),
+                ("messages", F::Template, false),
+                ("prompt", F::Template, false),
+                ("temperature", F::Number, false),
+                ("maxTokens", F::Int(1), false),
+                ("apiKey", F::Template, false),
+                ("responseFormat", F::Map, false),
+            ],
+            (0, 0),
+        )
     },
     TableSpec {
         activity: true,
-        ..spec("DatabaseQuery", &[("connectionString", F::Template, true), ("query", F::Str, true), ("parameters", F::Template, false)], (0, 0))
-    },
-    TableSpec {
-        activity: true,
-        ..spec("AI", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false), ("responseFormat", F::Map, false)], (0, 0))
-    },
-    TableSpec {
-        activity: true,
-        ..spec("Llm", &[("baseUrl", F::Template, false), ("model", F::Template, true), ("messages", F::Template, false), ("prompt", F::Template, false), ("temperature", F::Number, false), ("maxTokens", F::Int(1), false), ("apiKey", F::Template, false), ("responseFormat", F::Map, false)], (0, 0))
+        ..spec(
+            "Llm",
+            &[
+                ("baseUrl", F::Template, false),
+                ("model", F::Template, true),
+                ("messages", F::Template, false),
+                ("prompt", F::Template, false),
+                ("temperature", F::Number, false),
+                ("maxTokens", F::Int(1), false),
+                ("apiKey", F::Template, false),
+                ("responseFormat", F::Map, false),
+            ],
+            (0, 0),
+        )
     },
     TableSpec {
         one_of: &["key", "counterKey"],
@@ -178,8 +239,14 @@ pub const TABLE: &[TableSpec] = &[
     spec("AlwaysCondition", &[], (0, 0)),
     spec("SuccessNode", &[], (0, 0)),
     spec("FailureNode", &[], (0, 0)),
-    TableSpec { writes: &["outputKey"], ..spec("LogMessage", &[("message", F::Template, true), ("level", F::Enum(&["debug", "info", "warn", "error"]), false), ("outputKey", F::Str, false)], (0, 0)) },
-    TableSpec { writes: &["outputKey"], ..spec("RegexExtract", &[("input", F::Template, true), ("pattern", F::Str, true), ("group", F::Int(0), false), ("outputKey", F::Str, false)], (0, 0)) },
+    TableSpec {
+        writes: &["outputKey"],
+        ..spec("LogMessage", &[("message", F::Template, true), ("level", F::Enum(&["debug", "info", "warn", "error"]), false), ("outputKey", F::Str, false)], (0, 0))
+    },
+    TableSpec {
+        writes: &["outputKey"],
+        ..spec("RegexExtract", &[("input", F::Template, true), ("pattern", F::Str, true), ("group", F::Int(0), false), ("outputKey", F::Str, false)], (0, 0))
+    },
 ];
 
 /// A `Parallel` beyond `strategy: strict` (`any`, thresholds, `maxConcurrency`) is validated here
@@ -216,7 +283,6 @@ pub fn lookup(name: &str) -> Option<NodeType> {
         _ => return None,
     })
 }
-
 
 /// Composites and decorators that mean nothing as the source of a control-flow edge: an edge
 /// from one of these marks a btree containment graph. (`Parallel` and `Delay` also exist in

@@ -234,7 +234,11 @@ impl Checker<'_> {
             self.diagnostics.push(
                 Diagnostic::error(Code::TypeMismatch, expr.span, format!("{what} must be {}, but `{}` is {} in the input schema", article(want), expr.source, article(found)))
                     .label(format!("{found}, not {want}"))
-                    .help(if want == "boolean" { format!("compare it, e.g. `{} == ...`, or test it with `has()`", expr.source) } else { "iterate over a list field of the input".to_string() }),
+                    .help(if want == "boolean" {
+                        format!("compare it, e.g. `{} == ...`, or test it with `has()`", expr.source)
+                    } else {
+                        "iterate over a list field of the input".to_string()
+                    }),
             );
         }
     }
@@ -396,11 +400,9 @@ impl Checker<'_> {
         if guarded.iter().any(|g| g == name) || self.facts.guaranteed(at, node) {
             return;
         }
-        self.diagnostics.push(
-            Diagnostic::error(Code::NotGuaranteed, span, format!("`{node_id}` may not have completed here"))
-                .label("not guaranteed on every path")
-                .help(format!("on some path to this use `{node_id}` is skipped, fails into an error route or has not run yet; guard the read: `has({name}.field) ? {name}.field : default`")),
-        );
+        self.diagnostics.push(Diagnostic::error(Code::NotGuaranteed, span, format!("`{node_id}` may not have completed here")).label("not guaranteed on every path").help(
+            format!("on some path to this use `{node_id}` is skipped, fails into an error route or has not run yet; guard the read: `has({name}.field) ? {name}.field : default`"),
+        ));
     }
 }
 

@@ -141,15 +141,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            span,
-            label: String::new(),
-            help: String::new(),
-            related: Vec::new(),
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), span, label: String::new(), help: String::new(), related: Vec::new() }
     }
 
     pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
@@ -179,11 +171,7 @@ impl Diagnostic {
 /// "did you mean …": the candidates closest to `name`, best first.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let lower = name.to_ascii_lowercase();
-    let mut scored: Vec<(f64, &str)> = candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score > 0.7)
-        .collect();
+    let mut scored: Vec<(f64, &str)> = candidates.into_iter().map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c)).filter(|(score, _)| *score > 0.7).collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     scored.into_iter().take(3).map(|(_, c)| c).collect()
 }

@@ -85,9 +85,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { flows, registry } => with_registry(registry.as_deref(), |r| check(&flows, r)),
         Command::Plan { flow, format, registry } => with_registry(registry.as_deref(), |r| plan(&flow, format, r)),
-        Command::Build { flows, output, check, runtime, registry } => {
-            with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r))
-        }
+        Command::Build { flows, output, check, runtime, registry } => with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r)),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&wfc::schema::document_schema()).unwrap_or_default());
@@ -131,9 +129,8 @@ fn read(path: &Path) -> Result<SourceFile, ExitCode> {
             // diagnostic points at it.
             let at = e.utf8_error().valid_up_to();
             let source = SourceFile::new(path.to_string_lossy(), String::from_utf8_lossy(e.as_bytes()).into_owned());
-            let diagnostic = Diagnostic::error(wfc::Code::Syntax, wfc::Span::new(at, at + 1), "the file is not valid UTF-8")
-                .label("invalid byte here")
-                .help("save the flow as UTF-8 text");
+            let diagnostic =
+                Diagnostic::error(wfc::Code::Syntax, wfc::Span::new(at, at + 1), "the file is not valid UTF-8").label("invalid byte here").help("save the flow as UTF-8 text");
             report(&source, &[diagnostic]);
             Err(ExitCode::from(INVALID_FLOW))
         }

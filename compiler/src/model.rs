@@ -188,13 +188,7 @@ pub struct ActivityPolicy {
 impl Default for ActivityPolicy {
     /// DESIGN section 5: 3 attempts, 1s initial interval, backoff 2.0, at most 1m; 30s per attempt.
     fn default() -> Self {
-        ActivityPolicy {
-            timeout_ms: 30_000,
-            max_attempts: 3,
-            initial_interval_ms: 1_000,
-            backoff: 2.0,
-            max_interval_ms: 60_000,
-        }
+        ActivityPolicy { timeout_ms: 30_000, max_attempts: 3, initial_interval_ms: 1_000, backoff: 2.0, max_interval_ms: 60_000 }
     }
 }
 
@@ -232,27 +226,61 @@ pub enum NodeKind {
     Sequence(Vec<Node>),
     /// Strategy `strict`: every child must succeed; the first failure cancels the others.
     Parallel(Vec<Node>),
-    Conditional { condition: Expr, then: Box<Node>, otherwise: Option<Box<Node>> },
+    Conditional {
+        condition: Expr,
+        then: Box<Node>,
+        otherwise: Option<Box<Node>>,
+    },
     /// A durable sleep, then the child if there is one.
-    Delay { duration_ms: u64, child: Option<Box<Node>> },
+    Delay {
+        duration_ms: u64,
+        child: Option<Box<Node>>,
+    },
     /// A built-in activity, run on this flow's worker; `config` holds templates.
-    Builtin { builtin: Builtin, config: Value, policy: ActivityPolicy },
+    Builtin {
+        builtin: Builtin,
+        config: Value,
+        policy: ActivityPolicy,
+    },
     /// A call of an activity implemented by another worker.
-    Activity { activity: String, task_queue: String, input: Value, policy: ActivityPolicy },
-    Log { message: Value, level: LogLevel, output_key: Option<String> },
-    SetVariable { name: String, value: Value },
+    Activity {
+        activity: String,
+        task_queue: String,
+        input: Value,
+        policy: ActivityPolicy,
+    },
+    Log {
+        message: Value,
+        level: LogLevel,
+        output_key: Option<String>,
+    },
+    SetVariable {
+        name: String,
+        value: Value,
+    },
     /// `name = expression` lines; each is a variable and part of the node's output.
-    Script { assignments: Vec<(String, Expr)> },
-    CheckCondition { condition: Expr },
-    Fail { message: Value },
+    Script {
+        assignments: Vec<(String, Expr)>,
+    },
+    CheckCondition {
+        condition: Expr,
+    },
+    Fail {
+        message: Value,
+    },
     /// Graph form: where the flow starts (`Start`, SIM's `starter`, `start_trigger`, `schedule`).
     Start,
     /// Graph form: branches taken by the first true condition (`condition-<id>` handles); a
     /// branch without an expression is the `else`.
-    Condition { branches: Vec<Branch> },
+    Condition {
+        branches: Vec<Branch>,
+    },
     /// Graph form: a `Switch` on `value` (`case-<value>` handles) or on routes
     /// (`router-<id>` handles, each with a condition).
-    Router { value: Option<Expr>, routes: Vec<Branch> },
+    Router {
+        value: Option<Expr>,
+        routes: Vec<Branch>,
+    },
     /// Graph form: a loop container; its members are the nodes whose `parentId` names it.
     Loop(LoopSpec),
     /// Graph form: a parallel container; its members run once per branch.

@@ -67,21 +67,13 @@ impl miette::Diagnostic for Report<'_> {
 
 /// Renders diagnostics as text: without colour and at a fixed width when `plain` (tests, pipes).
 pub fn render(source: &SourceFile, diagnostics: &[Diagnostic], plain: bool) -> String {
-    let handler = if plain {
-        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100)
-    } else {
-        GraphicalReportHandler::new()
-    }
-    .with_context_lines(CONTEXT_LINES);
+    let handler =
+        if plain { GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100) } else { GraphicalReportHandler::new() }.with_context_lines(CONTEXT_LINES);
     let mut out = String::new();
     for diagnostic in diagnostics {
         let (line, column) = source.line_col(diagnostic.span.start);
         let spans: Vec<Span> = std::iter::once(diagnostic.span).chain(diagnostic.related.iter().map(|(s, _)| *s)).collect();
-        let report = Report {
-            diagnostic,
-            excerpt: Excerpt::new(source, &spans),
-            location: format!("{}:{line}:{column}", shown(&source.path)),
-        };
+        let report = Report { diagnostic, excerpt: Excerpt::new(source, &spans), location: format!("{}:{line}:{column}", shown(&source.path)) };
         // Writing to a String cannot fail.
         let _ = handler.render_report(&mut out, &report);
         out.push('\n');
@@ -106,10 +98,7 @@ impl<'a> Excerpt<'a> {
     fn new(source: &'a SourceFile, spans: &[Span]) -> Self {
         let text = &source.text;
         let line_of = |offset: usize| source.line_col(offset).0 - 1;
-        let mut near: Vec<(usize, usize)> = spans
-            .iter()
-            .map(|s| (line_of(s.start).saturating_sub(CONTEXT_LINES), line_of(s.end.max(s.start + 1) - 1) + CONTEXT_LINES))
-            .collect();
+        let mut near: Vec<(usize, usize)> = spans.iter().map(|s| (line_of(s.start).saturating_sub(CONTEXT_LINES), line_of(s.end.max(s.start + 1) - 1) + CONTEXT_LINES)).collect();
         near.sort_unstable();
         let first_line = near.first().map_or(0, |s| s.0);
         let last_line = near.iter().map(|s| s.1).max().unwrap_or(0).min(source.line_count().saturating_sub(1));
@@ -185,13 +174,6 @@ impl SourceCode for Excerpt<'_> {
         } else {
             contents.column()
         };
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
-            contents.data(),
-            *contents.span(),
-            contents.line() + self.first_line,
-            column,
-            contents.line_count(),
-        )))
+        Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), contents.data(), *contents.span(), contents.line() + self.first_line, column, contents.line_count())))
     }
 }

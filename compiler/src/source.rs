@@ -84,20 +84,12 @@ pub(crate) struct CharToByte {
 
 impl CharToByte {
     pub fn new(text: &str) -> Self {
-        let offsets = if text.is_ascii() {
-            Vec::new()
-        } else {
-            text.char_indices().map(|(i, _)| i).chain([text.len()]).collect()
-        };
+        let offsets = if text.is_ascii() { Vec::new() } else { text.char_indices().map(|(i, _)| i).chain([text.len()]).collect() };
         CharToByte { offsets, len: text.len() }
     }
 
     pub fn byte(&self, char_index: usize) -> usize {
-        if self.offsets.is_empty() {
-            char_index.min(self.len)
-        } else {
-            self.offsets.get(char_index).copied().unwrap_or(self.len)
-        }
+        if self.offsets.is_empty() { char_index.min(self.len) } else { self.offsets.get(char_index).copied().unwrap_or(self.len) }
     }
 }
 

@@ -115,9 +115,7 @@ impl Value {
             Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Kind::String(s) => J::String(s.clone()),
             Kind::Seq(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Kind::Map(entries) => {
-                J::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
-            }
+            Kind::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -335,10 +333,7 @@ impl Builder {
                         Kind::Seq(_) | Kind::Map(_) => {
                             // Keep the slot so the value that follows is consumed, then report.
                             parent.pending_key = Some(Pending::Rejected);
-                            return Err(Diagnostic::error(Code::Syntax, value.span, "a map key must be a plain value")
-                                .label("complex key")
-                                .help("use a string key")
-                                .into());
+                            return Err(Diagnostic::error(Code::Syntax, value.span, "a map key must be a plain value").label("complex key").help("use a string key").into());
                         }
                     };
                     if !parent.keys.insert(name.clone()) {
@@ -372,9 +367,11 @@ fn check_tag(tag: Option<&Tag>, span: Span, allowed: &[&str]) -> Result<(), Diag
     }
     let allowed: Vec<String> = allowed.iter().map(|a| format!("!!{a}")).collect();
     let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-    Err(Diagnostic::error(Code::Syntax, span, format!("unsupported YAML tag `{}`", printable(&tag.to_string())))
-        .label("this tag would be ignored")
-        .help(format!("remove the tag; here only {} {} understood", one_of(&allowed), if allowed.len() == 1 { "is" } else { "are" })))
+    Err(Diagnostic::error(Code::Syntax, span, format!("unsupported YAML tag `{}`", printable(&tag.to_string()))).label("this tag would be ignored").help(format!(
+        "remove the tag; here only {} {} understood",
+        one_of(&allowed),
+        if allowed.len() == 1 { "is" } else { "are" }
+    )))
 }
 
 /// Resolves a scalar per the YAML 1.2 core schema; quoted scalars and `!!str` stay strings. A
@@ -412,9 +409,7 @@ fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Result<K
         }
     };
     match (tagged, &kind) {
-        (None, _) | (Some("int"), Kind::Int(_)) | (Some("float"), Kind::Float(_) | Kind::Int(_)) | (Some("bool"), Kind::Bool(_)) | (Some("null"), Kind::Null) => {
-            Ok(kind)
-        }
+        (None, _) | (Some("int"), Kind::Int(_)) | (Some("float"), Kind::Float(_) | Kind::Int(_)) | (Some("bool"), Kind::Bool(_)) | (Some("null"), Kind::Null) => Ok(kind),
         (Some(tag), _) => Err((format!("`{}` is not a valid `!!{tag}`", printable(&text)), "write a value of the tag's type, or remove the tag")),
     }
 }

@@ -97,4 +97,3 @@ pub(crate) fn tree_depth(expr: &cel::parser::Expression) -> usize {
     }
     deepest
 }
-

@@ -61,20 +61,12 @@ impl<'a> Template<'a> {
             }
             let inner_start = open + 2;
             let Some(close) = text[inner_start..].find("}}").map(|i| i + inner_start) else {
-                return Err(SyntaxError {
-                    offset: open,
-                    len: text.len() - open,
-                    message: "`{{` is never closed by `}}`".to_string(),
-                });
+                return Err(SyntaxError { offset: open, len: text.len() - open, message: "`{{` is never closed by `}}`".to_string() });
             };
             let inner = &text[inner_start..close];
             let source = inner.trim();
             if source.is_empty() {
-                return Err(SyntaxError {
-                    offset: open,
-                    len: close + 2 - open,
-                    message: "empty expression `{{ }}`".to_string(),
-                });
+                return Err(SyntaxError { offset: open, len: close + 2 - open, message: "empty expression `{{ }}`".to_string() });
             }
             let offset = inner_start + (inner.len() - inner.trim_start().len());
             segments.push(Segment::Expr(Expr { source, offset }));
@@ -214,12 +206,7 @@ fn free_variables(program: &cel::parser::Expression) -> References {
             }
         }
     }
-    References {
-        variables: found.out.into_iter().collect(),
-        guarded: found.guarded.into_iter().collect(),
-        env: found.env.into_iter().collect(),
-        env_whole: found.env_whole,
-    }
+    References { variables: found.out.into_iter().collect(), guarded: found.guarded.into_iter().collect(), env: found.env.into_iter().collect(), env_whole: found.env_whole }
 }
 
 /// `var` and `loop` are reserved words in CEL, but wfc's expressions read `var.name` and
@@ -262,9 +249,7 @@ pub fn identifier_offsets(source: &str, name: &str) -> Vec<usize> {
     code_bytes(source)
         .map(|(i, _)| i)
         .filter(|&i| {
-            bytes[i..].starts_with(name.as_bytes())
-                && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
-                && bytes.get(i + name.len()).is_none_or(|n| !is_ident(*n))
+            bytes[i..].starts_with(name.as_bytes()) && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.')) && bytes.get(i + name.len()).is_none_or(|n| !is_ident(*n))
         })
         .collect()
 }
@@ -312,33 +297,18 @@ fn parse_bounded(source: &str) -> Result<cel::parser::Expression, SyntaxError> {
         }
         Ok(Err(errors)) => {
             let first = errors.errors.first();
-            let message = first
-                .map(|e| e.msg.clone())
-                .unwrap_or_else(|| "invalid expression".to_string());
-            let offset = first
-                .map(|e| column_to_offset(source, e.pos.1))
-                .unwrap_or(0);
-            Err(SyntaxError {
-                offset,
-                len: source.len().saturating_sub(offset).max(1),
-                message,
-            })
+            let message = first.map(|e| e.msg.clone()).unwrap_or_else(|| "invalid expression".to_string());
+            let offset = first.map(|e| column_to_offset(source, e.pos.1)).unwrap_or(0);
+            Err(SyntaxError { offset, len: source.len().saturating_sub(offset).max(1), message })
         }
-        Err(_) => Err(SyntaxError {
-            offset: 0,
-            len: source.len().max(1),
-            message: "the expression could not be parsed".to_string(),
-        }),
+        Err(_) => Err(SyntaxError { offset: 0, len: source.len().max(1), message: "the expression could not be parsed".to_string() }),
     }
 }
 
 /// CEL reports 0-based character columns; the expression is a single line.
 fn column_to_offset(source: &str, column: isize) -> usize {
     let column = usize::try_from(column).unwrap_or(0);
-    source
-        .char_indices()
-        .nth(column)
-        .map_or(source.len(), |(offset, _)| offset)
+    source.char_indices().nth(column).map_or(source.len(), |(offset, _)| offset)
 }
 
 /// Where evaluation looks up the top-level names an expression reads.
@@ -365,10 +335,7 @@ impl std::error::Error for EvalError {}
 
 /// Evaluates one CEL expression against `scope`.
 pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
-    let fail = |message: String| EvalError {
-        expr: source.to_string(),
-        message,
-    };
+    let fail = |message: String| EvalError { expr: source.to_string(), message };
     let compiled = cache::compiled(source).map_err(|e| fail(e.message))?;
     let mut context = cel::Context::default();
     context.add_function(ORDERED, ordered).map_err(|e| fail(e.to_string()))?;
@@ -387,20 +354,14 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
 pub fn eval_bool(source: &str, scope: &dyn Scope) -> Result<bool, EvalError> {
     match eval(source, scope)? {
         Value::Bool(b) => Ok(b),
-        other => Err(EvalError {
-            expr: source.to_string(),
-            message: format!("expected a boolean, got {}", type_name(&other)),
-        }),
+        other => Err(EvalError { expr: source.to_string(), message: format!("expected a boolean, got {}", type_name(&other)) }),
     }
 }
 
 /// Renders a template: exactly one `{{ expr }}` keeps the value's JSON type; anything else is
 /// text with each value interpolated.
 pub fn render(text: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
-    let template = Template::parse(text).map_err(|e| EvalError {
-        expr: text.to_string(),
-        message: e.message,
-    })?;
+    let template = Template::parse(text).map_err(|e| EvalError { expr: text.to_string(), message: e.message })?;
     if let Some(expr) = template.single_expr() {
         return eval(expr.source, scope);
     }
@@ -418,17 +379,8 @@ pub fn render(text: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
 pub fn render_json(value: &Value, scope: &dyn Scope) -> Result<Value, EvalError> {
     Ok(match value {
         Value::String(s) => render(s, scope)?,
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| render_json(item, scope))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), render_json(v, scope)?)))
-                .collect::<Result<_, EvalError>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.iter().map(|item| render_json(item, scope)).collect::<Result<_, _>>()?),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), render_json(v, scope)?))).collect::<Result<_, EvalError>>()?),
         other => other.clone(),
     })
 }
@@ -461,23 +413,15 @@ fn to_json(value: &cel::Value) -> Result<Value, String> {
         C::Bool(b) => Value::Bool(*b),
         C::Int(i) => Value::from(*i),
         C::UInt(u) => Value::from(*u),
-        C::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .ok_or_else(|| format!("{f} is not a finite number"))?,
+        C::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).ok_or_else(|| format!("{f} is not a finite number"))?,
         C::String(s) => Value::String(s.to_string()),
         C::List(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
         C::Map(map) => {
-            let mut entries: Vec<(String, Value)> = map
-                .map
-                .iter()
-                .map(|(k, v)| Ok((key_string(k), to_json(v)?)))
-                .collect::<Result<_, String>>()?;
+            let mut entries: Vec<(String, Value)> = map.map.iter().map(|(k, v)| Ok((key_string(k), to_json(v)?))).collect::<Result<_, String>>()?;
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Object(entries.into_iter().collect())
         }
-        other => other
-            .json()
-            .map_err(|_| format!("a {:?} value has no JSON form", other.type_of()))?,
+        other => other.json().map_err(|_| format!("a {:?} value has no JSON form", other.type_of()))?,
     })
 }
 
@@ -495,13 +439,9 @@ fn from_json(value: &Value) -> cel::Value {
         },
         Value::String(s) => C::String(s.clone().into()),
         Value::Array(items) => C::List(items.iter().map(from_json).collect::<Vec<_>>().into()),
-        Value::Object(map) => C::Map(cel::objects::Map {
-            map: std::sync::Arc::new(
-                map.iter()
-                    .map(|(k, v)| (cel::objects::Key::String(k.clone().into()), from_json(v)))
-                    .collect(),
-            ),
-        }),
+        Value::Object(map) => {
+            C::Map(cel::objects::Map { map: std::sync::Arc::new(map.iter().map(|(k, v)| (cel::objects::Key::String(k.clone().into()), from_json(v))).collect()) })
+        }
     }
 }
 
@@ -528,10 +468,7 @@ mod tests {
     fn single_template_keeps_type_and_mixed_text_interpolates() {
         let scope = Json(json!({"input": {"count": 3, "name": "Ada"}}));
         assert_eq!(render("{{ input.count }}", &scope).unwrap(), json!(3));
-        assert_eq!(
-            render("Hi {{ input.name }} x{{ input.count + 1 }}", &scope).unwrap(),
-            json!("Hi Ada x4")
-        );
+        assert_eq!(render("Hi {{ input.name }} x{{ input.count + 1 }}", &scope).unwrap(), json!("Hi Ada x4"));
         assert_eq!(render("plain", &scope).unwrap(), json!("plain"));
     }
 
@@ -553,15 +490,9 @@ mod tests {
 
     #[test]
     fn references_and_syntax_errors() {
-        assert_eq!(
-            parse_expr("create_user.body.id + input.x").unwrap().variables,
-            vec!["create_user", "input"]
-        );
+        assert_eq!(parse_expr("create_user.body.id + input.x").unwrap().variables, vec!["create_user", "input"]);
         assert!(parse_expr("a +").is_err());
-        assert_eq!(
-            parse_expr("items.map(i, i.price * rate).exists(x, x > min)").unwrap().variables,
-            vec!["items", "min", "rate"]
-        );
+        assert_eq!(parse_expr("items.map(i, i.price * rate).exists(x, x > min)").unwrap().variables, vec!["items", "min", "rate"]);
         assert!(parse_expr("1 / 0").is_ok());
     }
 
@@ -621,12 +552,9 @@ mod tests {
             .join();
         assert!(at_limit.is_ok());
         let scope = Json(json!({}));
-        for hostile in [
-            format!("{}1{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1)),
-            vec!["1"; 10_000].join("+"),
-            format!("{}true", "!".repeat(10_000)),
-            "'a'".repeat(MAX_LEN),
-        ] {
+        for hostile in
+            [format!("{}1{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1)), vec!["1"; 10_000].join("+"), format!("{}true", "!".repeat(10_000)), "'a'".repeat(MAX_LEN)]
+        {
             assert!(parse_expr(&hostile).is_err());
             assert!(eval(&hostile, &scope).is_err());
         }

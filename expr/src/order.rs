@@ -67,4 +67,3 @@ pub(crate) fn ordered(value: cel::Value) -> cel::Value {
     });
     cel::Value::List(keys.into_iter().map(cel::Value::from).collect::<Vec<_>>().into())
 }
-

@@ -42,11 +42,13 @@ impl<W: Flow> Cx<'_, W> {
         }
         let id = format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node));
         let options = ChildWorkflowOptions::builder().workflow_id(id).task_queue(child.task_queue.to_string()).cancellation_token(self.scope.clone()).build();
-        let started = self
-            .ctx
-            .start_child_workflow(ByName(child.workflow), input, options)
-            .await
-            .map_err(|e| if self.scope.is_cancelled() { Failure::cancelled("cancelled before the child workflow started") } else { Failure::new(format!("cannot start child workflow `{}`: {e}", child.workflow)) })?;
+        let started = self.ctx.start_child_workflow(ByName(child.workflow), input, options).await.map_err(|e| {
+            if self.scope.is_cancelled() {
+                Failure::cancelled("cancelled before the child workflow started")
+            } else {
+                Failure::new(format!("cannot start child workflow `{}`: {e}", child.workflow))
+            }
+        })?;
         started.result().await.map_err(|e| {
             if self.scope.is_cancelled() {
                 Failure::cancelled("the child workflow was cancelled")

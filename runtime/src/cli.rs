@@ -17,19 +17,17 @@ use serde_json::Value;
 
 use crate::run::RunInput;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::schedules::{
-    CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions,
-};
+use temporalio_client::schedules::{CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions};
 use temporalio_client::{
-    Client, ClientOptions, Connection, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
-    WorkflowHistory, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, ClientOptions, Connection, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::coresdk::AsJsonPayloadExt;
 use temporalio_common::telemetry::TelemetryOptions;
-use temporalio_sdk::{Runtime, Worker as SdkWorker, WorkerOptions};
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_sdk::{Runtime, Worker as SdkWorker, WorkerOptions};
 use tracing_subscriber::EnvFilter;
 
 /// What a generated `main.rs` tells the command line about its flow. The command line itself is
@@ -186,8 +184,7 @@ fn logging() -> Arc<dyn tracing::Subscriber + Send + Sync> {
 
 pub(crate) async fn client() -> anyhow::Result<Client> {
     // ConfigError is neither Send nor Sync, so it is turned into text here.
-    let (connection, options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|e| anyhow!("Temporal configuration: {e}"))?;
+    let (connection, options) = ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|e| anyhow!("Temporal configuration: {e}"))?;
     let connection = Connection::connect(connection).await.context("cannot connect to Temporal")?;
     Client::new(connection, options).map_err(|e| anyhow!("cannot create the Temporal client: {e}"))
 }

@@ -12,8 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use temporalio_common::{ActivityDefinition, RetryPolicy};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, ApplicationFailure, TimerOptions, TimerResult, WorkflowCancellationToken,
-    WorkflowContext, WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
 use crate::activities::BuiltinInput;
@@ -222,13 +221,8 @@ impl<'a, W: Flow> Cx<'a, W> {
         let template = config.value()?;
         let (rendered, max_output_bytes) = self.ctx.state(|w| (secrets::render_deferring(&template, &View { flow: w.flow(), frame: &self.frame }), w.flow().max_output_bytes()));
         let (config, secrets) = rendered?;
-        let input = BuiltinInput {
-            node: node.id.to_string(),
-            idempotency_key: format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node)),
-            config,
-            secrets,
-            max_output_bytes,
-        };
+        let input =
+            BuiltinInput { node: node.id.to_string(), idempotency_key: format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node)), config, secrets, max_output_bytes };
         let mut options = self.options(node, policy, None);
         // Built-ins heartbeat, so a cancel (a `Timeout`, a decided `Parallel`, a cancelled run)
         // reaches a call in flight, and a lost worker's attempt is retried soon.
@@ -245,8 +239,8 @@ impl<'a, W: Flow> Cx<'a, W> {
     {
         let name = activity.name().to_string();
         let value = self.render(input)?;
-        let input: AD::Input = serde_path_to_error::deserialize(value)
-            .map_err(|e| Failure::new(format!("the input does not fit activity `{name}`: at `{}`: {}", e.path(), e.inner())))?;
+        let input: AD::Input =
+            serde_path_to_error::deserialize(value).map_err(|e| Failure::new(format!("the input does not fit activity `{name}`: at `{}`: {}", e.path(), e.inner())))?;
         let options = self.options(node, policy, Some(task_queue));
         let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure)?;
         serde_json::to_value(output).map_err(|e| Failure::new(format!("the output of `{name}` is not JSON: {e}")))
@@ -295,10 +289,8 @@ impl<'a, W: Flow> Cx<'a, W> {
     }
 
     fn finish_value<O: DeserializeOwned>(&self, value: Result<Value, Failure>) -> WorkflowResult<O> {
-        let typed = value.and_then(|v| {
-            serde_path_to_error::deserialize(v)
-                .map_err(|e| Failure::new(format!("the output does not fit `outputSchema`: at `{}`: {}", e.path(), e.inner())))
-        });
+        let typed =
+            value.and_then(|v| serde_path_to_error::deserialize(v).map_err(|e| Failure::new(format!("the output does not fit `outputSchema`: at `{}`: {}", e.path(), e.inner()))));
         let failure = typed.as_ref().err().cloned();
         self.ctx.state_mut(|w| w.flow_mut().finish(failure));
         typed.map_err(|f| terminate(&f))

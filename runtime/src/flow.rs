@@ -431,9 +431,7 @@ impl FlowState {
     }
 
     pub fn status(&self) -> Status {
-        let with = |state: NodeState| -> Vec<String> {
-            self.states.iter().filter(|(_, s)| **s == state).map(|(id, _)| id.clone()).collect()
-        };
+        let with = |state: NodeState| -> Vec<String> { self.states.iter().filter(|(_, s)| **s == state).map(|(id, _)| id.clone()).collect() };
         let state = match (self.finished, &self.failure) {
             (_, Some(_)) => "failed",
             (true, None) => "completed",

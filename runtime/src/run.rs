@@ -79,9 +79,7 @@ impl<I: Serialize> Serialize for Run<I> {
 impl<'de, I: DeserializeOwned> Deserialize<'de> for Run<I> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
-        let typed = |sent: Value| {
-            serde_path_to_error::deserialize(sent.clone()).map_err(|e| InvalidInput { at: e.path().to_string(), reason: e.inner().to_string(), sent })
-        };
+        let typed = |sent: Value| serde_path_to_error::deserialize(sent.clone()).map_err(|e| InvalidInput { at: e.path().to_string(), reason: e.inner().to_string(), sent });
         match value {
             Value::Object(mut envelope) if envelope.len() == 2 && envelope.contains_key(RESUME) && envelope.contains_key("input") => {
                 let input = envelope.remove("input").unwrap_or_default();

@@ -61,18 +61,10 @@ fn walk(value: &Value, scope: &dyn Scope, pointer: String, deferred: &mut Vec<De
             deferred.push(Deferred { pointer, parts });
             Value::Null
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| walk(item, scope, format!("{pointer}/{i}"), deferred))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), walk(v, scope, format!("{pointer}/{}", escape(k)), deferred)?)))
-                .collect::<Result<_, Failure>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.iter().enumerate().map(|(i, item)| walk(item, scope, format!("{pointer}/{i}"), deferred)).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), walk(v, scope, format!("{pointer}/{}", escape(k)), deferred)?))).collect::<Result<_, Failure>>()?)
+        }
         other => other.clone(),
     })
 }
@@ -95,9 +87,7 @@ pub fn resolve(mut config: Value, deferred: &[Deferred], env: &dyn Scope) -> Res
                 }
             }
         }
-        let slot = config
-            .pointer_mut(&item.pointer)
-            .ok_or_else(|| Failure::new(format!("configuration has no value at {}", item.pointer)))?;
+        let slot = config.pointer_mut(&item.pointer).ok_or_else(|| Failure::new(format!("configuration has no value at {}", item.pointer)))?;
         *slot = Value::String(text);
     }
     Ok(config)

@@ -214,7 +214,10 @@ async fn chat_completions_speak_the_openai_api_and_report_text_and_usage() {
         ("POST /denied/chat/completions", (401, vec![], json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}))),
         ("POST /odd/chat/completions", (200, vec![], json!({"id": "x"}))),
         ("POST /down/chat/completions", (500, vec![], json!({"error": {"message": "The server had an error"}}))),
-        ("POST /structured/chat/completions", (200, vec![], json!({"model": "m", "choices": [{"message": {"content": "{\"priority\": \"high\", \"tags\": [\"billing\"]}"}, "finish_reason": "stop"}]}))),
+        (
+            "POST /structured/chat/completions",
+            (200, vec![], json!({"model": "m", "choices": [{"message": {"content": "{\"priority\": \"high\", \"tags\": [\"billing\"]}"}, "finish_reason": "stop"}]})),
+        ),
         ("POST /prose/chat/completions", (200, vec![], json!({"model": "m", "choices": [{"message": {"content": "High priority, I think."}, "finish_reason": "stop"}]}))),
     ]);
     let base = &llm.base_url;
@@ -256,9 +259,7 @@ async fn chat_completions_speak_the_openai_api_and_report_text_and_usage() {
 async fn emails_are_delivered_over_smtp_and_sendgrid_and_rejections_are_final() {
     let smtp = Smtp::shared();
     let server = |port: u16, security: &str| json!({"host": "127.0.0.1", "port": port, "security": security, "username": Smtp::USER, "password": smtp.password});
-    let email = |to: &str, smtp_config: Value| {
-        json!({"to": to, "cc": ["Ops <ops@example.com>"], "from": "Shop <shop@example.com>", "subject": "Order 42 shipped", "body": "It is on its way.", "html": "<p>It is on its way.</p>", "smtp": smtp_config})
-    };
+    let email = |to: &str, smtp_config: Value| json!({"to": to, "cc": ["Ops <ops@example.com>"], "from": "Shop <shop@example.com>", "subject": "Order 42 shipped", "body": "It is on its way.", "html": "<p>It is on its way.</p>", "smtp": smtp_config});
     let subject = format!("Order 42 shipped ({})", std::process::id());
     let mut config = email("ada@example.com, Bob <bob@example.com>", server(smtp.plain_port, "none"));
     config["subject"] = json!(subject);
@@ -351,7 +352,10 @@ async fn database_queries_bind_parameters_and_return_typed_rows() {
     let ca = pg.ca_file.display();
     for (name, connection_string) in [
         ("tls-url", format!("{}?sslmode=require&sslrootcert={ca}", pg.url())),
-        ("tls-keywords", format!("host=127.0.0.1 port={} user={} password={} dbname={} sslmode=verify-full sslrootcert={ca}", pg.port, Postgres::USER, pg.password, Postgres::USER)),
+        (
+            "tls-keywords",
+            format!("host=127.0.0.1 port={} user={} password={} dbname={} sslmode=verify-full sslrootcert={ca}", pg.port, Postgres::USER, pg.password, Postgres::USER),
+        ),
     ] {
         let tls = json!({"connectionString": connection_string, "query": ssl});
         check(name, Kind::Database, tls, None, Expect::Output(vec![("/rows/0/ssl", json!(true))])).await;
@@ -369,10 +373,8 @@ async fn database_queries_bind_parameters_and_return_typed_rows() {
 async fn a_cancel_interrupts_a_call_in_flight() {
     let api = HttpServer::start(vec![("GET /hang", (200, vec![(wfc_tests::http::DELAY_MS, "30000".to_string())], json!({"late": true})))]);
     let pg = Postgres::shared();
-    let cases = [
-        (Kind::Http, json!({"method": "GET", "url": format!("{}/hang", api.base_url)})),
-        (Kind::Database, json!({"connectionString": pg.url(), "query": "SELECT pg_sleep(30)"})),
-    ];
+    let cases =
+        [(Kind::Http, json!({"method": "GET", "url": format!("{}/hang", api.base_url)})), (Kind::Database, json!({"connectionString": pg.url(), "query": "SELECT pg_sleep(30)"}))];
     for (kind, config) in cases {
         let beats = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = beats.clone();

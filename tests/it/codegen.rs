@@ -50,13 +50,7 @@ fn check(sample: &str) -> Vec<String> {
         if committed != file.contents {
             let line = committed.lines().zip(file.contents.lines()).position(|(a, b)| a != b).unwrap_or(committed.lines().count().min(file.contents.lines().count()));
             let shown = |text: &str| text.lines().nth(line).unwrap_or("(end of file)").to_string();
-            problems.push(format!(
-                "generated/{name}/{} is stale at line {}:\n  committed: {}\n  generated: {}",
-                file.path,
-                line + 1,
-                shown(&committed),
-                shown(&file.contents)
-            ));
+            problems.push(format!("generated/{name}/{} is stale at line {}:\n  committed: {}\n  generated: {}", file.path, line + 1, shown(&committed), shown(&file.contents)));
         }
     }
     problems
@@ -67,11 +61,7 @@ fn every_sample_generates_deterministically_and_generated_is_fresh() {
     let samples = samples();
     assert!(samples.len() >= 3, "samples/ holds at least three flows");
     let problems: Vec<String> = samples.iter().flat_map(|sample| check(sample)).collect();
-    assert!(
-        problems.is_empty(),
-        "{}\nrun `cargo run -p wfc -- build samples/*.yaml -o generated --runtime path=../../runtime`",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{}\nrun `cargo run -p wfc -- build samples/*.yaml -o generated --runtime path=../../runtime`", problems.join("\n"));
 }
 
 #[test]
@@ -122,11 +112,7 @@ root:
     let built = wfc::build(&SourceFile::new("injection.yaml", flow), runtime()).expect("builds");
     let workflow = built.files.iter().find(|f| f.path == "src/workflow.rs").expect("workflow.rs");
     let parsed = syn::parse_file(&workflow.contents).expect("generated code parses");
-    let fns: Vec<String> = parsed
-        .items
-        .iter()
-        .filter_map(|i| if let syn::Item::Fn(f) = i { Some(f.sig.ident.to_string()) } else { None })
-        .collect();
+    let fns: Vec<String> = parsed.items.iter().filter_map(|i| if let syn::Item::Fn(f) = i { Some(f.sig.ident.to_string()) } else { None }).collect();
     // Only the two node functions exist; the hostile text stayed inside literals and comments.
     assert_eq!(fns, ["main", "self_"]);
 }

@@ -39,10 +39,7 @@ fn check(file_name: &str) -> Code {
 
 #[test]
 fn every_code_has_a_fixture_and_a_snapshot() {
-    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("tests/fixtures/invalid"))
-        .expect("fixtures")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("tests/fixtures/invalid")).expect("fixtures").filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
     files.sort();
     let covered = std::cell::RefCell::new(Vec::new());
     wfc_tests::cases::each(&files, |f| f.to_string(), |f| covered.borrow_mut().push(check(f)));
@@ -57,11 +54,7 @@ fn every_code_has_a_fixture_and_a_snapshot() {
 #[test]
 fn a_mistyped_reference_exits_1_pointing_at_line_and_column() {
     let wfc = workers::binary("wfc");
-    let output = Command::new(wfc)
-        .args(["check", "tests/fixtures/invalid/E0102-unknown-reference.yaml"])
-        .current_dir(repo_root())
-        .output()
-        .expect("wfc runs");
+    let output = Command::new(wfc).args(["check", "tests/fixtures/invalid/E0102-unknown-reference.yaml"]).current_dir(repo_root()).output().expect("wfc runs");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("E0102"), "{stderr}");
@@ -76,7 +69,20 @@ fn exit_codes_follow_the_contract() {
     assert_eq!(run(&["check", "samples/user-onboarding.yaml"]), Some(0));
     assert_eq!(run(&["check", "no/such/flow.yaml"]), Some(2));
     assert_eq!(run(&["frobnicate"]), Some(2));
-    assert_eq!(run(&["build", "--check", "samples/user-onboarding.yaml", "samples/order-fulfillment.yaml", "samples/reminder-digest.yaml", "-o", "generated", "--runtime", "path=../../runtime"]), Some(0));
+    assert_eq!(
+        run(&[
+            "build",
+            "--check",
+            "samples/user-onboarding.yaml",
+            "samples/order-fulfillment.yaml",
+            "samples/reminder-digest.yaml",
+            "-o",
+            "generated",
+            "--runtime",
+            "path=../../runtime"
+        ]),
+        Some(0)
+    );
     let out = std::env::temp_dir().join(format!("wfc-stale-{}", std::process::id()));
     assert_eq!(run(&["build", "--check", "samples/reminder-digest.yaml", "-o", out.to_str().unwrap_or_default()]), Some(1));
 }
@@ -114,11 +120,20 @@ fn invalid_uses_of_every_kind_of_node_are_pointed_at() {
         ("name: n\ntrigger: {type: schedule, config: {cron: every day}}\nroot: {type: Log, config: {message: m}}", Code::InvalidValue),
         ("name: n\ntrigger: {type: schedule}\nroot: {type: Log, config: {message: m}}", Code::MissingField),
         ("name: n\nsignals: {approval: yes}\nroot: {type: Log, config: {message: m}}", Code::WrongType),
-        ("type: Conditional\nconfig: {condition: input.x}\nchildren: [{type: Log, config: {message: a}}, {type: Log, config: {message: b}}, {type: Log, config: {message: c}}]", Code::ChildCount),
+        (
+            "type: Conditional\nconfig: {condition: input.x}\nchildren: [{type: Log, config: {message: a}}, {type: Log, config: {message: b}}, {type: Log, config: {message: c}}]",
+            Code::ChildCount,
+        ),
         ("type: Sequence\nchildren: [{type: Log, config: {message: m}, onError: {type: Lgo}}]", Code::UnknownNodeType),
         ("type: Sequence\nchildren: [{id: a, type: Log, config: {message: m}, onError: {type: Log, config: {message: '{{ a }}'}}}]", Code::NotGuaranteed),
-        ("type: Recovery\nchildren: [{id: t, type: Fail}, {type: Log, config: {message: '{{ error.message }}'}}, {type: Log, config: {message: '{{ error.message }}'}}]", Code::OutOfScope),
-        ("type: ForEach\nconfig: {collection: input.xs}\nchildren: [{id: body, type: Log, config: {message: m}}]\nonError: {type: Log, config: {message: '{{ body }}'}}", Code::OutOfScope),
+        (
+            "type: Recovery\nchildren: [{id: t, type: Fail}, {type: Log, config: {message: '{{ error.message }}'}}, {type: Log, config: {message: '{{ error.message }}'}}]",
+            Code::OutOfScope,
+        ),
+        (
+            "type: ForEach\nconfig: {collection: input.xs}\nchildren: [{id: body, type: Log, config: {message: m}}]\nonError: {type: Log, config: {message: '{{ body }}'}}",
+            Code::OutOfScope,
+        ),
         // The graph form: every control node and handle, misused.
         ("name: n\nroot: {type: Log, config: {message: m}}\nnodes: []", Code::DocumentShape),
         ("name: n\nnodes: [{id: l, type: Loop, config: {loopType: forEach}}]", Code::MissingField),
@@ -130,20 +145,53 @@ fn invalid_uses_of_every_kind_of_node_are_pointed_at() {
         ("name: n\nnodes: [{id: s, type: Switch, config: {}}]", Code::MissingField),
         ("name: n\nnodes: [{id: s, type: Start, config: {x: 1}}]", Code::UnknownField),
         ("name: n\nnodes: [{id: a, type: Log, config: {message: m}, parent: x}]", Code::UnknownField),
-        ("name: n\nnodes: [{id: a, type: Log, config: {message: m}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: a, target: b, sourceHandle: sucess}]", Code::InvalidHandle),
-        ("name: n\nnodes: [{id: a, type: Log, config: {message: m}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: a, target: b, sourceHandle: loop-start-source}]", Code::InvalidHandle),
+        (
+            "name: n\nnodes: [{id: a, type: Log, config: {message: m}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: a, target: b, sourceHandle: sucess}]",
+            Code::InvalidHandle,
+        ),
+        (
+            "name: n\nnodes: [{id: a, type: Log, config: {message: m}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: a, target: b, sourceHandle: loop-start-source}]",
+            Code::InvalidHandle,
+        ),
         ("name: n\nnodes: [{id: a, type: Start}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: a, target: b, sourceHandle: error}]", Code::InvalidHandle),
-        ("name: n\nnodes: [{id: l, type: Loop, config: {iterations: 2}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: l, target: b, sourceHandle: parallel-end-source}]", Code::InvalidHandle),
-        ("name: n\nnodes: [{id: s, type: Switch, config: {value: input.k}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: s, target: b, sourceHandle: router-x}]", Code::InvalidHandle),
-        ("name: n\nnodes: [{id: l, type: Loop, config: {iterations: 2}}, {id: b, type: Log, parentId: l, config: {message: m}}, {id: c, type: Log, config: {message: m}}]\nedges: [{source: b, target: c}]", Code::InvalidContainer),
-        ("name: n\nnodes: [{id: l, type: Loop, config: {iterations: 2}}, {id: c, type: Log, config: {message: m}}]\nedges: [{source: l, target: c, sourceHandle: loop-start-source}]", Code::InvalidContainer),
+        (
+            "name: n\nnodes: [{id: l, type: Loop, config: {iterations: 2}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: l, target: b, sourceHandle: parallel-end-source}]",
+            Code::InvalidHandle,
+        ),
+        (
+            "name: n\nnodes: [{id: s, type: Switch, config: {value: input.k}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: s, target: b, sourceHandle: router-x}]",
+            Code::InvalidHandle,
+        ),
+        (
+            "name: n\nnodes: [{id: l, type: Loop, config: {iterations: 2}}, {id: b, type: Log, parentId: l, config: {message: m}}, {id: c, type: Log, config: {message: m}}]\nedges: [{source: b, target: c}]",
+            Code::InvalidContainer,
+        ),
+        (
+            "name: n\nnodes: [{id: l, type: Loop, config: {iterations: 2}}, {id: c, type: Log, config: {message: m}}]\nedges: [{source: l, target: c, sourceHandle: loop-start-source}]",
+            Code::InvalidContainer,
+        ),
         ("name: n\nnodes: [{id: a, type: Loop, parentId: b, config: {iterations: 2}}, {id: b, type: Loop, parentId: a, config: {iterations: 2}}]", Code::InvalidContainer),
-        ("name: n\nnodes: [{id: s, type: Sequence}, {id: t, type: Sequence}, {id: a, type: Log, config: {message: m}}]\nedges: [{source: s, target: a}, {source: t, target: a}]", Code::InvalidContainer),
-        ("name: n\nnodes: [{id: s, type: Sequence}, {id: a, type: Log, config: {message: m}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: s, target: a}, {source: a, target: b}]", Code::InvalidContainer),
+        (
+            "name: n\nnodes: [{id: s, type: Sequence}, {id: t, type: Sequence}, {id: a, type: Log, config: {message: m}}]\nedges: [{source: s, target: a}, {source: t, target: a}]",
+            Code::InvalidContainer,
+        ),
+        (
+            "name: n\nnodes: [{id: s, type: Sequence}, {id: a, type: Log, config: {message: m}}, {id: b, type: Log, config: {message: m}}]\nedges: [{source: s, target: a}, {source: a, target: b}]",
+            Code::InvalidContainer,
+        ),
         ("name: n\nnodes: [{id: a, type: Start}, {id: b, type: Log, config: {message: '{{ parallel.index }}'}}]\nedges: [{source: a, target: b}]", Code::OutOfScope),
-        ("name: n\nnodes: [{id: a, type: Start}, {id: l, type: Loop, config: {iterations: 2}}, {id: b, type: Log, parentId: l, config: {message: m}}, {id: c, type: Log, config: {message: '{{ b }}'}}]\nedges: [{source: a, target: l}, {source: l, target: c, sourceHandle: loop-end-source}]", Code::OutOfScope),
-        ("name: n\nnodes: [{id: a, type: Start}, {id: h, type: HttpRequest, config: {url: u}}, {id: e, type: Log, config: {message: m}}, {id: j, type: Log, config: {message: '{{ h.body }}'}}]\nedges: [{source: a, target: h}, {source: h, target: e, sourceHandle: error}, {source: h, target: j}, {source: e, target: j}]", Code::NotGuaranteed),
-        ("name: n\ninputSchema: {type: object, properties: {xs: {type: string}}}\nnodes: [{id: l, type: Loop, config: {loopType: forEach, collection: input.xs}}]", Code::TypeMismatch),
+        (
+            "name: n\nnodes: [{id: a, type: Start}, {id: l, type: Loop, config: {iterations: 2}}, {id: b, type: Log, parentId: l, config: {message: m}}, {id: c, type: Log, config: {message: '{{ b }}'}}]\nedges: [{source: a, target: l}, {source: l, target: c, sourceHandle: loop-end-source}]",
+            Code::OutOfScope,
+        ),
+        (
+            "name: n\nnodes: [{id: a, type: Start}, {id: h, type: HttpRequest, config: {url: u}}, {id: e, type: Log, config: {message: m}}, {id: j, type: Log, config: {message: '{{ h.body }}'}}]\nedges: [{source: a, target: h}, {source: h, target: e, sourceHandle: error}, {source: h, target: j}, {source: e, target: j}]",
+            Code::NotGuaranteed,
+        ),
+        (
+            "name: n\ninputSchema: {type: object, properties: {xs: {type: string}}}\nnodes: [{id: l, type: Loop, config: {loopType: forEach, collection: input.xs}}]",
+            Code::TypeMismatch,
+        ),
         ("name: n\nnodes: [{id: a, type: ProcessPayment}]", Code::UnknownNodeType),
     ];
     for (flow, code) in cases {

@@ -49,11 +49,7 @@ impl FlowWorker {
         let stdout = String::from_utf8_lossy(&out.stdout);
         // The first line is the workflow id; the result follows.
         let result = stdout.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
-        Run {
-            code: out.status.code(),
-            output: serde_json::from_str(result).unwrap_or(Value::Null),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run { code: out.status.code(), output: serde_json::from_str(result).unwrap_or(Value::Null), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
     }
 
     /// Starts a run without waiting for it.
@@ -209,10 +205,7 @@ fn order_fulfillment_calls_activities_served_on_other_task_queues() {
 
     let run = w.run("order-ok", json!({"orderId": "o-1", "sku": "sku-9", "quantity": 3, "unitPrice": 20.0, "creditLimit": 500}));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(
-        run.output,
-        json!({"orderId": "o-1", "total": 64.95, "chargeId": "ch_o-1", "reservation": "rs_o-1_sku-9", "status": "shipped after ch_o-1"})
-    );
+    assert_eq!(run.output, json!({"orderId": "o-1", "total": 64.95, "chargeId": "ch_o-1", "reservation": "rs_o-1_sku-9", "status": "shipped after ch_o-1"}));
     let history = history("order-ok");
     assert!(history.contains("TIMER_FIRED") || history.contains("TimerFired"), "the Delay is a durable timer");
 
@@ -256,13 +249,8 @@ fn a_flow_written_from_the_design_builds_standalone_and_runs() {
     let root = wfc_tests::repo_root();
     let wfc = workers::binary("wfc");
     let runtime = format!("path={}", root.join("runtime").display());
-    let status = Command::new(&wfc)
-        .args(["build", "tests/flows/expense-approval.json", "-o"])
-        .arg(&dir)
-        .args(["--runtime", &runtime])
-        .current_dir(&root)
-        .status()
-        .expect("wfc runs");
+    let status =
+        Command::new(&wfc).args(["build", "tests/flows/expense-approval.json", "-o"]).arg(&dir).args(["--runtime", &runtime]).current_dir(&root).status().expect("wfc runs");
     assert!(status.success());
     // Same dependency versions as the workspace, so the shared target folder is reused.
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
@@ -392,7 +380,12 @@ fn a_loop_of_3000_iterations_continues_as_new_and_completes() {
 fn the_graph_semantics_run_on_a_real_server() {
     let w = FlowWorker::start(workers::binary("control-graph-worker"), "control-graph", &[]);
     let scenarios = vec![
-        Scenario { input: json!({"qty": 3, "price": 50}), completed: &["gold", "settle"], skipped: &["basic", "squares", "broken"], ..scenario("dag", json!({"level": "gold", "done": true})) },
+        Scenario {
+            input: json!({"qty": 3, "price": 50}),
+            completed: &["gold", "settle"],
+            skipped: &["basic", "squares", "broken"],
+            ..scenario("dag", json!({"level": "gold", "done": true}))
+        },
         Scenario { input: json!({"qty": 1, "price": 50}), completed: &["basic", "settle"], skipped: &["gold"], ..scenario("dag", json!({"level": "basic", "done": true})) },
         Scenario {
             input: json!({"items": [2, 3]}),
@@ -517,7 +510,11 @@ fn an_approval_waits_rejects_a_bad_payload_completes_or_expires_and_pauses() {
     // The command line checks payloads and signal names before sending.
     let bad = w.cli(&["signal", "approval-ok", "approval", "--input", r#"{"approved": "yes", "by": "x"}"#]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains(r#"invalid `approval` payload: at `/approved`: "yes" is not of type "boolean""#), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains(r#"invalid `approval` payload: at `/approved`: "yes" is not of type "boolean""#),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let unknown = w.cli(&["signal", "approval-ok", "aproval", "--input", "{}"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("it accepts: approval, pause, resume"));
@@ -584,10 +581,9 @@ fn edited_purchase_approval() -> PathBuf {
     let dir = std::env::temp_dir().join("wfc-e2e").join("purchase-approval-edited");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a scratch folder");
-    let flow = std::fs::read_to_string(root.join("samples/purchase-approval.yaml")).expect("the sample").replace(
-        "    - type: HumanApproval\n",
-        "    - {type: Delay, id: cool-off, config: {duration: 1s}}\n    - type: HumanApproval\n",
-    );
+    let flow = std::fs::read_to_string(root.join("samples/purchase-approval.yaml"))
+        .expect("the sample")
+        .replace("    - type: HumanApproval\n", "    - {type: Delay, id: cool-off, config: {duration: 1s}}\n    - type: HumanApproval\n");
     let flow_path = dir.join("purchase-approval.yaml");
     std::fs::write(&flow_path, flow).expect("write the edited flow");
     let crate_dir = dir.join("crate");
@@ -611,10 +607,8 @@ fn edited_purchase_approval() -> PathBuf {
 #[test]
 fn workflows_survive_a_worker_killed_while_activities_run_and_while_they_wait() {
     use wfc_tests::http::DELAY_MS;
-    let api = HttpServer::start(vec![
-        ("GET /doc", (200, vec![(DELAY_MS, "2500".to_string())], json!({"title": "Q3 report"}))),
-        ("POST /published", (200, vec![], json!({"ok": true}))),
-    ]);
+    let api =
+        HttpServer::start(vec![("GET /doc", (200, vec![(DELAY_MS, "2500".to_string())], json!({"title": "Q3 report"}))), ("POST /published", (200, vec![], json!({"ok": true})))]);
     let mut w = FlowWorker::start(workers::binary("document-review-worker"), "crash", &[]);
     let ids: Vec<String> = (0..4).map(|i| format!("crash-{i}")).collect();
     for id in &ids {
@@ -689,12 +683,14 @@ fn a_schedule_trigger_is_applied_triggered_and_runs() {
     assert_eq!(w.result(&run_id), json!({"report": "Daily report for platform"}));
 
     assert!(w.cli(&["schedule", "delete", "--id", id]).status.success());
-    assert!(!Command::new(temporal_cli())
-        .args(["schedule", "describe", "--schedule-id", id, "--address", &DevServer::shared().address])
-        .output()
-        .expect("temporal CLI runs")
-        .status
-        .success());
+    assert!(
+        !Command::new(temporal_cli())
+            .args(["schedule", "describe", "--schedule-id", id, "--address", &DevServer::shared().address])
+            .output()
+            .expect("temporal CLI runs")
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -706,18 +702,15 @@ fn child_workflows_run_typed_or_by_name_and_their_failures_route() {
     let w = FlowWorker::start(workers::binary("team-digest-worker"), "children", &[]);
     let run = w.run("digest-1", json!({"teams": ["ops", "web", "data"]}));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(
-        run.output["reports"],
-        json!([{"report": "Daily report for ops"}, {"report": "Daily report for web"}, {"report": "Daily report for data"}])
-    );
+    assert_eq!(run.output["reports"], json!([{"report": "Daily report for ops"}, {"report": "Daily report for web"}, {"report": "Daily report for data"}]));
     let vars = &run.output["vars"];
-    assert!(vars["rejected"].as_str().is_some_and(|m| m.contains("invalid input for child workflow `purchase-approval`") && m.contains("\"amount\" is a required property")), "{vars}");
+    assert!(
+        vars["rejected"].as_str().is_some_and(|m| m.contains("invalid input for child workflow `purchase-approval`") && m.contains("\"amount\" is a required property")),
+        "{vars}"
+    );
     assert!(vars["childFailed"].as_str().is_some_and(|m| m.contains("child workflow `control-tree` failed") && m.contains("boom")), "{vars}");
     // Children are ordinary runs with ids derived from the parent's and the iteration.
-    let child = Command::new(temporal_cli())
-        .args(["workflow", "describe", "--workflow-id", "digest-1/team-report#1", "--address", address])
-        .output()
-        .expect("temporal CLI runs");
+    let child = Command::new(temporal_cli()).args(["workflow", "describe", "--workflow-id", "digest-1/team-report#1", "--address", address]).output().expect("temporal CLI runs");
     assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
     let timeline = String::from_utf8_lossy(&w.cli(&["timeline", "digest-1"]).stdout).into_owned();
     assert!(timeline.lines().any(|l| l.starts_with("digest-1/team-report#0") && l.contains("child") && l.ends_with("completed")), "{timeline}");

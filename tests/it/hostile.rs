@@ -130,8 +130,7 @@ fn containment_graph(depth: usize, containers: bool) -> String {
 
 #[test]
 fn a_diagnostic_far_right_on_one_line_renders_a_window() {
-    let nodes: Vec<serde_json::Value> =
-        (0..2_000).map(|i| serde_json::json!({"id": format!("n{i}"), "type": "Log", "config": {"message": "x".repeat(50)}})).collect();
+    let nodes: Vec<serde_json::Value> = (0..2_000).map(|i| serde_json::json!({"id": format!("n{i}"), "type": "Log", "config": {"message": "x".repeat(50)}})).collect();
     let mut doc = serde_json::json!({"name": "minified", "nodes": nodes, "edges": []});
     doc["nodes"].as_array_mut().expect("a list").push(serde_json::json!({"id": "bad", "type": "Log", "config": {"message": "{{ nope.x }}"}}));
     let text = doc.to_string();
@@ -165,7 +164,10 @@ fn every_accepted_hostile_name_compiles() {
     let mut ids: Vec<String> = wfc::codegen::FN_NAMES.iter().map(|n| n.to_string()).collect();
     ids.extend(wfc::codegen::TYPE_NAMES.iter().map(|n| n.to_string()));
     ids.extend(keywords.iter().map(|k| k.to_string()));
-    ids.extend(["force-success", "FORCE_SUCCESS", "main", "types", "activities", "workflow_graph", "Self", "NAME", "TASK_QUEUE", "SIGNALS", "SETTINGS", "DEFAULT_POLICY"].map(String::from));
+    ids.extend(
+        ["force-success", "FORCE_SUCCESS", "main", "types", "activities", "workflow_graph", "Self", "NAME", "TASK_QUEUE", "SIGNALS", "SETTINGS", "DEFAULT_POLICY"]
+            .map(String::from),
+    );
     // Names expressions reserve are refused (E0105), and ids that read the same in expressions
     // (`force-success`, `force_success`) collide: keep one of each.
     ids.retain(|id| !wfc::check::RESERVED.contains(&id.as_str()));

@@ -31,7 +31,16 @@ fn the_btree_examples_plans_are_stable() {
 fn a_graph_with_nested_containers_shows_loops_parallels_error_routes_and_skipped_paths() {
     let plan = check("tests/flows/graphs/nested-containers.yaml", None);
     let text = render::text(&plan);
-    for shown in ["loop for each item of `input.orders`", "parallel: 2 static branches", "send[1]", "--error--> rates-down", "--condition-else--> standard", "[join:", "next iteration", "dropped (unreachable): orphan"] {
+    for shown in [
+        "loop for each item of `input.orders`",
+        "parallel: 2 static branches",
+        "send[1]",
+        "--error--> rates-down",
+        "--condition-else--> standard",
+        "[join:",
+        "next iteration",
+        "dropped (unreachable): orphan",
+    ] {
         assert!(text.contains(shown), "the plan does not show {shown:?}:\n{text}");
     }
     insta::assert_snapshot!("nested-text", text);

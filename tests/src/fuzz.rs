@@ -33,9 +33,25 @@ impl Rng {
 
 const IDS: &[&str] = &["a", "b", "step-1", "step_1", "fetch", "Fetch", "fetch-2", "root", "input", "env", "9lives", "x y", "r#fn", "ünï"];
 const EXPRS: &[&str] = &[
-    "input.x", "a.body.id", "step_1.status == 200", "size(input.items) > 2", "input.items.map(i, i * 2)", "env.TOKEN", "input.x +",
-    "unknown_name", "has(b.field)", "var.count + 1", "'text' + string(input.x)", "{'k': 1}", "1 / 0", "[1, 2][5]", "input.x ? 1 : 2",
-    "", "}}", "{{", "nodes['step-1'].body",
+    "input.x",
+    "a.body.id",
+    "step_1.status == 200",
+    "size(input.items) > 2",
+    "input.items.map(i, i * 2)",
+    "env.TOKEN",
+    "input.x +",
+    "unknown_name",
+    "has(b.field)",
+    "var.count + 1",
+    "'text' + string(input.x)",
+    "{'k': 1}",
+    "1 / 0",
+    "[1, 2][5]",
+    "input.x ? 1 : 2",
+    "",
+    "}}",
+    "{{",
+    "nodes['step-1'].body",
 ];
 const DURATIONS: &[&str] = &["500ms", "30s", "5 minutes", "7 days", "soon", "-1s", "", "99999999999 years"];
 
@@ -123,7 +139,19 @@ fn valid_node(rng: &mut Rng, depth: usize, next_id: &mut usize) -> Value {
 /// A graph: random node types (graph control nodes included), containers, edges and handles.
 fn graph(rng: &mut Rng) -> Value {
     const TYPES: &[&str] = &["Start", "Log", "Condition", "Switch", "Loop", "Parallel", "HttpRequest", "Sequence", "Delay", "Nope"];
-    const HANDLES: &[&str] = &["source", "error", "condition-a", "condition-else", "case-x", "router-r", "loop-start-source", "loop-end-source", "parallel-start-source", "parallel-end-source", "bogus"];
+    const HANDLES: &[&str] = &[
+        "source",
+        "error",
+        "condition-a",
+        "condition-else",
+        "case-x",
+        "router-r",
+        "loop-start-source",
+        "loop-end-source",
+        "parallel-start-source",
+        "parallel-end-source",
+        "bogus",
+    ];
     let count = 1 + rng.below(8);
     let mut nodes = Vec::new();
     for i in 0..count {
@@ -189,18 +217,47 @@ pub fn document(rng: &mut Rng) -> Value {
     Value::Object(doc)
 }
 
-
 /// Strings that have broken or could break a compiler of this kind.
 const HOSTILE: &[&str] = &[
-    "{{ env }}", "{{ env.map(k, k) }}", "{{ string(env) }}", "\u{202e}rtl", "a\u{2066}b", "line\rbreak", "\u{1b}[31m", "((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))",
-    "cx", "invert", "settled", "input", "status", "loop", "Self", "r#fn", "", " ", "-", "{{", "}}", "{{ }}", "*/", "\"#", "`", "```", "<script>", "0s", "61 25 * * 8",
-    "Mars/Olympus", "pause", "1e400", "99999999999999999999", "../../etc/passwd",
+    "{{ env }}",
+    "{{ env.map(k, k) }}",
+    "{{ string(env) }}",
+    "\u{202e}rtl",
+    "a\u{2066}b",
+    "line\rbreak",
+    "\u{1b}[31m",
+    "((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))",
+    "cx",
+    "invert",
+    "settled",
+    "input",
+    "status",
+    "loop",
+    "Self",
+    "r#fn",
+    "",
+    " ",
+    "-",
+    "{{",
+    "}}",
+    "{{ }}",
+    "*/",
+    "\"#",
+    "`",
+    "```",
+    "<script>",
+    "0s",
+    "61 25 * * 8",
+    "Mars/Olympus",
+    "pause",
+    "1e400",
+    "99999999999999999999",
+    "../../etc/passwd",
 ];
 
 /// YAML text that changes structure where it lands.
-const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", ":", "- ", "\"", "'", "{{", "}}", "\n", "&a ", "*a", "!!str ", "!tag ", "|", ">", "#", "---\n", "? ", ",", "\t", "[[[[[[[[[[", "\u{202e}", "\r",
-];
+const TOKENS: &[&str] =
+    &["{", "}", "[", "]", ":", "- ", "\"", "'", "{{", "}}", "\n", "&a ", "*a", "!!str ", "!tag ", "|", ">", "#", "---\n", "? ", ",", "\t", "[[[[[[[[[[", "\u{202e}", "\r"];
 
 /// The seeds: every committed flow, test flow and fixture.
 pub fn corpus(root: &Path) -> Vec<String> {

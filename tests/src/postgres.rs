@@ -116,7 +116,8 @@ fn bin(name: &str) -> PathBuf {
     if let Some(path) = on_path {
         return path;
     }
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect();
+    let mut versions: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect();
     versions.sort();
     versions.pop().unwrap_or_else(|| PathBuf::from(name))
 }

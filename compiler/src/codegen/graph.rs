@@ -124,7 +124,11 @@ pub fn container_body(node: &Node, items: &Items) -> TokenStream {
                 }
                 LoopKind::While { condition, do_while } => {
                     let source = &condition.source;
-                    if *do_while { quote! { Iterate::DoWhile(#source) } } else { quote! { Iterate::While(#source) } }
+                    if *do_while {
+                        quote! { Iterate::DoWhile(#source) }
+                    } else {
+                        quote! { Iterate::While(#source) }
+                    }
                 }
             };
             let max = Literal::u64_unsuffixed(spec.max_iterations);

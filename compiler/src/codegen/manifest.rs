@@ -24,12 +24,7 @@ pub fn cargo_toml(flow: &Flow, options: &Options, header: &str) -> String {
     let description = flow.description.clone().unwrap_or_else(|| format!("Temporal worker for the `{}` workflow", flow.name));
     fill(
         CARGO_TEMPLATE,
-        &[
-            ("header", header.to_string()),
-            ("package", package_name(flow)),
-            ("description", toml_string(description.lines().next().unwrap_or_default())),
-            ("runtime", runtime),
-        ],
+        &[("header", header.to_string()), ("package", package_name(flow)), ("description", toml_string(description.lines().next().unwrap_or_default())), ("runtime", runtime)],
     )
 }
 
@@ -68,7 +63,13 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
     }
     let schedule = flow.schedule.as_ref().map(|s| {
         let zone = if s.timezone.is_empty() { "UTC" } else { s.timezone.as_str() };
-        format!("\n## Schedule\n\nRuns on {} ({}) with the input {}: `./target/release/{} schedule apply` creates or updates the Temporal Schedule.\n", code(&s.cron), markdown_text(zone), code(&s.input.to_string()), package_name(flow))
+        format!(
+            "\n## Schedule\n\nRuns on {} ({}) with the input {}: `./target/release/{} schedule apply` creates or updates the Temporal Schedule.\n",
+            code(&s.cron),
+            markdown_text(zone),
+            code(&s.input.to_string()),
+            package_name(flow)
+        )
     });
     fill(
         README_TEMPLATE,
@@ -138,12 +139,7 @@ fn example_input(schema: Option<&Value>) -> String {
             Some("object") => {
                 let required: Vec<&str> = schema.get("required").and_then(J::as_array).map_or(Vec::new(), |r| r.iter().filter_map(J::as_str).collect());
                 let properties = schema.get("properties").and_then(J::as_object);
-                J::Object(
-                    required
-                        .iter()
-                        .map(|name| (name.to_string(), properties.and_then(|p| p.get(*name)).map_or(J::Null, example)))
-                        .collect(),
-                )
+                J::Object(required.iter().map(|name| (name.to_string(), properties.and_then(|p| p.get(*name)).map_or(J::Null, example))).collect())
             }
             _ => J::Null,
         }

@@ -133,9 +133,11 @@ pub fn generate(flow: &Flow, plan: &Plan, options: &Options) -> Result<Vec<Gener
     items.siblings = options.siblings.clone();
     let rust = |path: &str, doc: &str, tokens: TokenStream| -> Result<GeneratedFile, Vec<Diagnostic>> {
         let file: syn::File = syn::parse2(tokens.clone()).map_err(|e| {
-            vec![Diagnostic::error(Code::Internal, Span::default(), format!("generated {path} does not parse: {e}"))
-                .label("while generating this flow")
-                .help(format!("this is a bug in wfc; the code was:\n{tokens}"))]
+            vec![
+                Diagnostic::error(Code::Internal, Span::default(), format!("generated {path} does not parse: {e}"))
+                    .label("while generating this flow")
+                    .help(format!("this is a bug in wfc; the code was:\n{tokens}")),
+            ]
         })?;
         let contents = format!("// {header}\n\n//! {doc}\n\n{}", format_items(file));
         Ok(GeneratedFile { path: path.to_string(), contents })

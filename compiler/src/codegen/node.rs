@@ -24,7 +24,11 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
     let doc = doc_lines(&doc);
     let (id, kind) = (&node.id, &node.type_name);
     let line = Literal::u32_unsuffixed(u32::try_from(node.line).unwrap_or(u32::MAX));
-    let info = if passes_through(node) { quote! { NodeInfo::passing } } else { quote! { NodeInfo::new } };
+    let info = if passes_through(node) {
+        quote! { NodeInfo::passing }
+    } else {
+        quote! { NodeInfo::new }
+    };
     let body = body(flow, node, items);
     let run = match &node.on_error {
         Some(handler) => {
@@ -416,7 +420,11 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                         }
                         (condition, _) => {
                             let source = condition.map(|e| e.source.as_str()).unwrap_or("false");
-                            let iterate = if do_while { quote! { Iterate::DoWhile(#source) } } else { quote! { Iterate::While(#source) } };
+                            let iterate = if do_while {
+                                quote! { Iterate::DoWhile(#source) }
+                            } else {
+                                quote! { Iterate::While(#source) }
+                            };
                             (iterate, max, closure(call(items, kids.last().unwrap_or(&kids[0]), quote! { &cx })))
                         }
                     }
@@ -564,7 +572,11 @@ fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 Some(Param::Duration(ms)) => Some(*ms),
                 _ => None,
             });
-            let on_timeout = if k.text("onTimeout") == Some("continue") { quote! { OnTimeout::Continue } } else { quote! { OnTimeout::Fail } };
+            let on_timeout = if k.text("onTimeout") == Some("continue") {
+                quote! { OnTimeout::Continue }
+            } else {
+                quote! { OnTimeout::Fail }
+            };
             quote! {{
                 const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout };
                 cx.wait_signal(&NODE, &WAIT)

@@ -18,10 +18,8 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
     let mut aliases = Vec::new();
     let mut errors = Vec::new();
 
-    let mut schemas: Vec<(String, Option<&Value>, &str)> = vec![
-        ("Input".to_string(), flow.input_schema.as_ref(), "The workflow's input."),
-        ("Output".to_string(), flow.output_schema.as_ref(), "The workflow's output."),
-    ];
+    let mut schemas: Vec<(String, Option<&Value>, &str)> =
+        vec![("Input".to_string(), flow.input_schema.as_ref(), "The workflow's input."), ("Output".to_string(), flow.output_schema.as_ref(), "The workflow's output.")];
     for (name, ty) in &items.remote_types {
         let declared = flow.activities.get(name);
         schemas.push((format!("{ty}Input"), declared.and_then(|a| a.input.as_ref()), "Input of a remote activity."));
@@ -69,7 +67,9 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
     if !errors.is_empty() {
         return Err(errors);
     }
-    let types = contain_panics(|| Ok(space.to_stream())).map_err(|e| vec![unsupported(flow.input_schema.as_ref().or(flow.output_schema.as_ref()).unwrap_or(&Value { kind: crate::syntax::Kind::Null, span: Default::default() }), e)])?;
+    let types = contain_panics(|| Ok(space.to_stream())).map_err(|e| {
+        vec![unsupported(flow.input_schema.as_ref().or(flow.output_schema.as_ref()).unwrap_or(&Value { kind: crate::syntax::Kind::Null, span: Default::default() }), e)]
+    })?;
     Ok(quote! {
         // The types describe whole schemas; the workflow reads values through its JSON state, so
         // some fields and conversions are never used by the crate itself.
@@ -84,8 +84,21 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
 const SCHEMA_MAPS: &[&str] = &["properties", "patternProperties", "definitions", "$defs", "dependentSchemas"];
 /// Keywords whose value is a subschema, or a list of them.
 const SCHEMA_VALUES: &[&str] = &[
-    "items", "additionalProperties", "additionalItems", "contains", "propertyNames", "not", "if", "then", "else", "unevaluatedItems",
-    "unevaluatedProperties", "allOf", "anyOf", "oneOf", "prefixItems",
+    "items",
+    "additionalProperties",
+    "additionalItems",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "prefixItems",
 ];
 
 /// Properties of one object that typify would turn into the same Rust field (`a-b`, `a_b` and
@@ -102,10 +115,18 @@ fn field_collisions(schema: &Value) -> Vec<Diagnostic> {
                 let field = rust_field(&property.name);
                 if let Some(first) = fields.get(&field).copied() {
                     found.push(
-                        Diagnostic::error(Code::UnsupportedSchema, property.span, format!("properties `{}` and `{}` both become the Rust field `{field}`", crate::syntax::printable(&first.name), crate::syntax::printable(&property.name)))
-                            .label("same field as another property")
-                            .related(first.span, "the other property")
-                            .help("rename one of the two properties"),
+                        Diagnostic::error(
+                            Code::UnsupportedSchema,
+                            property.span,
+                            format!(
+                                "properties `{}` and `{}` both become the Rust field `{field}`",
+                                crate::syntax::printable(&first.name),
+                                crate::syntax::printable(&property.name)
+                            ),
+                        )
+                        .label("same field as another property")
+                        .related(first.span, "the other property")
+                        .help("rename one of the two properties"),
                     );
                 } else {
                     fields.insert(field, property);

@@ -39,21 +39,98 @@ pub struct Items {
 /// named `cx` would be shadowed by the parameter `cx` where it is called). A test over every
 /// sample's generated code keeps this list complete.
 pub const FN_NAMES: &[&str] = &[
-    "body", "ctx", "cx", "done", "f", "failure", "force_failure", "force_success", "i", "icx", "inner", "input", "invert", "item", "next", "payload",
-    "result", "settled", "step", "stepcx", "task_queue",
+    "body",
+    "ctx",
+    "cx",
+    "done",
+    "f",
+    "failure",
+    "force_failure",
+    "force_success",
+    "i",
+    "icx",
+    "inner",
+    "input",
+    "invert",
+    "item",
+    "next",
+    "payload",
+    "result",
+    "settled",
+    "step",
+    "stepcx",
+    "task_queue",
 ];
 
 /// Names the workflow type must not take: the types the generated modules import or declare
 /// and the prelude's. A test over every sample's generated code keeps this list complete.
 pub const TYPE_NAMES: &[&str] = &[
-    "ActivityPolicy", "ChildFlow", "ContinueAsNewOptions", "Cx", "Dag", "FlowSettings", "FlowState", "Input", "Iterate", "Level", "Link", "Loop",
-    "NodeInfo", "NodeResult", "On", "OnTimeout", "Output", "Pass", "Quorum", "RetrySpec", "Run", "SignalPayload", "SignalWait", "Status",
+    "ActivityPolicy",
+    "ChildFlow",
+    "ContinueAsNewOptions",
+    "Cx",
+    "Dag",
+    "FlowSettings",
+    "FlowState",
+    "Input",
+    "Iterate",
+    "Level",
+    "Link",
+    "Loop",
+    "NodeInfo",
+    "NodeResult",
+    "On",
+    "OnTimeout",
+    "Output",
+    "Pass",
+    "Quorum",
+    "RetrySpec",
+    "Run",
+    "SignalPayload",
+    "SignalWait",
+    "Status",
     "SyncWorkflowContext",
-    "Template", "Value", "WorkerOptions", "WorkflowContext", "WorkflowContextView", "WorkflowReplayerOptions", "WorkflowResult",
+    "Template",
+    "Value",
+    "WorkerOptions",
+    "WorkflowContext",
+    "WorkflowContextView",
+    "WorkflowReplayerOptions",
+    "WorkflowResult",
     // The prelude.
-    "Box", "Clone", "Copy", "Default", "Drop", "Eq", "Err", "Extend", "Fn", "FnMut", "FnOnce", "From", "Into", "IntoIterator", "Iterator", "None",
-    "Ok", "Option", "Ord", "PartialEq", "PartialOrd", "Result", "Send", "Sized", "Some", "String", "Sync", "ToOwned", "ToString", "TryFrom",
-    "TryInto", "Unpin", "Vec",
+    "Box",
+    "Clone",
+    "Copy",
+    "Default",
+    "Drop",
+    "Eq",
+    "Err",
+    "Extend",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "Into",
+    "IntoIterator",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Result",
+    "Send",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "TryFrom",
+    "TryInto",
+    "Unpin",
+    "Vec",
 ];
 
 /// The workflow type's name: the flow's name in camel case, with `Workflow` after it when that
@@ -61,11 +138,7 @@ pub const TYPE_NAMES: &[&str] = &[
 /// macros do (`Loop`, `Box`).
 pub fn workflow_type(flow_name: &str) -> String {
     let camel = ident::camel(flow_name);
-    if TYPE_NAMES.contains(&camel.as_str()) || ident::is_keyword(&camel.to_lowercase()) {
-        format!("{camel}Workflow")
-    } else {
-        camel
-    }
+    if TYPE_NAMES.contains(&camel.as_str()) || ident::is_keyword(&camel.to_lowercase()) { format!("{camel}Workflow") } else { camel }
 }
 
 /// A node fn's name: the id in snake case, `_node` after it when the module uses that name.
@@ -77,8 +150,7 @@ fn node_fn_name(id: &str) -> String {
 impl Items {
     pub fn new(flow: &Flow, plan: &Plan) -> Self {
         let mut names = Names::reserving(FN_NAMES);
-        let node_fns: BTreeMap<String, syn::Ident> =
-            flow.nodes().into_iter().map(|node| (node.id.clone(), format_ident!("{}", names.unique(node_fn_name(&node.id))))).collect();
+        let node_fns: BTreeMap<String, syn::Ident> = flow.nodes().into_iter().map(|node| (node.id.clone(), format_ident!("{}", names.unique(node_fn_name(&node.id))))).collect();
         let mut types = Names::reserving(&["Activities", "Input", "Output", "Run"]);
         let called = flow.nodes().into_iter().filter_map(|node| match &node.kind {
             NodeKind::Activity { activity, .. } => Some(activity.clone()),
@@ -128,7 +200,17 @@ impl Items {
                 }
             }
         }
-        Items { workflow_type: format_ident!("{}", workflow_type(&flow.name)), node_fns, remote_types, region_fns, body_regions, parents, cases, subtrees, siblings: BTreeMap::new() }
+        Items {
+            workflow_type: format_ident!("{}", workflow_type(&flow.name)),
+            node_fns,
+            remote_types,
+            region_fns,
+            body_regions,
+            parents,
+            cases,
+            subtrees,
+            siblings: BTreeMap::new(),
+        }
     }
 
     /// A node and the nodes it is inside of, innermost first.
@@ -209,7 +291,8 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     };
     let node_fns: Vec<TokenStream> = nodes.iter().map(|node| super::node::node_fn(flow, node, items)).collect();
     let loops = nodes.iter().any(|n| {
-        matches!(n.kind, NodeKind::Loop(_)) || matches!(n.type_name.as_str(), "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure") && matches!(n.kind, NodeKind::Configured { .. })
+        matches!(n.kind, NodeKind::Loop(_))
+            || matches!(n.type_name.as_str(), "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure") && matches!(n.kind, NodeKind::Configured { .. })
     });
     let continuation = loops.then(|| {
         quote! {
@@ -227,7 +310,27 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     });
     let signals = signal_handlers(flow_signals.keys());
     let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals }]);
-    for name in ["ActivityPolicy", "ChildFlow", "Dag", "Iterate", "Level", "Link", "Loop", "On", "OnTimeout", "Pass", "Quorum", "RetrySpec", "SignalWait", "Template", "Value", "force_failure", "force_success", "invert", "settled"] {
+    for name in [
+        "ActivityPolicy",
+        "ChildFlow",
+        "Dag",
+        "Iterate",
+        "Level",
+        "Link",
+        "Loop",
+        "On",
+        "OnTimeout",
+        "Pass",
+        "Quorum",
+        "RetrySpec",
+        "SignalWait",
+        "Template",
+        "Value",
+        "force_failure",
+        "force_success",
+        "invert",
+        "settled",
+    ] {
         if used.contains(name) || name == "Template" && flow.output.is_some() {
             let name = format_ident!("{}", name);
             imports.push(quote! { #name });

@@ -17,13 +17,23 @@ impl Lowerer<'_> {
             Builtin::Slack => {
                 let by_token = config.get("token").is_some() && config.get("channel").is_some();
                 if config.get("webhookUrl").is_none() && !by_token {
-                    return self.missing(config, type_span, "a `SlackMessage` needs `webhookUrl`, or `token` and `channel`", "add `webhookUrl: \"{{ env.SLACK_WEBHOOK_URL }}\"`, or a bot `token` and a `channel`");
+                    return self.missing(
+                        config,
+                        type_span,
+                        "a `SlackMessage` needs `webhookUrl`, or `token` and `channel`",
+                        "add `webhookUrl: \"{{ env.SLACK_WEBHOOK_URL }}\"`, or a bot `token` and a `channel`",
+                    );
                 }
                 Some(())
             }
             Builtin::Ai => {
                 if config.get("messages").is_none() && config.get("prompt").is_none() {
-                    return self.missing(config, type_span, "an `AI` node needs `messages` or `prompt`", "add `prompt: \"Summarise {{ input.text }}\"`, or `messages: [{role: user, content: …}]`");
+                    return self.missing(
+                        config,
+                        type_span,
+                        "an `AI` node needs `messages` or `prompt`",
+                        "add `prompt: \"Summarise {{ input.text }}\"`, or `messages: [{role: user, content: …}]`",
+                    );
                 }
                 if let Some(messages) = config.get("messages").and_then(Value::as_seq) {
                     for message in messages {
@@ -64,7 +74,12 @@ impl Lowerer<'_> {
             return Some(());
         }
         let Some(smtp) = config.get("smtp") else {
-            return self.missing(config, type_span, "an `EmailSend` over SMTP needs `smtp`", "add `smtp: {host: smtp.example.com, port: 587, security: starttls, username: …, password: \"{{ env.SMTP_PASSWORD }}\"}`, or `provider: sendgrid`");
+            return self.missing(
+                config,
+                type_span,
+                "an `EmailSend` over SMTP needs `smtp`",
+                "add `smtp: {host: smtp.example.com, port: 587, security: starttls, username: …, password: \"{{ env.SMTP_PASSWORD }}\"}`, or `provider: sendgrid`",
+            );
         };
         if !self.known_fields(smtp, &["host", "port", "security", "username", "password"], "`smtp`") {
             return None;
@@ -161,4 +176,3 @@ fn highest_placeholder(sql: &str) -> usize {
     }
     highest
 }
-

@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use super::{Lowerer, empty_map};
 use crate::catalog;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{
-    ActivityPolicy, Body, Branch, Dialect, Edge, FanOut, Graph, GraphNode, Handle, LoopKind, LoopSpec, NodeKind, ParallelSpec,
-};
+use crate::model::{ActivityPolicy, Body, Branch, Dialect, Edge, FanOut, Graph, GraphNode, Handle, LoopKind, LoopSpec, NodeKind, ParallelSpec};
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value};
 
@@ -20,15 +18,66 @@ const WFC_NODE_FIELDS: &[&str] = &["id", "type", "name", "description", "config"
 const WFC_EDGE_FIELDS: &[&str] = &["id", "source", "target", "sourceHandle", "targetHandle", "label"];
 /// React Flow's own node fields: layout and editor state, ignored.
 const REACT_FLOW_NODE_FIELDS: &[&str] = &[
-    "id", "type", "data", "position", "parentId", "parentNode", "extent", "width", "height", "measured", "selected", "dragging",
-    "positionAbsolute", "style", "className", "hidden", "zIndex", "draggable", "selectable", "connectable", "deletable",
-    "sourcePosition", "targetPosition", "expandParent", "ariaLabel", "focusable", "resizing", "origin", "handles", "initialWidth",
+    "id",
+    "type",
+    "data",
+    "position",
+    "parentId",
+    "parentNode",
+    "extent",
+    "width",
+    "height",
+    "measured",
+    "selected",
+    "dragging",
+    "positionAbsolute",
+    "style",
+    "className",
+    "hidden",
+    "zIndex",
+    "draggable",
+    "selectable",
+    "connectable",
+    "deletable",
+    "sourcePosition",
+    "targetPosition",
+    "expandParent",
+    "ariaLabel",
+    "focusable",
+    "resizing",
+    "origin",
+    "handles",
+    "initialWidth",
     "initialHeight",
 ];
 const REACT_FLOW_EDGE_FIELDS: &[&str] = &[
-    "id", "source", "target", "sourceHandle", "targetHandle", "type", "animated", "label", "style", "data", "markerEnd",
-    "markerStart", "selected", "hidden", "zIndex", "interactionWidth", "deletable", "focusable", "className", "labelStyle",
-    "labelShowBg", "labelBgStyle", "labelBgPadding", "labelBgBorderRadius", "pathOptions", "updatable", "reconnectable",
+    "id",
+    "source",
+    "target",
+    "sourceHandle",
+    "targetHandle",
+    "type",
+    "animated",
+    "label",
+    "style",
+    "data",
+    "markerEnd",
+    "markerStart",
+    "selected",
+    "hidden",
+    "zIndex",
+    "interactionWidth",
+    "deletable",
+    "focusable",
+    "className",
+    "labelStyle",
+    "labelShowBg",
+    "labelBgStyle",
+    "labelBgPadding",
+    "labelBgBorderRadius",
+    "pathOptions",
+    "updatable",
+    "reconnectable",
 ];
 
 /// A node of any dialect, in the tree form's shape.
@@ -193,11 +242,7 @@ impl Lowerer<'_> {
                 if !index.contains_key(id.as_str()) {
                     let near = closest(id, nodes.iter().map(|n| n.id.as_str()));
                     let help = if near.is_empty() { "an edge joins two node ids of `nodes`".to_string() } else { format!("did you mean {}?", one_of(&near)) };
-                    self.error(
-                        Diagnostic::error(Code::UnknownEdgeEndpoint, *span, format!("no node has the id `{id}`"))
-                            .label("unknown node")
-                            .help(help),
-                    );
+                    self.error(Diagnostic::error(Code::UnknownEdgeEndpoint, *span, format!("no node has the id `{id}`")).label("unknown node").help(help));
                     endpoints_ok = false;
                 }
             }
@@ -230,10 +275,7 @@ impl Lowerer<'_> {
             }
         }
         self.graph_kinds = true;
-        let lowered: Vec<GraphNode> = nodes
-            .iter()
-            .filter_map(|raw| self.node(&raw.value, &raw.id, defaults).map(|node| GraphNode { node, parent: raw.parent.clone() }))
-            .collect();
+        let lowered: Vec<GraphNode> = nodes.iter().filter_map(|raw| self.node(&raw.value, &raw.id, defaults).map(|node| GraphNode { node, parent: raw.parent.clone() })).collect();
         self.graph_kinds = false;
         if lowered.len() != nodes.len() || parsed_edges.len() != edges.len() {
             return None;
@@ -273,9 +315,13 @@ impl Lowerer<'_> {
             let span = roots.get(1).map_or(nodes.first().map_or(Span::default(), |n| n.value.span), |&i| nodes[i].value.span);
             let names: Vec<&str> = roots.iter().map(|&i| nodes[i].id.as_str()).collect();
             self.error(
-                Diagnostic::error(Code::InvalidContainer, span, format!("a containment graph has one root, found {}", if names.is_empty() { "none (the edges form a cycle)".to_string() } else { one_of(&names) }))
-                    .label("not under any parent")
-                    .help("every node but the root is the target of an edge from its parent"),
+                Diagnostic::error(
+                    Code::InvalidContainer,
+                    span,
+                    format!("a containment graph has one root, found {}", if names.is_empty() { "none (the edges form a cycle)".to_string() } else { one_of(&names) }),
+                )
+                .label("not under any parent")
+                .help("every node but the root is the target of an edge from its parent"),
             );
             ok = false;
         }
@@ -357,10 +403,7 @@ impl Lowerer<'_> {
                 let kind = match loop_type.as_str() {
                     "for" => LoopKind::For { iterations: self.required(config, "iterations", type_span).and_then(|v| self.uint(v, 0, 1_000_000_000))? },
                     "forEach" => LoopKind::ForEach { collection: self.required(config, "collection", type_span).and_then(|v| self.expr(v))? },
-                    kind => LoopKind::While {
-                        condition: self.required(config, "condition", type_span).and_then(|v| self.expr(v))?,
-                        do_while: kind == "doWhile",
-                    },
+                    kind => LoopKind::While { condition: self.required(config, "condition", type_span).and_then(|v| self.expr(v))?, do_while: kind == "doWhile" },
                 };
                 Some(NodeKind::Loop(LoopSpec { kind, max_iterations }))
             }

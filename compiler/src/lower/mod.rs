@@ -17,10 +17,8 @@ use crate::model::{ActivityPolicy, Body, Builtin, Expr, Flow, LogLevel, Node, No
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Key, Kind, Value, printable};
 
-const DOCUMENT_FIELDS: &[&str] = &[
-    "version", "name", "description", "taskQueue", "inputSchema", "outputSchema", "output", "settings",
-    "trigger", "signals", "activities", "root", "nodes", "edges",
-];
+const DOCUMENT_FIELDS: &[&str] =
+    &["version", "name", "description", "taskQueue", "inputSchema", "outputSchema", "output", "settings", "trigger", "signals", "activities", "root", "nodes", "edges"];
 /// Top-level keys of visual builders' exports that carry no meaning for execution.
 const EXPORT_FIELDS: &[&str] = &["viewport", "state", "exportedAt", "workflow", "id", "color", "isDeployed", "deployedAt", "lastSaved", "marketplaceData"];
 const NODE_FIELDS: &[&str] = &["type", "id", "name", "description", "config", "props", "children", "temporal", "onError"];
@@ -247,9 +245,7 @@ impl<'a> Lowerer<'a> {
                     return Some(Schedule { cron: text, timezone, input });
                 }
                 _ => self.error(
-                    Diagnostic::error(Code::InvalidValue, kind.span, "a trigger's `type` is `manual` or `schedule`")
-                        .label("unknown trigger type")
-                        .help("use `type: manual`"),
+                    Diagnostic::error(Code::InvalidValue, kind.span, "a trigger's `type` is `manual` or `schedule`").label("unknown trigger type").help("use `type: manual`"),
                 ),
             }
         }
@@ -415,11 +411,7 @@ impl<'a> Lowerer<'a> {
         } else {
             format!("did you mean {}? Or declare `{type_name}` under `activities:` (or in a `--registry` file)", one_of(&near))
         };
-        self.error(
-            Diagnostic::error(Code::UnknownNodeType, type_value.span, format!("unknown node type `{type_name}`"))
-                .label("unknown type")
-                .help(help),
-        );
+        self.error(Diagnostic::error(Code::UnknownNodeType, type_value.span, format!("unknown node type `{type_name}`")).label("unknown type").help(help));
         None
     }
 
@@ -469,11 +461,8 @@ impl<'a> Lowerer<'a> {
         let Some(children) = node.get("children") else { return Some(Vec::new()) };
         let items = self.expect_seq(children)?;
         let parent_path = if parent_id == "root" { String::new() } else { format!("{parent_id}-") };
-        let lowered: Vec<(Node, Span)> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, child)| self.node(child, &format!("{parent_path}{i}"), defaults).map(|n| (n, child.span)))
-            .collect();
+        let lowered: Vec<(Node, Span)> =
+            items.iter().enumerate().filter_map(|(i, child)| self.node(child, &format!("{parent_path}{i}"), defaults).map(|n| (n, child.span))).collect();
         (lowered.len() == items.len()).then_some(lowered)
     }
 
@@ -562,9 +551,7 @@ impl<'a> Lowerer<'a> {
                             format!("did you mean {}? Otherwise declare `{activity}` under `activities:`", one_of(&near))
                         };
                         self.error(
-                            Diagnostic::error(Code::UnknownActivity, name_value.span, format!("activity `{activity}` is not declared"))
-                                .label("undeclared activity")
-                                .help(help),
+                            Diagnostic::error(Code::UnknownActivity, name_value.span, format!("activity `{activity}` is not declared")).label("undeclared activity").help(help),
                         );
                         return None;
                     }
@@ -590,9 +577,7 @@ impl<'a> Lowerer<'a> {
                         Some("error") => LogLevel::Error,
                         _ => {
                             self.error(
-                                Diagnostic::error(Code::InvalidValue, v.span, "a log level is `debug`, `info`, `warn` or `error`")
-                                    .label("unknown level")
-                                    .help("use `level: info`"),
+                                Diagnostic::error(Code::InvalidValue, v.span, "a log level is `debug`, `info`, `warn` or `error`").label("unknown level").help("use `level: info`"),
                             );
                             return None;
                         }
@@ -614,9 +599,7 @@ impl<'a> Lowerer<'a> {
                 NodeKind::Script { assignments: self.script(script)? }
             }
             NodeType::CheckCondition => NodeKind::CheckCondition { condition: self.check_condition(config)? },
-            NodeType::Fail => NodeKind::Fail {
-                message: config.get("message").cloned().unwrap_or_else(|| Value { kind: Kind::String("failed".into()), span: type_span }),
-            },
+            NodeType::Fail => NodeKind::Fail { message: config.get("message").cloned().unwrap_or_else(|| Value { kind: Kind::String("failed".into()), span: type_span }) },
         })
     }
 
@@ -633,11 +616,7 @@ impl<'a> Lowerer<'a> {
             (a, b) => format!("{a} to {b} children"),
         };
         let span = node.get("children").map_or(type_span, |c| c.span);
-        self.error(
-            Diagnostic::error(Code::ChildCount, span, format!("a `{name}` node takes {expected}, found {found}"))
-                .label(format!("{found} children"))
-                .help(help),
-        );
+        self.error(Diagnostic::error(Code::ChildCount, span, format!("a `{name}` node takes {expected}, found {found}")).label(format!("{found} children")).help(help));
         false
     }
 
@@ -963,11 +942,7 @@ impl<'a> Lowerer<'a> {
         } else {
             format!("did you mean {}?", one_of(&near))
         };
-        self.error(
-            Diagnostic::error(Code::UnknownField, key.span, format!("unknown field `{}` in {what}", key.name))
-                .label("unknown field")
-                .help(help),
-        );
+        self.error(Diagnostic::error(Code::UnknownField, key.span, format!("unknown field `{}` in {what}", key.name)).label("unknown field").help(help));
     }
 
     fn required<'v>(&mut self, map: &'v Value, key: &str, fallback: Span) -> Option<&'v Value> {
@@ -975,9 +950,7 @@ impl<'a> Lowerer<'a> {
         if found.is_none() {
             let span = if map.as_map().is_some_and(|m| !m.is_empty()) { map.span } else { fallback };
             self.error(
-                Diagnostic::error(Code::MissingField, span, format!("missing required field `{key}`"))
-                    .label(format!("`{key}` is missing here"))
-                    .help(format!("add `{key}:`")),
+                Diagnostic::error(Code::MissingField, span, format!("missing required field `{key}`")).label(format!("`{key}` is missing here")).help(format!("add `{key}:`")),
             );
         }
         found
@@ -1016,9 +989,7 @@ impl<'a> Lowerer<'a> {
             Ok(n) if (min..=max).contains(&n) => Some(n),
             _ => {
                 self.error(
-                    Diagnostic::error(Code::InvalidValue, value.span, format!("{i} is out of range"))
-                        .label("out of range")
-                        .help(format!("use a whole number from {min} to {max}")),
+                    Diagnostic::error(Code::InvalidValue, value.span, format!("{i} is out of range")).label("out of range").help(format!("use a whole number from {min} to {max}")),
                 );
                 None
             }
@@ -1035,11 +1006,7 @@ impl<'a> Lowerer<'a> {
             }
         };
         if !(min..=max).contains(&n) {
-            self.error(
-                Diagnostic::error(Code::InvalidValue, value.span, format!("{n} is out of range"))
-                    .label("out of range")
-                    .help(format!("use a number from {min} to {max}")),
-            );
+            self.error(Diagnostic::error(Code::InvalidValue, value.span, format!("{n} is out of range")).label("out of range").help(format!("use a number from {min} to {max}")));
             return None;
         }
         Some(n)
@@ -1123,11 +1090,7 @@ impl<'a> Lowerer<'a> {
                 Kind::Int(i) => format!("write the unit, e.g. `{i}s` or `{i}ms`"),
                 _ => "write a duration such as `500ms`, `30s`, `5 minutes` or `7 days`".to_string(),
             };
-            self.error(
-                Diagnostic::error(Code::InvalidDuration, value.span, format!("expected a duration, found {}", value.type_name()))
-                    .label("not a duration")
-                    .help(help),
-            );
+            self.error(Diagnostic::error(Code::InvalidDuration, value.span, format!("expected a duration, found {}", value.type_name())).label("not a duration").help(help));
             return None;
         };
         match crate::duration::parse(text) {

@@ -131,7 +131,11 @@ pub fn check_parents(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) -> bool {
         match index.get(parent.as_str()) {
             None => {
                 let near = closest(parent, graph.nodes.iter().map(|n| n.node.id.as_str()));
-                let help = if near.is_empty() { "`parentId` names the `Loop` or `Parallel` container this node belongs to".to_string() } else { format!("did you mean {}?", one_of(&near)) };
+                let help = if near.is_empty() {
+                    "`parentId` names the `Loop` or `Parallel` container this node belongs to".to_string()
+                } else {
+                    format!("did you mean {}?", one_of(&near))
+                };
                 diagnostics.push(Diagnostic::error(Code::InvalidContainer, *span, format!("no node has the id `{parent}`")).label("unknown container").help(help));
             }
             Some(&p) if !is_container(&graph.nodes[p].node.kind) => diagnostics.push(

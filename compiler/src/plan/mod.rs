@@ -159,13 +159,23 @@ pub enum RegionKind {
     /// A tree composite or decorator, by type. `transparent` when its children's outputs are
     /// guaranteed once it succeeds (a `Sequence`, a strict `Parallel`, a `Timeout`), not when it
     /// may succeed without them (`Invert`, `ForceSuccess`, `RunOnce`, …).
-    Scope { type_name: String, transparent: bool },
+    Scope {
+        type_name: String,
+        transparent: bool,
+    },
     /// Runs its body repeatedly; `loop.*` is in scope inside.
-    Loop { description: String },
+    Loop {
+        description: String,
+    },
     /// Runs its body once per branch; `parallel.*` is in scope inside.
-    Parallel { fan_out: FanOutPlan, batch_size: Option<u64> },
+    Parallel {
+        fan_out: FanOutPlan,
+        batch_size: Option<u64>,
+    },
     /// One static copy of a parallel body.
-    Branch { index: u64 },
+    Branch {
+        index: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -26,11 +26,8 @@ pub fn is_container(kind: &NodeKind) -> bool {
 
 pub fn path(graph: &Graph, diagnostics: &mut Vec<Diagnostic>) -> Reach {
     let index: HashMap<&str, usize> = graph.nodes.iter().enumerate().map(|(i, n)| (n.node.id.as_str(), i)).collect();
-    let parent: Vec<Option<usize>> = graph
-        .nodes
-        .iter()
-        .map(|n| n.parent.as_ref().and_then(|(id, _)| index.get(id.as_str()).copied()).filter(|&p| is_container(&graph.nodes[p].node.kind)))
-        .collect();
+    let parent: Vec<Option<usize>> =
+        graph.nodes.iter().map(|n| n.parent.as_ref().and_then(|(id, _)| index.get(id.as_str()).copied()).filter(|&p| is_container(&graph.nodes[p].node.kind))).collect();
     let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); graph.nodes.len()];
     let mut has_incoming = vec![false; graph.nodes.len()];
     let mut entries: HashMap<usize, Vec<usize>> = HashMap::new();

@@ -89,7 +89,9 @@ async fn complete(config: ChatConfig, call: Call) -> Result<Value, Fault> {
     let usage = |name: &str| answer.pointer(&format!("/usage/{name}")).cloned().unwrap_or(Value::Null);
     let parsed = match config.response_format {
         // A model that does not keep to the format fails the attempt: another may.
-        Some(_) => Some(serde_json::from_str::<Value>(&text).map_err(|e| Fault::transient(&operation, format!("the answer is not the JSON that `responseFormat` asks for ({e}): {}", text.chars().take(200).collect::<String>())))?),
+        Some(_) => Some(serde_json::from_str::<Value>(&text).map_err(|e| {
+            Fault::transient(&operation, format!("the answer is not the JSON that `responseFormat` asks for ({e}): {}", text.chars().take(200).collect::<String>()))
+        })?),
         None => None,
     };
     let mut output = json!({

@@ -40,9 +40,7 @@ pub async fn database_query(ctx: ActivityContext, input: BuiltinInput) -> Result
 
 async fn query(config: QueryConfig, call: Call) -> Result<Value, Fault> {
     let (connection_string, tls) = tls_options(&config.connection_string);
-    let mut pg: Config = connection_string
-        .parse()
-        .map_err(|e: tokio_postgres::Error| Fault::fatal("configuration", format!("invalid `connectionString`: {}", chain(&e))))?;
+    let mut pg: Config = connection_string.parse().map_err(|e: tokio_postgres::Error| Fault::fatal("configuration", format!("invalid `connectionString`: {}", chain(&e))))?;
     let target = describe(&pg);
     if pg.get_connect_timeout().is_none()
         && let Some(left) = call.time_left()

@@ -14,11 +14,7 @@ use super::{Call, Fault, chain, is_tls_refusal, too_large};
 pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default()
+        reqwest::Client::builder().user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION"))).connect_timeout(Duration::from_secs(30)).build().unwrap_or_default()
     })
 }
 

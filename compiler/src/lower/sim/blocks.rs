@@ -119,11 +119,8 @@ impl Lowerer<'_> {
         }
         let positions = self.source.string_positions(span, text);
         for problem in tr.unresolved.drain(..) {
-            self.diagnostics.push(
-                Diagnostic::error(Code::UnknownReference, positions.span(problem.offset, problem.len), problem.message)
-                    .label("cannot be read")
-                    .help(problem.help),
-            );
+            self.diagnostics
+                .push(Diagnostic::error(Code::UnknownReference, positions.span(problem.offset, problem.len), problem.message).label("cannot be read").help(problem.help));
         }
     }
 
@@ -206,7 +203,9 @@ impl Lowerer<'_> {
             messages = self.chat_messages(list, tr)?;
         }
         // Older exports: a system prompt goes first unless there is one, the user's last.
-        let message = |lowerer: &mut Self, role: &str, content: &Value, tr: &mut Translator| synth(vec![("role", string_value(role, content.span)), ("content", lowerer.translated(content, tr))], content.span);
+        let message = |lowerer: &mut Self, role: &str, content: &Value, tr: &mut Translator| {
+            synth(vec![("role", string_value(role, content.span)), ("content", lowerer.translated(content, tr))], content.span)
+        };
         if let Some(content) = raw.get("systemPrompt")
             && !messages.iter().any(|m| m.get("role").and_then(Value::as_str) == Some("system"))
         {
@@ -255,9 +254,13 @@ impl Lowerer<'_> {
         let memory = raw.get("memoryType").and_then(Value::as_str);
         if let Some(kind) = memory.filter(|m| *m != "none") {
             self.diagnostics.push(
-                Diagnostic::warning(Code::IgnoredField, raw.get("memoryType").map_or(sim.block.span, |m| m.span), format!("agent `{}` keeps SIM's `{kind}` conversation memory, which wfc does not have", sim.label))
-                    .label("ignored")
-                    .help("each run asks the model afresh: pass earlier turns in the messages if they matter"),
+                Diagnostic::warning(
+                    Code::IgnoredField,
+                    raw.get("memoryType").map_or(sim.block.span, |m| m.span),
+                    format!("agent `{}` keeps SIM's `{kind}` conversation memory, which wfc does not have", sim.label),
+                )
+                .label("ignored")
+                .help("each run asks the model afresh: pass earlier turns in the messages if they matter"),
             );
         }
         let used = ["model", "apiKey", "temperature", "maxTokens", "messages", "systemPrompt", "userPrompt", "responseFormat", "tools", "memoryType"];
@@ -355,7 +358,23 @@ impl Lowerer<'_> {
         if let Some(thread) = raw.get("threadTs") {
             config.insert("threadTs".into(), self.translated(thread, tr));
         }
-        let used = ["webhookUrl", "authMethod", "botToken", "credential", "manualCredential", "destinationType", "channel", "manualChannel", "dmUserId", "manualDmUserId", "text", "messageFormat", "blocks", "threadTs", "operation"];
+        let used = [
+            "webhookUrl",
+            "authMethod",
+            "botToken",
+            "credential",
+            "manualCredential",
+            "destinationType",
+            "channel",
+            "manualChannel",
+            "dmUserId",
+            "manualDmUserId",
+            "text",
+            "messageFormat",
+            "blocks",
+            "threadTs",
+            "operation",
+        ];
         self.ignore_rest(sim, &used);
         ok.then_some(config)
     }
@@ -394,9 +413,7 @@ impl Lowerer<'_> {
     /// wins), else from the block's own sub-blocks, else from its `data`.
     fn sim_container(&mut self, sim: &Block, spec: Option<&Value>, tr: &mut Translator, is_loop: bool) -> Config {
         let data = sim.block.get("data");
-        let field = |name: &str| -> Option<Value> {
-            spec.and_then(|s| s.get(name)).or(sim.raw.get(name)).or(data.and_then(|d| d.get(name))).filter(|v| !is_empty(v)).cloned()
-        };
+        let field = |name: &str| -> Option<Value> { spec.and_then(|s| s.get(name)).or(sim.raw.get(name)).or(data.and_then(|d| d.get(name))).filter(|v| !is_empty(v)).cloned() };
         // The collection is read where the container is; a loop's condition is read in each
         // iteration, where the loop's own name reads it.
         let own = super::references::normalise(sim.label);

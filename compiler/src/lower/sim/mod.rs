@@ -160,7 +160,10 @@ impl Lowerer<'_> {
                 edge.source.0 = VARIABLES.to_string();
             }
             edges.push(RawEdge { source: (start, span), target: (VARIABLES.to_string(), span), handle: None, span });
-            nodes.push(self.raw_node(synth(vec![("id", string_value(VARIABLES, span)), ("type", string_value("Script", span)), ("config", synth(vec![("script", script)], span))], span), None)?);
+            nodes.push(self.raw_node(
+                synth(vec![("id", string_value(VARIABLES, span)), ("type", string_value("Script", span)), ("config", synth(vec![("script", script)], span))], span),
+                None,
+            )?);
         }
         self.graph(Dialect::Sim, nodes, edges, defaults)
     }

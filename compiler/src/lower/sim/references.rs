@@ -130,7 +130,10 @@ impl Translator<'_> {
         let name = normalise(head);
         let segments: Vec<&str> = if path.is_empty() { Vec::new() } else { path.split('.').collect() };
         if segments.iter().any(|s| s.is_empty() || !has_valid_indexes(s)) {
-            return Resolved::Unresolved(format!("`<{inner}>` is not a path wfc can read"), "write the path as `<block.field.subfield>`, with list indexes as numbers (`items[0]`)".into());
+            return Resolved::Unresolved(
+                format!("`<{inner}>` is not a path wfc can read"),
+                "write the path as `<block.field.subfield>`, with list indexes as numbers (`items[0]`)".into(),
+            );
         }
         match name.as_str() {
             "loop" => return iteration(inner, true, &segments),
@@ -143,7 +146,8 @@ impl Translator<'_> {
                     None => {
                         let mut known: Vec<&str> = self.names.variables.keys().map(String::as_str).collect();
                         known.sort_unstable();
-                        let help = if known.is_empty() { "the export declares no workflow variables".to_string() } else { format!("the workflow variables are {}", one_of(&known)) };
+                        let help =
+                            if known.is_empty() { "the export declares no workflow variables".to_string() } else { format!("the workflow variables are {}", one_of(&known)) };
                         Resolved::Unresolved(format!("`<{inner}>` reads a workflow variable the export does not declare"), help)
                     }
                 };

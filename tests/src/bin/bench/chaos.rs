@@ -183,11 +183,8 @@ pub async fn run(crates: &Crates, count: usize) -> anyhow::Result<()> {
         .collect()
         .await;
     let completed = results.iter().filter(|r| r.is_some()).count();
-    let wrong = results
-        .iter()
-        .enumerate()
-        .filter(|(n, r)| r.as_ref().is_some_and(|r| *r != json!({"n": n, "signalled": n, "double": 2 * n, "charged": true, "notified": true})))
-        .count();
+    let wrong =
+        results.iter().enumerate().filter(|(n, r)| r.as_ref().is_some_and(|r| *r != json!({"n": n, "signalled": n, "double": 2 * n, "charged": true, "notified": true}))).count();
     let duplicated = receiver.duplicated();
     let operations = receiver.keys.lock().unwrap_or_else(|e| e.into_inner()).len();
     println!("the receiver got {} requests for {operations} operations (retries after kills sent the same key)", receiver.requests.load(std::sync::atomic::Ordering::SeqCst));

@@ -36,10 +36,7 @@ impl HandExpressions {
             if n >= 0 || tags.iter().any(|t| *t == "vip") {
                 let label = format!("item {n} of {total}: {}", item["name"].as_str().unwrap_or_default());
                 let kept: Vec<&Value> = tags.into_iter().filter(|t| *t != "skip").collect();
-                let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
-                    .activity_id(format!("call-{i}"))
-                    .task_queue(ACTIVITY_QUEUE.to_string())
-                    .build();
+                let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10)).activity_id(format!("call-{i}")).task_queue(ACTIVITY_QUEUE.to_string()).build();
                 results.push(ctx.execute_activity(Noop, json!({"n": n, "label": label, "tags": kept}), options).await?);
             }
         }
@@ -75,12 +72,8 @@ pub async fn run(crates: &Crates, workflows: usize) -> anyhow::Result<()> {
     let server = DevServer::start();
     let _activities = RemoteWorkers::start(&server.address, &[ACTIVITY_QUEUE]);
     let log = std::env::temp_dir().join("wfc-bench-expressions.log");
-    let mut generated = spawn_guarded(
-        &generated_bin,
-        &["worker", "--task-queue", "bench-generated"],
-        &[("TEMPORAL_ADDRESS", &server.address)],
-        Stdio::from(std::fs::File::create(&log)?),
-    )?;
+    let mut generated =
+        spawn_guarded(&generated_bin, &["worker", "--task-queue", "bench-generated"], &[("TEMPORAL_ADDRESS", &server.address)], Stdio::from(std::fs::File::create(&log)?))?;
     let me = std::env::current_exe()?;
     let mut hand = spawn_guarded(&me, &["hand-worker", &server.address], &[], Stdio::inherit())?;
     let result = async {

@@ -65,10 +65,7 @@ impl HandWritten {
     pub async fn run(ctx: &mut WorkflowContext<Self>, _input: Value) -> WorkflowResult<Value> {
         let mut outputs = serde_json::Map::new();
         for step in 1..=10 {
-            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
-                .activity_id(format!("step-{step}"))
-                .task_queue(ACTIVITY_QUEUE.to_string())
-                .build();
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10)).activity_id(format!("step-{step}")).task_queue(ACTIVITY_QUEUE.to_string()).build();
             let output = ctx.execute_activity(Noop, json!({ "step": step }), options).await?;
             outputs.insert(format!("step-{step}"), output);
         }
@@ -381,7 +378,12 @@ async fn makespan(crates: &Crates) -> anyhow::Result<()> {
         runs.sort_by(f64::total_cmp);
         let median = runs[runs.len() / 2];
         let critical = critical as f64 / 1000.0;
-        println!("makespan over {} runs (workflow started → completed, from the history): median {median:.2}s, best {:.2}s, worst {:.2}s", runs.len(), runs[0], runs[runs.len() - 1]);
+        println!(
+            "makespan over {} runs (workflow started → completed, from the history): median {median:.2}s, best {:.2}s, worst {:.2}s",
+            runs.len(),
+            runs[0],
+            runs[runs.len() - 1]
+        );
         println!("makespan / critical path: median {:.3}, worst {:.3}", median / critical, runs[runs.len() - 1] / critical);
         anyhow::Ok(())
     }
@@ -447,11 +449,7 @@ async fn idle(crates: &Crates, count: usize) -> anyhow::Result<()> {
         }
         let (cpu, window) = (cpu_seconds(&worker), 30);
         tokio::time::sleep(Duration::from_secs(window)).await;
-        println!(
-            "idle with {count} waiting: worker RSS {:.1} MiB, worker CPU {:.2}s over {window}s",
-            rss_mib(&worker),
-            cpu_seconds(&worker) - cpu
-        );
+        println!("idle with {count} waiting: worker RSS {:.1} MiB, worker CPU {:.2}s over {window}s", rss_mib(&worker), cpu_seconds(&worker) - cpu);
         let signalled = Instant::now();
         let signals = futures::stream::iter(0..count).map(|i| {
             let client = client.clone();
@@ -488,12 +486,8 @@ async fn throughput(crates: &Crates, workflows: usize) -> anyhow::Result<()> {
     let server = DevServer::start();
     let _activities = RemoteWorkers::start(&server.address, &[ACTIVITY_QUEUE]);
     let log = std::env::temp_dir().join("wfc-bench-generated.log");
-    let mut generated = spawn_guarded(
-        &generated_bin,
-        &["worker", "--task-queue", "bench-generated"],
-        &[("TEMPORAL_ADDRESS", &server.address)],
-        Stdio::from(std::fs::File::create(&log)?),
-    )?;
+    let mut generated =
+        spawn_guarded(&generated_bin, &["worker", "--task-queue", "bench-generated"], &[("TEMPORAL_ADDRESS", &server.address)], Stdio::from(std::fs::File::create(&log)?))?;
     let me = std::env::current_exe()?;
     let mut hand = spawn_guarded(&me, &["hand-worker", &server.address], &[], Stdio::inherit())?;
     let result = async {
@@ -505,11 +499,7 @@ async fn throughput(crates: &Crates, workflows: usize) -> anyhow::Result<()> {
             let handle = client.get_workflow_handle::<ByName>(id);
             anyhow::Ok(handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?.len())
         };
-        println!(
-            "history events per workflow: hand-written {}, generated {}",
-            events("bench-warm-hand-written-0").await?,
-            events("bench-warm-bench-ten-steps-0").await?
-        );
+        println!("history events per workflow: hand-written {}, generated {}", events("bench-warm-hand-written-0").await?, events("bench-warm-bench-ten-steps-0").await?);
         // The server slows as its store grows, so the order alternates (ABBA) to be fair to both.
         let (mut hand_rates, mut generated_rates) = (Vec::new(), Vec::new());
         let (hand_cpu, generated_cpu) = (cpu_seconds(&hand), cpu_seconds(&generated));
