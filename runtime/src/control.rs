@@ -68,9 +68,9 @@ pub struct Loop<'s> {
     /// `ForEach`'s `itemKey`/`indexKey`); empty for none.
     pub item: &'s str,
     pub index: &'s str,
-    /// The body's nodes, as ranges of the flow's node list: their states are reset for each
+    /// The body's nodes, as spans of the flow's node list: their states are reset for each
     /// iteration.
-    pub body: &'s [std::ops::Range<usize>],
+    pub body: &'s [crate::flow::NodeSpan],
     /// The loop and the nodes around it: when nothing else runs, the loop may continue as new.
     pub around: &'s [&'s str],
 }
@@ -313,7 +313,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// `Retry`: runs the subtree again after a durable wait until it succeeds or the attempts
     /// are spent. A cancellation is never retried.
-    pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body: &[std::ops::Range<usize>], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+    pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body: &[crate::flow::NodeSpan], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
         let mut delay = spec.delay_ms;
         let mut number = 1;
         loop {

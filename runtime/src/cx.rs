@@ -125,9 +125,9 @@ impl<'a, W: Flow> Cx<'a, W> {
     }
 
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
-    /// Marks the nodes of branches not taken as skipped: ranges of the flow's node list.
-    pub fn skip(&self, ranges: &[std::ops::Range<usize>]) {
-        self.ctx.state_mut(|w| w.flow_mut().skip_ranges(ranges));
+    /// Marks the nodes of branches not taken as skipped: spans of the flow's node list.
+    pub fn skip(&self, spans: &[crate::flow::NodeSpan]) {
+        self.ctx.state_mut(|w| w.flow_mut().skip_spans(spans));
     }
 
     pub(crate) fn render(&self, template: Template) -> Result<Value, Failure> {

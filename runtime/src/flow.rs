@@ -88,6 +88,10 @@ impl Template {
     }
 }
 
+/// Nodes of the flow as the range `start..end` of [`FlowSettings::nodes`]: that list has each
+/// node before its subtree, so generated code names a subtree by two numbers, however large.
+pub type NodeSpan = (usize, usize);
+
 /// Log levels of `Log` nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -299,9 +303,9 @@ impl FlowState {
 
     /// Starts a fresh pass over the nodes at these ranges of `settings.nodes` (a loop
     /// iteration, a retry attempt): their old states no longer stand for this pass.
-    pub fn reset(&mut self, ranges: &[std::ops::Range<usize>]) {
+    pub fn reset(&mut self, spans: &[NodeSpan]) {
         let nodes = self.settings.nodes;
-        for id in ranges.iter().flat_map(|range| nodes.get(range.clone()).unwrap_or_default()) {
+        for id in spans.iter().flat_map(|&(start, end)| nodes.get(start..end).unwrap_or_default()) {
             self.states.remove(*id);
             self.decisions.remove(*id);
             if let Some(restored) = self.restored.as_mut() {
@@ -390,11 +394,11 @@ impl FlowState {
         }
     }
 
-    /// Skips the nodes at these ranges of `settings.nodes` (ranges outside it are ignored).
-    pub fn skip_ranges(&mut self, ranges: &[std::ops::Range<usize>]) {
+    /// Skips the nodes at these spans of `settings.nodes` (spans outside it are ignored).
+    pub fn skip_spans(&mut self, spans: &[NodeSpan]) {
         let nodes = self.settings.nodes;
-        for range in ranges {
-            for id in nodes.get(range.clone()).unwrap_or_default() {
+        for &(start, end) in spans {
+            for id in nodes.get(start..end).unwrap_or_default() {
                 self.states.insert((*id).to_string(), NodeState::Skipped);
             }
         }

@@ -23,7 +23,7 @@ pub mod timeline;
 pub use control::{Branch, Iterate, Loop, Pass, Quorum, RetrySpec};
 pub use cx::{Cx, Flow, IntoOutput};
 pub use dag::{Dag, Link, On};
-pub use flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Frame, Level, NodeInfo, NodeResult, NodeState, Resume, Status, Template};
+pub use flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Frame, Level, NodeInfo, NodeResult, NodeSpan, NodeState, Resume, Status, Template};
 pub use run::{InvalidInput, Run, RunInput};
 
 /// The surface generated code uses; everything it names from this crate is re-exported here.

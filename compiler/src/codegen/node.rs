@@ -88,8 +88,8 @@ fn sequence(items: &Items, children: &[&Node], cx: TokenStream) -> TokenStream {
     quote! { #(#init)* #last }
 }
 
-/// `cx.skip(&[a..b, …])` for the nodes of branches not taken: ranges of `SETTINGS.nodes`, so
-/// the code stays linear in the flow however many branches a choice has.
+/// `cx.skip(&[(start, end), …])` for the nodes of branches not taken: spans of
+/// `SETTINGS.nodes`, so the code stays linear in the flow however many branches a choice has.
 fn skip(items: &Items, nodes: &[&Node]) -> TokenStream {
     let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
     if ids.is_empty() {
@@ -99,12 +99,12 @@ fn skip(items: &Items, nodes: &[&Node]) -> TokenStream {
     quote! { cx.skip(#ranges); }
 }
 
-/// `&[a..b, …]`: these nodes' subtrees as ranges of `SETTINGS.nodes`.
+/// `&[(start, end), …]`: these nodes' subtrees as spans of `SETTINGS.nodes`.
 pub(super) fn node_ranges<S: AsRef<str>>(items: &Items, ids: &[S]) -> TokenStream {
     let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
     let ranges = items.node_ranges(&ids).into_iter().map(|r| {
         let (start, end) = (Literal::usize_unsuffixed(r.start), Literal::usize_unsuffixed(r.end));
-        quote! { #start..#end }
+        quote! { (#start, #end) }
     });
     quote! { &[#(#ranges),*] }
 }
@@ -132,7 +132,7 @@ fn closure(call: TokenStream) -> TokenStream {
     quote! { |_, cx| Box::pin(async move { #call }) }
 }
 
-/// The nodes a loop resets for each iteration (ranges of `SETTINGS.nodes`) and the ids
+/// The nodes a loop resets for each iteration (spans of `SETTINGS.nodes`) and the ids
 /// around it (itself and its ancestors).
 fn loop_ids(node: &Node, items: &Items) -> (TokenStream, TokenStream) {
     let children: Vec<&str> = node.children().into_iter().chain(node.on_error.as_deref()).map(|n| n.id.as_str()).collect();

@@ -470,7 +470,7 @@ async fn research_loop(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "",
                 index: "",
-                body: &[29..42],
+                body: &[(29, 42)],
                 around: &[
                     "research-loop",
                     "research-path",
@@ -767,10 +767,10 @@ async fn check_format_preference(cx: &Cx<'_>) -> NodeResult {
     );
     let body = async {
         if cx.choose(&NODE, "user.preferMarkdown == true")? {
-            cx.skip(&[58..59]);
+            cx.skip(&[(58, 59)]);
             format_markdown(cx).await
         } else {
-            cx.skip(&[57..58]);
+            cx.skip(&[(57, 58)]);
             format_plaintext(cx).await
         }
     };

@@ -203,63 +203,63 @@ async fn scenario(cx: &Cx<'_>) -> NodeResult {
     let body = async {
         match cx.switch(&NODE, "input.case")?.as_str() {
             "selector" => {
-                cx.skip(&[5..84]);
+                cx.skip(&[(5, 84)]);
                 pick(cx).await
             }
             "parallel-any" => {
-                cx.skip(&[1..5, 12..84]);
+                cx.skip(&[(1, 5), (12, 84)]);
                 race(cx).await
             }
             "parallel-threshold" => {
-                cx.skip(&[1..12, 16..84]);
+                cx.skip(&[(1, 12), (16, 84)]);
                 quorum(cx).await
             }
             "parallel-strict" => {
-                cx.skip(&[1..16, 21..84]);
+                cx.skip(&[(1, 16), (21, 84)]);
                 strict(cx).await
             }
             "foreach" => {
-                cx.skip(&[1..21, 23..84]);
+                cx.skip(&[(1, 21), (23, 84)]);
                 each(cx).await
             }
             "loops" => {
-                cx.skip(&[1..23, 39..84]);
+                cx.skip(&[(1, 23), (39, 84)]);
                 loops(cx).await
             }
             "recovery" => {
-                cx.skip(&[1..39, 43..84]);
+                cx.skip(&[(1, 39), (43, 84)]);
                 guarded(cx).await
             }
             "retry" => {
-                cx.skip(&[1..43, 47..84]);
+                cx.skip(&[(1, 43), (47, 84)]);
                 flaky(cx).await
             }
             "timeout" => {
-                cx.skip(&[1..47, 50..84]);
+                cx.skip(&[(1, 47), (50, 84)]);
                 deadline(cx).await
             }
             "decorators" => {
-                cx.skip(&[1..50, 68..84]);
+                cx.skip(&[(1, 50), (68, 84)]);
                 decorators(cx).await
             }
             "reactive" => {
-                cx.skip(&[1..68, 76..84]);
+                cx.skip(&[(1, 68), (76, 84)]);
                 reactive_guard(cx).await
             }
             "dag" => {
-                cx.skip(&[1..76, 81..84]);
+                cx.skip(&[(1, 76), (81, 84)]);
                 tier_tree(cx).await
             }
             "wait-timeout" => {
-                cx.skip(&[1..81, 82..84]);
+                cx.skip(&[(1, 81), (82, 84)]);
                 nobody_answers(cx).await
             }
             "long-loop" => {
-                cx.skip(&[1..82]);
+                cx.skip(&[(1, 82)]);
                 long(cx).await
             }
             _ => {
-                cx.skip(&[1..84]);
+                cx.skip(&[(1, 84)]);
                 Ok(Value::Null)
             }
         }
@@ -485,7 +485,7 @@ async fn each(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 2,
                 item: "item",
                 index: "index",
-                body: &[22..23],
+                body: &[(22, 23)],
                 around: &["each", "scenario"],
             },
             |_, cx| Box::pin(async move { double(&cx).await }),
@@ -532,7 +532,7 @@ async fn count_up(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "",
                 index: "",
-                body: &[26..27],
+                body: &[(26, 27)],
                 around: &["count-up", "loops", "scenario"],
             },
             |_, cx| Box::pin(async move { step_node(&cx).await }),
@@ -559,7 +559,7 @@ async fn at_least_once(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "",
                 index: "",
-                body: &[28..29],
+                body: &[(28, 29)],
                 around: &["at-least-once", "loops", "scenario"],
             },
             |_, cx| Box::pin(async move { once_anyway(&cx).await }),
@@ -586,7 +586,7 @@ async fn three_times(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "",
                 index: "",
-                body: &[30..34],
+                body: &[(30, 34)],
                 around: &["three-times", "loops", "scenario"],
             },
             |_, cx| Box::pin(async move { repeated(&cx).await }),
@@ -646,7 +646,7 @@ async fn until_three(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "",
                 index: "",
-                body: &[36..39],
+                body: &[(36, 39)],
                 around: &["until-three", "tolerate-stop", "loops", "scenario"],
             },
             |_, cx| Box::pin(async move { tick(&cx).await }),
@@ -728,7 +728,7 @@ async fn flaky(cx: &Cx<'_>) -> NodeResult {
                 exponential: true,
                 max_delay_ms: 60000,
             },
-            &[44..47],
+            &[(44, 47)],
             |cx| Box::pin(async move { flaky_step(&cx).await }),
         );
     cx.node(&NODE, body).await
@@ -1023,10 +1023,10 @@ async fn tier(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("tier", "Conditional", 188);
     let body = async {
         if cx.choose(&NODE, "input.qty * input.price > 100")? {
-            cx.skip(&[79..80]);
+            cx.skip(&[(79, 80)]);
             gold(cx).await
         } else {
-            cx.skip(&[78..79]);
+            cx.skip(&[(78, 79)]);
             basic(cx).await
         }
     };
@@ -1081,7 +1081,7 @@ async fn long(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 1,
                 item: "item",
                 index: "index",
-                body: &[83..84],
+                body: &[(83, 84)],
                 around: &["long", "scenario"],
             },
             |_, cx| Box::pin(async move { ping(&cx).await }),

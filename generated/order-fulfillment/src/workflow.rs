@@ -145,7 +145,7 @@ async fn credit_check(cx: &Cx<'_>) -> NodeResult {
         if cx.choose(&NODE, "total > input.creditLimit")? {
             over_limit(cx).await
         } else {
-            cx.skip(&[3..4]);
+            cx.skip(&[(3, 4)]);
             Ok(Value::Null)
         }
     };

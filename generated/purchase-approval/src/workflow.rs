@@ -163,7 +163,7 @@ async fn hold(cx: &Cx<'_>) -> NodeResult {
         if cx.choose(&NODE, "has(input.holdAfterDecision) && input.holdAfterDecision")? {
             review_hold(cx).await
         } else {
-            cx.skip(&[4..5]);
+            cx.skip(&[(4, 5)]);
             Ok(Value::Null)
         }
     };

@@ -154,10 +154,10 @@ async fn any_urgent(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("any-urgent", "Conditional", 23);
     let body = async {
         if cx.choose(&NODE, "urgent > 0")? {
-            cx.skip(&[6..7]);
+            cx.skip(&[(6, 7)]);
             urgent_digest(cx).await
         } else {
-            cx.skip(&[5..6]);
+            cx.skip(&[(5, 6)]);
             calm_digest(cx).await
         }
     };

@@ -129,7 +129,7 @@ async fn reports(cx: &Cx<'_>) -> NodeResult {
                 concurrency: 2,
                 item: "team",
                 index: "index",
-                body: &[2..3],
+                body: &[(2, 3)],
                 around: &["reports", "digest"],
             },
             |_, cx| Box::pin(async move { team_report(&cx).await }),

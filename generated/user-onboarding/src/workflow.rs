@@ -262,10 +262,10 @@ async fn paid_plan(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("paid-plan", "Conditional", 74);
     let body = async {
         if cx.choose(&NODE, "input.plan != \"free\"")? {
-            cx.skip(&[9..10]);
+            cx.skip(&[(9, 10)]);
             notify_sales(cx).await
         } else {
-            cx.skip(&[8..9]);
+            cx.skip(&[(8, 9)]);
             free_tier(cx).await
         }
     };
