@@ -30,6 +30,26 @@ pub struct Quorum {
     pub failures: usize,
 }
 
+/// A tree `Parallel` as the generated code describes it: its children, how many run at once,
+/// and when it is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fan {
+    pub branches: usize,
+    /// `usize::MAX` for no limit (`maxConcurrency`).
+    pub at_once: usize,
+    pub quorum: Quorum,
+}
+
+/// A graph `Parallel` container as the generated code describes it: a branch per index
+/// (`count`) or per item of the list an expression gives (`collection`), so many at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spread<'s> {
+    pub count: Option<u64>,
+    pub collection: Option<&'s str>,
+    /// `usize::MAX` for no limit (`batchSize`).
+    pub at_once: usize,
+}
+
 /// What a loop iterates over.
 #[derive(Debug, Clone, Copy)]
 pub enum Iterate<'s> {
@@ -116,17 +136,18 @@ async fn run_branches<'f>(
 }
 
 impl<'a, W: Flow> Cx<'a, W> {
-    /// A tree `Parallel`: runs `count` children in a scope of their own, at most `limit` at
-    /// once, until `quorum` decides; the output lists each child's output.
-    pub async fn parallel(&self, quorum: Quorum, limit: usize, count: usize, branch: impl Fn(usize, Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+    /// A tree `Parallel`: runs its children in a scope of their own, at most `fan.at_once` at
+    /// once, until its quorum decides; the output lists each child's output.
+    pub async fn parallel(&self, fan: Fan, branch: impl Fn(usize, Cx<'a, W>) -> Branch<'a>) -> NodeResult {
         let inner = self.fork();
-        self.quorum(&inner, quorum, limit, count, |i| branch(i, inner.fork())).await
+        self.quorum(&inner, fan.quorum, fan.at_once, fan.branches, |i| branch(i, inner.fork())).await
     }
 
     /// A graph `Parallel` container: one branch per index (`count`) or per item of a list
     /// (`collection`), each with `parallel.index`/`parallel.currentItem` in scope, at most
-    /// `batch` at once. Every branch must succeed; the output lists each branch's result.
-    pub async fn fan_out(&self, count: Option<u64>, collection: Option<&str>, batch: usize, branch: impl Fn(usize, Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+    /// `spread.at_once` at once. Every branch must succeed; the output lists each branch's result.
+    pub async fn fan_out(&self, spread: Spread<'_>, branch: impl Fn(usize, Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+        let Spread { count, collection, at_once: batch } = spread;
         let items = match collection {
             Some(source) => Some(self.list(source)?),
             None => None,

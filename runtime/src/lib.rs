@@ -20,7 +20,7 @@ pub mod secrets;
 pub mod signals;
 pub mod timeline;
 
-pub use control::{Branch, Iterate, Loop, Pass, Quorum, RetrySpec};
+pub use control::{Branch, Fan, Iterate, Loop, Pass, Quorum, RetrySpec, Spread};
 pub use cx::{Cx, Flow, IntoOutput};
 pub use dag::{Dag, Link, On};
 pub use flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Frame, Level, NodeInfo, NodeResult, NodeSpan, NodeState, Resume, Status, Template};
@@ -30,7 +30,7 @@ pub use run::{InvalidInput, Run, RunInput};
 pub mod codegen {
     pub use crate::activities::BuiltinInput;
     pub use crate::child::ChildFlow;
-    pub use crate::control::{Branch, Iterate, Loop, Pass, Quorum, RetrySpec, force_failure, force_success, invert, settled};
+    pub use crate::control::{Branch, Fan, Iterate, Loop, Pass, Quorum, RetrySpec, Spread, force_failure, force_success, invert, settled};
     pub use crate::cx::{Cx, Flow};
     pub use crate::dag::{Dag, Link, On};
     pub use crate::flow::{ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Status, Template};

@@ -156,7 +156,7 @@ pub fn container_body(node: &Node, items: &Items) -> TokenStream {
                 }
                 None => quote! { usize::MAX },
             };
-            quote! { cx.fan_out(#count, #collection, #batch, #each) }
+            quote! { cx.fan_out(Spread { count: #count, collection: #collection, at_once: #batch }, #each) }
         }
         _ => quote! { async { cx.succeed() } },
     }

@@ -264,7 +264,7 @@ fn parallel(items: &Items, children: &[&Node], successes: u64, failures: u64, li
     if init.is_empty() {
         let only = call(items, last, quote! { &cx });
         return quote! {
-            cx.parallel(Quorum { successes: #successes, failures: #failures }, #limit, #count, |_, cx| Box::pin(async move { #only }))
+            cx.parallel(Fan { branches: #count, at_once: #limit, quorum: Quorum { successes: #successes, failures: #failures } }, |_, cx| Box::pin(async move { #only }))
         };
     }
     let arms = init.iter().enumerate().map(|(i, c)| {
@@ -274,7 +274,7 @@ fn parallel(items: &Items, children: &[&Node], successes: u64, failures: u64, li
     });
     let last = call(items, last, quote! { &cx });
     quote! {
-        cx.parallel(Quorum { successes: #successes, failures: #failures }, #limit, #count, |i, cx| {
+        cx.parallel(Fan { branches: #count, at_once: #limit, quorum: Quorum { successes: #successes, failures: #failures } }, |i, cx| {
             Box::pin(async move {
                 match i {
                     #(#arms)*

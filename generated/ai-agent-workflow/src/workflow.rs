@@ -7,8 +7,8 @@ use ::temporalio_sdk::{
     WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    FlowSettings, FlowState, force_success, Iterate, Level, Loop, NodeInfo, NodeResult,
-    Quorum, Run, settled, SignalPayload, Status, Template,
+    Fan, FlowSettings, FlowState, force_success, Iterate, Level, Loop, NodeInfo,
+    NodeResult, Quorum, Run, settled, SignalPayload, Status, Template,
 };
 use crate::types::{Input, Output};
 
@@ -369,12 +369,14 @@ async fn parallel_analysis(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("parallel-analysis", "Parallel", 108);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 3,
-                failures: 1,
+            Fan {
+                branches: 3,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 3,
+                    failures: 1,
+                },
             },
-            usize::MAX,
-            3,
             |i, cx| {
                 Box::pin(async move {
                     match i {
@@ -614,12 +616,14 @@ async fn quality_checks(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("quality-checks", "Parallel", 220);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 3,
-                failures: 1,
+            Fan {
+                branches: 3,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 3,
+                    failures: 1,
+                },
             },
-            usize::MAX,
-            3,
             |i, cx| {
                 Box::pin(async move {
                     match i {
@@ -831,12 +835,14 @@ async fn post_delivery(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("post-delivery", "Parallel", 323);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 1,
-                failures: 3,
+            Fan {
+                branches: 3,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 1,
+                    failures: 3,
+                },
             },
-            usize::MAX,
-            3,
             |i, cx| {
                 Box::pin(async move {
                     match i {

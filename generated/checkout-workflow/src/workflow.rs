@@ -6,8 +6,8 @@ use ::temporalio_sdk::{
     SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum, Run, SignalPayload,
-    Status, Template,
+    Fan, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum, Run,
+    SignalPayload, Status, Template,
 };
 use crate::types::{Input, Output};
 
@@ -205,12 +205,14 @@ async fn post_checkout_tasks(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("post-checkout-tasks", "Parallel", 61);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 3,
-                failures: 1,
+            Fan {
+                branches: 3,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 3,
+                    failures: 1,
+                },
             },
-            usize::MAX,
-            3,
             |i, cx| {
                 Box::pin(async move {
                     match i {

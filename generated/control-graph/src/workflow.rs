@@ -8,7 +8,7 @@ use ::temporalio_sdk::{
 };
 use ::wfc_runtime::codegen::{
     Dag, FlowSettings, FlowState, Iterate, Link, Loop, NodeInfo, NodeResult, On, Run,
-    SignalPayload, Status, Template,
+    SignalPayload, Spread, Status, Template,
 };
 use crate::types::{Input, Output};
 
@@ -587,9 +587,11 @@ async fn copies(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("copies", "Parallel", 38);
     let body = cx
         .fan_out(
-            Some(3),
-            None,
-            usize::MAX,
+            Spread {
+                count: Some(3),
+                collection: None,
+                at_once: usize::MAX,
+            },
             |_, cx| Box::pin(async move { copies_body(&cx).await }),
         );
     cx.node(&NODE, body).await
@@ -607,9 +609,11 @@ async fn tens(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("tens", "Parallel", 40);
     let body = cx
         .fan_out(
-            None,
-            Some("input.items"),
-            2,
+            Spread {
+                count: None,
+                collection: Some("input.items"),
+                at_once: 2,
+            },
             |_, cx| Box::pin(async move { tens_body(&cx).await }),
         );
     cx.node(&NODE, body).await

@@ -7,7 +7,7 @@ use ::temporalio_sdk::{
     WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    ActivityPolicy, FlowSettings, FlowState, force_failure, force_success, invert,
+    ActivityPolicy, Fan, FlowSettings, FlowState, force_failure, force_success, invert,
     Iterate, Loop, NodeInfo, NodeResult, OnTimeout, Quorum, RetrySpec, Run, settled,
     SignalPayload, SignalWait, Status, Template, Value,
 };
@@ -308,12 +308,14 @@ async fn race(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("race", "Parallel", 31);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 1,
-                failures: 2,
+            Fan {
+                branches: 2,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 1,
+                    failures: 2,
+                },
             },
-            usize::MAX,
-            2,
             |i, cx| {
                 Box::pin(async move {
                     match i {
@@ -379,12 +381,14 @@ async fn quorum(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("quorum", "Parallel", 46);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 2,
-                failures: 2,
+            Fan {
+                branches: 3,
+                at_once: 1,
+                quorum: Quorum {
+                    successes: 2,
+                    failures: 2,
+                },
             },
-            1,
-            3,
             |i, cx| {
                 Box::pin(async move {
                     match i {
@@ -424,12 +428,14 @@ async fn strict(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("strict", "Parallel", 54);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 2,
-                failures: 1,
+            Fan {
+                branches: 2,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 2,
+                    failures: 1,
+                },
             },
-            usize::MAX,
-            2,
             |i, cx| {
                 Box::pin(async move {
                     match i {

@@ -6,7 +6,7 @@ use ::temporalio_sdk::{
     SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    ActivityPolicy, FlowSettings, FlowState, NodeInfo, NodeResult, Quorum, Run,
+    ActivityPolicy, Fan, FlowSettings, FlowState, NodeInfo, NodeResult, Quorum, Run,
     SignalPayload, Status, Template, Value,
 };
 use crate::types::{Input, Output};
@@ -177,12 +177,14 @@ async fn charge_and_reserve(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("charge-and-reserve", "Parallel", 68);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 2,
-                failures: 1,
+            Fan {
+                branches: 2,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 2,
+                    failures: 1,
+                },
             },
-            usize::MAX,
-            2,
             |i, cx| {
                 Box::pin(async move {
                     match i {

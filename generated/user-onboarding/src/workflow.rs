@@ -6,8 +6,8 @@ use ::temporalio_sdk::{
     SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use ::wfc_runtime::codegen::{
-    ActivityPolicy, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum, Run,
-    SignalPayload, Status, Template,
+    ActivityPolicy, Fan, FlowSettings, FlowState, Level, NodeInfo, NodeResult, Quorum,
+    Run, SignalPayload, Status, Template,
 };
 use crate::types::{Input, Output};
 
@@ -192,12 +192,14 @@ async fn provision(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("provision", "Parallel", 55);
     let body = cx
         .parallel(
-            Quorum {
-                successes: 2,
-                failures: 1,
+            Fan {
+                branches: 2,
+                at_once: usize::MAX,
+                quorum: Quorum {
+                    successes: 2,
+                    failures: 1,
+                },
             },
-            usize::MAX,
-            2,
             |i, cx| {
                 Box::pin(async move {
                     match i {
