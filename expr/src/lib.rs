@@ -337,8 +337,16 @@ impl std::error::Error for EvalError {}
 pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
     let fail = |message: String| EvalError { expr: source.to_string(), message };
     let compiled = cache::compiled(source).map_err(|e| fail(e.message))?;
-    let mut context = cel::Context::default();
-    context.add_function(ORDERED, ordered).map_err(|e| fail(e.to_string()))?;
+    // CEL's standard library and wfc's functions are set up once; each evaluation binds its
+    // variables in a scope of its own.
+    static ROOT: std::sync::LazyLock<cel::Context<'static, 'static>> = std::sync::LazyLock::new(|| {
+        let mut root = cel::Context::default();
+        // Refused only for a name the standard library declares, which this one is not (and a
+        // comprehension would then fail to evaluate, never panic).
+        let _ = root.add_function(ORDERED, ordered);
+        root
+    });
+    let mut context = ROOT.new_inner_scope();
     for (name, bound) in &compiled.names {
         if let Some(value) = scope.lookup(name) {
             context.add_variable_from_value(bound.clone(), from_json(&value));
