@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::ident;
-use crate::model::{Expr, Flow, LoopKind, Node, NodeKind};
+use crate::model::{Assertion, Expr, Flow, Iterate, LoopKind, Node, NodeKind, Repeat};
 use crate::plan::facts::Facts;
 use crate::plan::{Plan, RegionIdx, RegionKind, StepIdx};
 use crate::source::{SourceFile, Span};
@@ -89,8 +89,9 @@ impl Checker<'_> {
     /// A `ForEach` binds its item and index names (`item`, `index` unless renamed) for the
     /// nodes inside it.
     fn bind_loop_names(&mut self, flow: &Flow) {
-        for node in flow.nodes().into_iter().filter(|n| n.type_name == "ForEach") {
-            let names = [node.kind.text("itemKey").unwrap_or("item"), node.kind.text("indexKey").unwrap_or("index")];
+        for node in flow.nodes() {
+            let NodeKind::Repeat(Repeat { iterate: Iterate::Items { item, index, .. }, .. }) = &node.kind else { continue };
+            let names = [item.as_str(), index.as_str()];
             for inner in node.walk().into_iter().skip(1) {
                 self.bound.entry(inner.id.clone()).or_default().extend(names.iter().map(|n| n.to_string()));
             }
@@ -104,14 +105,7 @@ impl Checker<'_> {
             self.define(name, format!("node `{}`", node.id), node.id_span);
         }
         for node in flow.nodes() {
-            let variables: Vec<&str> = match &node.kind {
-                NodeKind::SetVariable { name, .. } => vec![name],
-                NodeKind::Script { assignments } => assignments.iter().map(|(n, _)| n.as_str()).collect(),
-                NodeKind::Log { output_key: Some(name), .. } => vec![name],
-                NodeKind::Configured { writes, .. } => writes.iter().map(String::as_str).collect(),
-                _ => Vec::new(),
-            };
-            for variable in variables {
+            for variable in node.writes() {
                 // Several nodes may set the same variable: that is what variables are for.
                 if !self.scope.get(variable).is_some_and(|(what, _)| what.starts_with("variable")) {
                     self.define(variable.to_string(), format!("variable `{variable}`"), node.span);
@@ -163,19 +157,24 @@ impl Checker<'_> {
                 self.expr(condition, Place::Workflow, at);
                 self.expect_type(condition, "boolean", "a condition");
             }
-            NodeKind::Configured { exprs, templates, activity, .. } => {
-                let at = if node.type_name == "While" { loop_check(false) } else { at };
-                for expr in exprs {
-                    self.expr(expr, Place::Workflow, at);
-                    let (want, what) = if node.type_name == "ForEach" { ("array", "a collection") } else { ("boolean", "a condition") };
-                    if node.type_name != "Switch" {
-                        self.expect_type(expr, want, what);
-                    }
+            NodeKind::Precondition { condition, .. } | NodeKind::SoftAssert(Assertion::Condition(condition)) => {
+                self.expr(condition, Place::Workflow, at);
+                self.expect_type(condition, "boolean", "a condition");
+            }
+            NodeKind::Switch { value, .. } => self.expr(value, Place::Workflow, at),
+            NodeKind::Repeat(repeat) => match &repeat.iterate {
+                Iterate::Items { collection, .. } => {
+                    self.expr(collection, Place::Workflow, at);
+                    self.expect_type(collection, "array", "a collection");
                 }
-                let place = if *activity { Place::Activity } else { Place::Workflow };
-                for template in templates {
-                    self.template_value(template, place, at);
+                Iterate::While { condition, do_while } => {
+                    self.expr(condition, Place::Workflow, loop_check(*do_while));
+                    self.expect_type(condition, "boolean", "a condition");
                 }
+                Iterate::Times(_) | Iterate::UntilFailure | Iterate::WhileGuard => {}
+            },
+            NodeKind::Child { input: Some(v), .. } | NodeKind::Template { template: v } | NodeKind::JsonPath { input: v, .. } | NodeKind::RegexExtract { input: v, .. } => {
+                self.template_value(v, Place::Workflow, at);
             }
             NodeKind::Script { assignments } => {
                 for (_, expr) in assignments {
@@ -211,7 +210,23 @@ impl Checker<'_> {
                     self.expect_type(collection, "array", "a collection");
                 }
             }
-            NodeKind::Sequence(_) | NodeKind::Parallel(_) | NodeKind::Delay { .. } | NodeKind::Start => {}
+            NodeKind::Sequence(_)
+            | NodeKind::ReactiveSequence(_)
+            | NodeKind::Selector(_)
+            | NodeKind::Parallel { .. }
+            | NodeKind::GuardedConditional { .. }
+            | NodeKind::Recovery { .. }
+            | NodeKind::Timeout { .. }
+            | NodeKind::Retry { .. }
+            | NodeKind::Decorated { .. }
+            | NodeKind::SoftAssert(Assertion::Child(_))
+            | NodeKind::Delay { .. }
+            | NodeKind::Child { input: None, .. }
+            | NodeKind::WaitSignal(_)
+            | NodeKind::Pause
+            | NodeKind::Succeed
+            | NodeKind::Counter { .. }
+            | NodeKind::Start => {}
         }
     }
 

@@ -221,17 +221,68 @@ pub struct Node {
     pub on_error: Option<Box<Node>>,
 }
 
+/// What a node does, with every default and alias resolved by lowering. Plan, check and codegen
+/// match on it exhaustively: a new node type is a compile error in wfc, never in a user's crate.
 #[derive(Debug, Clone)]
 pub enum NodeKind {
+    /// Children in order (`Sequence`, `MemorySequence`).
     Sequence(Vec<Node>),
-    /// Strategy `strict`: every child must succeed; the first failure cancels the others.
-    Parallel(Vec<Node>),
+    /// A sequence whose leading condition nodes are re-checked while the rest runs.
+    ReactiveSequence(Vec<Node>),
+    /// The first child that succeeds (`Selector`, `Fallback`).
+    Selector(Vec<Node>),
+    /// Children at once, decided by a quorum; the rest are cancelled.
+    Parallel {
+        children: Vec<Node>,
+        quorum: Quorum,
+        /// How many branches run at once; all when `None`.
+        at_once: Option<u64>,
+    },
     Conditional {
         condition: Expr,
         then: Box<Node>,
         otherwise: Option<Box<Node>>,
     },
-    /// A durable sleep, then the child if there is one.
+    /// btree's `Conditional`: the `condition` node succeeding selects `then`.
+    GuardedConditional {
+        condition: Box<Node>,
+        then: Box<Node>,
+        otherwise: Option<Box<Node>>,
+    },
+    /// A tree `Switch`: the case whose label equals the value, else `default`.
+    Switch {
+        value: Expr,
+        cases: Vec<(String, Node)>,
+        default: Option<Box<Node>>,
+    },
+    /// A tree loop (`ForEach`, `While`, `Repeat`, `KeepRunningUntilFailure`).
+    Repeat(Repeat),
+    /// Try `attempt`; on failure `catch` (with `error` in scope); `finally` either way.
+    Recovery {
+        attempt: Box<Node>,
+        catch: Option<Box<Node>>,
+        finally: Option<Box<Node>>,
+    },
+    Timeout {
+        ms: u64,
+        child: Box<Node>,
+    },
+    Retry {
+        policy: RetryPolicy,
+        child: Box<Node>,
+    },
+    /// A decorator that changes its child's outcome.
+    Decorated {
+        decorator: Decorator,
+        child: Box<Node>,
+    },
+    Precondition {
+        condition: Expr,
+        child: Box<Node>,
+    },
+    /// A check that warns instead of failing.
+    SoftAssert(Assertion),
+    /// A durable sleep, then the child if there is one (`Delay`, `WaitAction`).
     Delay {
         duration_ms: u64,
         child: Option<Box<Node>>,
@@ -249,6 +300,18 @@ pub enum NodeKind {
         input: Value,
         policy: ActivityPolicy,
     },
+    /// Another flow, run as a child workflow (`SubWorkflow`, `SubTree`).
+    Child {
+        workflow: String,
+        /// The child's task queue when the node names one; else its flow's, or its name.
+        task_queue: Option<String>,
+        input: Option<Value>,
+    },
+    /// `HumanApproval`/`WaitForSignal`: a signal or a durable deadline.
+    WaitSignal(SignalWait),
+    /// Held until the built-in `resume` signal.
+    Pause,
+    /// `Log`, `PrintAction`, `LogMessage`.
     Log {
         message: Value,
         level: LogLevel,
@@ -265,8 +328,29 @@ pub enum NodeKind {
     CheckCondition {
         condition: Expr,
     },
+    /// Succeeds at once (`SuccessNode`; `AlwaysCondition`, a condition that always holds).
+    Succeed,
+    /// `Fail`, `FailureNode`.
     Fail {
         message: Value,
+    },
+    Template {
+        template: Value,
+    },
+    JsonPath {
+        input: Value,
+        path: String,
+    },
+    /// btree's counter on a flat blackboard key.
+    Counter {
+        key: String,
+        increment: f64,
+    },
+    RegexExtract {
+        input: Value,
+        pattern: String,
+        group: u64,
+        output_key: Option<String>,
     },
     /// Graph form: where the flow starts (`Start`, SIM's `starter`, `start_trigger`, `schedule`).
     Start,
@@ -285,81 +369,129 @@ pub enum NodeKind {
     Loop(LoopSpec),
     /// Graph form: a parallel container; its members run once per branch.
     ParallelGroup(ParallelSpec),
-    /// A node type described by its catalog table entry (`catalog::TABLE`): composites,
-    /// decorators and actions whose configuration is a set of typed parameters.
-    Configured {
-        /// Children, and nodes given in fields (a `Switch`'s cases and default).
-        children: Vec<Node>,
-        /// What each child is to its parent, in the same order as `children`.
-        slots: Vec<Slot>,
-        /// Conditions, checked like any expression.
-        exprs: Vec<Expr>,
-        /// Template values, checked like any template.
-        templates: Vec<Value>,
-        /// Runs as an activity: its templates may read `env.*`.
-        activity: bool,
-        /// Variables the node writes.
-        writes: Vec<String>,
-        /// Every configuration field given, validated and typed.
-        params: BTreeMap<String, Param>,
-    },
 }
 
-/// A validated configuration field of a [`NodeKind::Configured`] node.
+/// A node, then those of the optional ones that are present.
+fn with_optional<'n>(first: &'n Node, rest: &[&'n Option<Box<Node>>]) -> Vec<&'n Node> {
+    std::iter::once(first).chain(rest.iter().filter_map(|n| n.as_deref())).collect()
+}
+
+/// How many branches of a `Parallel` must succeed, or fail, to decide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    pub successes: u64,
+    pub failures: u64,
+}
+
+/// A tree loop, its bounds resolved.
 #[derive(Debug, Clone)]
-pub enum Param {
-    Expr(Expr),
-    Template(Value),
-    /// Milliseconds.
-    Duration(u64),
-    Int(u64),
-    Number(f64),
-    Bool(bool),
-    Str(String),
-    /// A node or a map of nodes: they are in `children`.
-    Nodes,
-    /// A free-form map (a schema).
-    Map(Value),
+pub struct Repeat {
+    pub iterate: Iterate,
+    pub max_iterations: u64,
+    /// Iterations at once (`ForEach`'s `maxConcurrency`); 1 for every other loop.
+    pub concurrency: u64,
+    /// The body; for [`Iterate::WhileGuard`] the guard node, then the body.
+    pub body: Vec<Node>,
 }
 
-impl NodeKind {
-    /// A parameter of a configured node.
-    pub fn param(&self, name: &str) -> Option<&Param> {
-        match self {
-            NodeKind::Configured { params, .. } => params.get(name),
-            _ => None,
-        }
-    }
+/// What drives a tree loop.
+#[derive(Debug, Clone)]
+pub enum Iterate {
+    /// Once per item of the collection, with the item and index bound under these names.
+    Items {
+        collection: Expr,
+        item: String,
+        index: String,
+    },
+    Times(u64),
+    UntilFailure,
+    While {
+        condition: Expr,
+        do_while: bool,
+    },
+    /// While the guard node (the first of the body) succeeds.
+    WhileGuard,
+}
 
-    pub fn int(&self, name: &str) -> Option<u64> {
-        match self.param(name)? {
-            Param::Int(n) | Param::Duration(n) => Some(*n),
-            _ => None,
-        }
-    }
+/// A `Retry` decorator's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub delay_ms: u64,
+    pub exponential: bool,
+    pub max_delay_ms: u64,
+}
 
-    pub fn text(&self, name: &str) -> Option<&str> {
-        match self.param(name)? {
-            Param::Str(s) => Some(s),
-            _ => None,
-        }
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decorator {
+    Invert,
+    ForceSuccess,
+    ForceFailure,
+    RunOnce,
+}
 
-    pub fn expr(&self, name: &str) -> Option<&Expr> {
-        match self.param(name)? {
-            Param::Expr(e) => Some(e),
-            _ => None,
-        }
-    }
+/// What a `SoftAssert` checks.
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    Condition(Expr),
+    Child(Box<Node>),
+}
+
+/// A wait for a signal, its payload schema resolved (the node's own, else the declared signal's).
+#[derive(Debug, Clone)]
+pub struct SignalWait {
+    pub signal: String,
+    pub schema: Option<serde_json::Value>,
+    pub timeout_ms: Option<u64>,
+    /// `onTimeout: continue`: the deadline passing is a success.
+    pub continue_on_timeout: bool,
 }
 
 impl Node {
+    /// The children in the order they run in the plan (a `Switch`: its cases, then `default`).
     pub fn children(&self) -> Vec<&Node> {
         match &self.kind {
-            NodeKind::Sequence(children) | NodeKind::Parallel(children) => children.iter().collect(),
-            NodeKind::Conditional { then, otherwise, .. } => std::iter::once(then.as_ref()).chain(otherwise.as_deref()).collect(),
+            NodeKind::Sequence(children) | NodeKind::ReactiveSequence(children) | NodeKind::Selector(children) | NodeKind::Parallel { children, .. } => children.iter().collect(),
+            NodeKind::Repeat(repeat) => repeat.body.iter().collect(),
+            NodeKind::Conditional { then, otherwise, .. } => with_optional(then, &[otherwise]),
+            NodeKind::GuardedConditional { condition, then, otherwise } => std::iter::once(condition.as_ref()).chain(with_optional(then, &[otherwise])).collect(),
+            NodeKind::Switch { cases, default, .. } => cases.iter().map(|(_, n)| n).chain(default.as_deref()).collect(),
+            NodeKind::Recovery { attempt, catch, finally } => with_optional(attempt, &[catch, finally]),
+            NodeKind::Timeout { child, .. } | NodeKind::Retry { child, .. } | NodeKind::Decorated { child, .. } | NodeKind::Precondition { child, .. } => vec![child],
+            NodeKind::SoftAssert(Assertion::Child(child)) => vec![child],
             NodeKind::Delay { child, .. } => child.as_deref().into_iter().collect(),
-            NodeKind::Configured { children, .. } => children.iter().collect(),
+            NodeKind::SoftAssert(Assertion::Condition(_))
+            | NodeKind::Builtin { .. }
+            | NodeKind::Activity { .. }
+            | NodeKind::Child { .. }
+            | NodeKind::WaitSignal(_)
+            | NodeKind::Pause
+            | NodeKind::Log { .. }
+            | NodeKind::SetVariable { .. }
+            | NodeKind::Script { .. }
+            | NodeKind::CheckCondition { .. }
+            | NodeKind::Succeed
+            | NodeKind::Fail { .. }
+            | NodeKind::Template { .. }
+            | NodeKind::JsonPath { .. }
+            | NodeKind::Counter { .. }
+            | NodeKind::RegexExtract { .. }
+            | NodeKind::Start
+            | NodeKind::Condition { .. }
+            | NodeKind::Router { .. }
+            | NodeKind::Loop(_)
+            | NodeKind::ParallelGroup(_) => Vec::new(),
+        }
+    }
+
+    /// The variables the node writes. A dotted btree key `agent.steps` makes `agent` readable.
+    pub fn writes(&self) -> Vec<&str> {
+        match &self.kind {
+            NodeKind::SetVariable { name, .. } => vec![name.as_str()],
+            NodeKind::Script { assignments } => assignments.iter().map(|(n, _)| n.as_str()).collect(),
+            NodeKind::Log { output_key: Some(key), .. } | NodeKind::RegexExtract { output_key: Some(key), .. } | NodeKind::Counter { key, .. } => {
+                vec![key.split('.').next().unwrap_or(key)]
+            }
             _ => Vec::new(),
         }
     }
@@ -397,18 +529,6 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// The built-in behind a node type name (`Llm` is an alias of `AI`).
-    pub fn of(type_name: &str) -> Option<Builtin> {
-        Some(match type_name {
-            "HttpRequest" => Builtin::Http,
-            "EmailSend" => Builtin::Email,
-            "SlackMessage" => Builtin::Slack,
-            "DatabaseQuery" => Builtin::Database,
-            "AI" | "Llm" => Builtin::Ai,
-            _ => return None,
-        })
-    }
-
     /// The Temporal activity type, as registered on the worker.
     pub fn activity_name(self) -> &'static str {
         match self {
@@ -441,17 +561,6 @@ impl Builtin {
             Builtin::Ai => "asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`, and `json` (the parsed answer) with a `responseFormat`.",
         }
     }
-}
-
-/// What a child of a not-yet-compiled node is to its parent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Slot {
-    /// A child in `children`.
-    Child,
-    /// A `Switch` case, by its literal value.
-    Case(String),
-    /// A `Switch`'s `default`.
-    Default,
 }
 
 /// A branch of a graph `Condition` or a route of a graph `Switch`.

@@ -111,26 +111,18 @@ pub fn document_schema() -> Value {
 
     let mut defs = Map::new();
     let mut per_type = Vec::new();
-    for name in catalog::SUPPORTED {
-        let Some(node_type) = catalog::lookup(name) else { continue };
-        let spec = node_type.spec();
-        let config_def = format!("config-{}", node_type.name());
-        let fields: Map<String, Value> = spec.fields.iter().map(|f| (f.to_string(), json!({}))).collect();
-        defs.insert(config_def.clone(), json!({"type": "object", "additionalProperties": false, "properties": fields}));
+    for spec in catalog::TABLE {
+        let config_def = format!("config-{}", spec.name);
+        let fields: Map<String, Value> = spec.fields.iter().map(|(f, kind, _)| (f.to_string(), field_schema(*kind))).collect();
+        let required: Vec<&str> = spec.fields.iter().filter(|(_, _, r)| *r).map(|(f, _, _)| *f).collect();
+        defs.insert(config_def.clone(), json!({"type": "object", "description": spec.summary, "additionalProperties": false, "properties": fields, "required": required}));
         let config_ref = json!({"$ref": format!("#/$defs/{config_def}")});
         let mut then = json!({"properties": {"config": config_ref, "props": config_ref}});
         if spec.children == (0, 0) {
             then["properties"]["children"] = json!({"maxItems": 0});
         }
-        per_type.push(json!({"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}));
-    }
-    for spec in catalog::TABLE {
-        let config_def = format!("config-{}", spec.name);
-        let fields: Map<String, Value> = spec.fields.iter().map(|(f, kind, _)| (f.to_string(), field_schema(*kind))).collect();
-        let required: Vec<&str> = spec.fields.iter().filter(|(_, _, r)| *r).map(|(f, _, _)| *f).collect();
-        defs.insert(config_def.clone(), json!({"type": "object", "additionalProperties": false, "properties": fields, "required": required}));
-        let config_ref = json!({"$ref": format!("#/$defs/{config_def}")});
-        per_type.push(json!({"if": {"properties": {"type": {"const": spec.name}}, "required": ["type"]}, "then": {"properties": {"config": config_ref, "props": config_ref}}}));
+        let names: Vec<&str> = std::iter::once(spec.name).chain(spec.aliases.iter().copied()).collect();
+        per_type.push(json!({"if": {"properties": {"type": {"enum": names}}, "required": ["type"]}, "then": then}));
     }
     let node = json!({
         "type": "object",

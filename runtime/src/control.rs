@@ -311,9 +311,9 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// timer. When the timer wins, every activity and timer of the subtree is cancelled (the
     /// history shows the cancellations) and the node fails; when the body wins, the timer is
     /// cancelled.
-    pub async fn timeout(&self, node: &NodeInfo, ms: u64, inner: &Cx<'a, W>, body: impl Future<Output = NodeResult>) -> NodeResult {
+    pub async fn timeout(&self, node: &NodeInfo, limit: Duration, inner: &Cx<'a, W>, body: impl Future<Output = NodeResult>) -> NodeResult {
         let timer_scope = self.scope.child_token();
-        let options = TimerOptions::builder(Duration::from_millis(ms)).cancellation_token(timer_scope.clone()).summary(format!("{} deadline", node.id)).build();
+        let options = TimerOptions::builder(limit).cancellation_token(timer_scope.clone()).summary(format!("{} deadline", node.id)).build();
         let mut timer = pin!(self.ctx.timer(options));
         let mut body = pin!(body.fuse());
         temporalio_sdk::workflows::select! {
@@ -325,7 +325,7 @@ impl<'a, W: Flow> Cx<'a, W> {
                 inner.cancel();
                 let result = body.await;
                 match fired {
-                    TimerResult::Fired => Err(Failure::new(format!("timed out after {}", human(ms)))),
+                    TimerResult::Fired => Err(Failure::new(format!("timed out after {}", human(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))))),
                     TimerResult::Cancelled => result,
                 }
             }

@@ -82,3 +82,8 @@ fn the_schema_rejects_what_the_compiler_rejects() {
         assert!(!validator.is_valid(&doc), "{what} passed the schema");
     }
 }
+
+#[test]
+fn the_node_reference_is_generated_from_the_catalog() {
+    check_generated("docs/nodes.md", &wfc::catalog::reference());
+}

@@ -87,10 +87,7 @@ fn node(rng: &mut Rng, depth: usize) -> Value {
     if rng.chance(80) {
         fields_map.insert("id".into(), json!(rng.pick(IDS)));
     }
-    let mut fields: Vec<&str> = match wfc::catalog::lookup(type_name) {
-        Some(t) => t.spec().fields.to_vec(),
-        None => wfc::catalog::table_spec(type_name).map_or(Vec::new(), |s| s.fields.iter().map(|f| f.0).collect()),
-    };
+    let mut fields: Vec<&str> = wfc::catalog::lookup(type_name).map_or(Vec::new(), |s| s.fields.iter().map(|f| f.0).collect());
     fields.extend(["bogus", "url", "condition", "message"]);
     let mut config = Map::new();
     for field in fields {

@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use super::literal::{doc_lines, optional_json, optional_millis, template};
 use super::workflow::{Items, policy_ref};
-use crate::model::{Branch, Flow, LogLevel, Node, NodeKind, Param, Slot};
+use crate::model::{Assertion, Branch, Decorator, Flow, Iterate, LogLevel, Node, NodeKind, Quorum, Repeat};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
 pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -55,11 +55,42 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
 /// Composites whose output is one of their children's: it is not kept a second time.
 fn passes_through(node: &Node) -> bool {
     match &node.kind {
-        NodeKind::Sequence(_) | NodeKind::Conditional { .. } | NodeKind::Delay { child: Some(_), .. } => true,
-        NodeKind::Configured { children, .. } => {
-            !children.is_empty() && !matches!(node.type_name.as_str(), "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure" | "Parallel" | "SoftAssert")
-        }
-        _ => false,
+        NodeKind::Sequence(_)
+        | NodeKind::ReactiveSequence(_)
+        | NodeKind::Selector(_)
+        | NodeKind::Conditional { .. }
+        | NodeKind::GuardedConditional { .. }
+        | NodeKind::Switch { .. }
+        | NodeKind::Recovery { .. }
+        | NodeKind::Timeout { .. }
+        | NodeKind::Retry { .. }
+        | NodeKind::Decorated { .. }
+        | NodeKind::Precondition { .. }
+        | NodeKind::Delay { child: Some(_), .. } => true,
+        NodeKind::Parallel { .. }
+        | NodeKind::Repeat(_)
+        | NodeKind::SoftAssert(_)
+        | NodeKind::Delay { child: None, .. }
+        | NodeKind::Builtin { .. }
+        | NodeKind::Activity { .. }
+        | NodeKind::Child { .. }
+        | NodeKind::WaitSignal(_)
+        | NodeKind::Pause
+        | NodeKind::Log { .. }
+        | NodeKind::SetVariable { .. }
+        | NodeKind::Script { .. }
+        | NodeKind::CheckCondition { .. }
+        | NodeKind::Succeed
+        | NodeKind::Fail { .. }
+        | NodeKind::Template { .. }
+        | NodeKind::JsonPath { .. }
+        | NodeKind::Counter { .. }
+        | NodeKind::RegexExtract { .. }
+        | NodeKind::Start
+        | NodeKind::Condition { .. }
+        | NodeKind::Router { .. }
+        | NodeKind::Loop(_)
+        | NodeKind::ParallelGroup(_) => false,
     }
 }
 
@@ -141,20 +172,31 @@ fn loop_ids(node: &Node, items: &Items) -> (TokenStream, TokenStream) {
 }
 
 fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
+    let run = |child: &Node| call(items, child, quote! { cx });
+    let or_null = |child: Option<&Node>| child.map_or(quote! { Ok(Value::Null) }, run);
     match &node.kind {
         NodeKind::Sequence(children) => {
-            let children: Vec<&Node> = children.iter().collect();
-            let steps = sequence(items, &children, quote! { cx });
+            let steps = sequence(items, &children.iter().collect::<Vec<_>>(), quote! { cx });
             quote! { async { #steps } }
         }
-        NodeKind::Parallel(children) => parallel(items, &children.iter().collect::<Vec<_>>(), children.len() as u64, 1, u64::MAX),
+        NodeKind::ReactiveSequence(children) => reactive(items, &children.iter().collect::<Vec<_>>()),
+        NodeKind::Selector(children) => {
+            let Some((last, init)) = children.split_last() else { return quote! { async { cx.succeed() } } };
+            let tries = init.iter().map(|c| {
+                let call = run(c);
+                quote! {
+                    if let Some(done) = settled(#call) {
+                        return done;
+                    }
+                }
+            });
+            let last = run(last);
+            quote! { async { #(#tries)* #last } }
+        }
+        NodeKind::Parallel { children, quorum, at_once } => parallel(items, &children.iter().collect::<Vec<_>>(), *quorum, at_once.unwrap_or(u64::MAX)),
         NodeKind::Conditional { condition, then, otherwise } => {
             let condition = &condition.source;
-            let then_call = call(items, then, quote! { cx });
-            let else_call = match otherwise {
-                Some(o) => call(items, o, quote! { cx }),
-                None => quote! { Ok(Value::Null) },
-            };
+            let (then_call, else_call) = (run(then), or_null(otherwise.as_deref()));
             let skip_then = skip(items, &[then]);
             let skip_else = skip(items, &otherwise.as_deref().into_iter().collect::<Vec<_>>());
             quote! {
@@ -169,12 +211,140 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 }
             }
         }
+        NodeKind::GuardedConditional { condition, then, otherwise } => {
+            // btree's form: the condition node's success picks `then`.
+            let (condition, then_call, else_call) = (run(condition), run(then), or_null(otherwise.as_deref()));
+            let skip_then = skip(items, &[then]);
+            let skip_else = skip(items, &otherwise.as_deref().into_iter().collect::<Vec<_>>());
+            quote! {
+                async {
+                    match #condition {
+                        Ok(_) => {
+                            #skip_else
+                            #then_call
+                        }
+                        Err(failure) if failure.cancelled => Err(failure),
+                        Err(_) => {
+                            #skip_then
+                            #else_call
+                        }
+                    }
+                }
+            }
+        }
+        NodeKind::Switch { value, cases, default } => {
+            let source = &value.source;
+            let every: Vec<&Node> = cases.iter().map(|(_, n)| n).chain(default.as_deref()).collect();
+            let arms = cases.iter().map(|(label, case)| {
+                let others: Vec<&Node> = every.iter().copied().filter(|n| n.id != case.id).collect();
+                let skip_others = skip(items, &others);
+                let call = run(case);
+                quote! {
+                    #label => {
+                        #skip_others
+                        #call
+                    }
+                }
+            });
+            let skip_cases = skip(items, &cases.iter().map(|(_, n)| n).collect::<Vec<_>>());
+            let default = or_null(default.as_deref());
+            quote! {
+                async {
+                    match cx.switch(&NODE, #source)?.as_str() {
+                        #(#arms)*
+                        _ => {
+                            #skip_cases
+                            #default
+                        }
+                    }
+                }
+            }
+        }
+        NodeKind::Repeat(repeat) => tree_loop(node, repeat, items),
+        NodeKind::Recovery { attempt, catch, finally } => {
+            let attempt = run(attempt);
+            let result = match catch {
+                Some(catch) => {
+                    let catch = call(items, catch, quote! { &cx.with_error(&failure) });
+                    quote! {
+                        match #attempt {
+                            Err(failure) if !failure.cancelled => #catch,
+                            done => done,
+                        }
+                    }
+                }
+                None => attempt,
+            };
+            match finally {
+                Some(finally) => {
+                    let finally = run(finally);
+                    quote! {
+                        async {
+                            let result = #result;
+                            if result.as_ref().is_err_and(|f| f.cancelled) {
+                                return result;
+                            }
+                            #finally?;
+                            result
+                        }
+                    }
+                }
+                None => quote! { async { #result } },
+            }
+        }
+        NodeKind::Timeout { ms, child } => {
+            let ms = Literal::u64_unsuffixed(*ms);
+            let child = future(items, child, quote! { &inner });
+            quote! {
+                async {
+                    let inner = cx.fork();
+                    cx.timeout(&NODE, ::std::time::Duration::from_millis(#ms), &inner, #child).await
+                }
+            }
+        }
+        NodeKind::Retry { policy, child } => {
+            let attempts = Literal::u32_unsuffixed(policy.max_attempts);
+            let (delay, max_delay) = (Literal::u64_unsuffixed(policy.delay_ms), Literal::u64_unsuffixed(policy.max_delay_ms));
+            let exponential = policy.exponential;
+            let (body, _) = loop_ids(node, items);
+            let each = call(items, child, quote! { &cx });
+            quote! {
+                cx.retry(&NODE, RetrySpec { max_attempts: #attempts, delay_ms: #delay, exponential: #exponential, max_delay_ms: #max_delay }, #body, |cx| Box::pin(async move { #each }))
+            }
+        }
+        NodeKind::Decorated { decorator, child } => {
+            let child = run(child);
+            match decorator {
+                Decorator::Invert => quote! { async { invert(#child) } },
+                Decorator::ForceSuccess => quote! { async { force_success(#child) } },
+                Decorator::ForceFailure => quote! { async { force_failure(#child) } },
+                Decorator::RunOnce => quote! { async { if cx.first_time(&NODE) { #child } else { Ok(Value::Null) } } },
+            }
+        }
+        NodeKind::Precondition { condition, child } => {
+            let source = &condition.source;
+            let child = run(child);
+            quote! {
+                async {
+                    cx.check(#source)?;
+                    #child
+                }
+            }
+        }
+        NodeKind::SoftAssert(Assertion::Condition(condition)) => {
+            let source = &condition.source;
+            quote! { async { cx.soft_assert(&NODE, cx.condition(#source)) } }
+        }
+        NodeKind::SoftAssert(Assertion::Child(child)) => {
+            let call = run(child);
+            quote! { async { cx.soft_assert(&NODE, #call.map(|_| true)) } }
+        }
         NodeKind::Delay { duration_ms, child } => {
             let ms = Literal::u64_unsuffixed(*duration_ms);
             let sleep = quote! { cx.sleep(&NODE, ::std::time::Duration::from_millis(#ms)) };
             match child {
                 Some(child) => {
-                    let c = call(items, child, quote! { cx });
+                    let c = run(child);
                     quote! { async { #sleep.await?; #c } }
                 }
                 None => sleep,
@@ -192,6 +362,31 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let policy = policy_ref(flow, policy);
             quote! { cx.remote(&NODE, crate::activities::#ty, #task_queue, #input, #policy) }
         }
+        NodeKind::Child { workflow, task_queue, input } => {
+            let sibling = items.siblings.get(workflow.as_str());
+            let task_queue = task_queue.as_deref().or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
+            let schema = optional_json(sibling.and_then(|s| s.input_schema.as_ref()));
+            let input = input.as_ref().map_or(quote! { Template::Json("{}") }, template);
+            quote! {{
+                const CHILD: ChildFlow = ChildFlow { workflow: #workflow, task_queue: #task_queue, input_schema: #schema };
+                cx.child(&NODE, &CHILD, #input)
+            }}
+        }
+        NodeKind::WaitSignal(wait) => {
+            let signal = &wait.signal;
+            let schema = optional_json(wait.schema.as_ref());
+            let timeout = optional_millis(wait.timeout_ms);
+            let on_timeout = if wait.continue_on_timeout {
+                quote! { OnTimeout::Continue }
+            } else {
+                quote! { OnTimeout::Fail }
+            };
+            quote! {{
+                const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout };
+                cx.wait_signal(&NODE, &WAIT)
+            }}
+        }
+        NodeKind::Pause => quote! { cx.pause(&NODE) },
         NodeKind::Log { message, level, output_key } => log(&template(message), *level, output_key.as_deref()),
         NodeKind::SetVariable { name, value } => {
             let value = template(value);
@@ -208,11 +403,32 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let source = &condition.source;
             quote! { async { cx.check(#source) } }
         }
+        NodeKind::Succeed | NodeKind::Start => quote! { async { cx.succeed() } },
         NodeKind::Fail { message } => {
             let message = template(message);
             quote! { async { cx.fail(#message) } }
         }
-        NodeKind::Start => quote! { async { cx.succeed() } },
+        NodeKind::Template { template: value } => {
+            let value = template(value);
+            quote! { async { cx.template(#value) } }
+        }
+        NodeKind::JsonPath { input, path } => {
+            let input = template(input);
+            quote! { async { cx.json_path(#input, #path) } }
+        }
+        NodeKind::Counter { key, increment } => {
+            let increment = Literal::f64_unsuffixed(*increment);
+            quote! { async { cx.counter(#key, #increment) } }
+        }
+        NodeKind::RegexExtract { input, pattern, group, output_key } => {
+            let input = template(input);
+            let group = Literal::usize_unsuffixed(usize::try_from(*group).unwrap_or(usize::MAX));
+            let key = match output_key {
+                Some(key) => quote! { Some(#key) },
+                None => quote! { None },
+            };
+            quote! { async { cx.regex_extract(#input, #pattern, #group, #key) } }
+        }
         NodeKind::Condition { branches } => choice("condition", branches),
         NodeKind::Router { value: Some(value), .. } => {
             let source = &value.source;
@@ -221,7 +437,78 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         NodeKind::Router { value: None, routes } => choice("router", routes),
         NodeKind::Loop(_) | NodeKind::ParallelGroup(_) => super::graph::container_body(node, items),
-        NodeKind::Configured { .. } => configured(flow, node, items),
+    }
+}
+
+/// A tree loop: `cx.repeat` with its resolved bounds, and the body as a closure.
+fn tree_loop(node: &Node, repeat: &Repeat, items: &Items) -> TokenStream {
+    let each = |child: &Node| closure(call(items, child, quote! { &cx }));
+    let Some(first) = repeat.body.first() else { return quote! { async { cx.succeed() } } };
+    let (iterate, each) = match &repeat.iterate {
+        Iterate::Items { collection, .. } => {
+            let source = &collection.source;
+            (quote! { Iterate::Items(#source) }, each(first))
+        }
+        Iterate::Times(count) => {
+            let count = u64_lit(*count);
+            (quote! { Iterate::Times(#count) }, each(first))
+        }
+        Iterate::UntilFailure => (quote! { Iterate::UntilFailure }, each(first)),
+        Iterate::While { condition, do_while } => {
+            let source = &condition.source;
+            let iterate = if *do_while {
+                quote! { Iterate::DoWhile(#source) }
+            } else {
+                quote! { Iterate::While(#source) }
+            };
+            (iterate, each(first))
+        }
+        Iterate::WhileGuard => {
+            let guard = call(items, first, quote! { &cx });
+            let body = repeat.body.get(1).map_or(quote! { Ok(Value::Null) }, |b| call(items, b, quote! { &cx }));
+            let each = quote! {
+                |pass, cx| Box::pin(async move {
+                    match pass {
+                        Pass::Guard => #guard,
+                        Pass::Body(_) => #body,
+                    }
+                })
+            };
+            (quote! { Iterate::WhileGuard }, each)
+        }
+    };
+    let (item, index) = match &repeat.iterate {
+        Iterate::Items { item, index, .. } => (item.as_str(), index.as_str()),
+        _ => ("", ""),
+    };
+    let max = u64_lit(repeat.max_iterations);
+    let concurrency = usize_lit(repeat.concurrency);
+    let (body, around) = loop_ids(node, items);
+    quote! {
+        cx.repeat(&NODE, Loop { iterate: #iterate, max_iterations: #max, concurrency: #concurrency, item: #item, index: #index, body: #body, around: #around }, #each)
+    }
+}
+
+/// A `ReactiveSequence`: its leading conditions run once, then are re-checked while the rest
+/// runs in a forked scope.
+fn reactive(items: &Items, children: &[&Node]) -> TokenStream {
+    let leading: Vec<(&Node, String)> = children.iter().map_while(|c| condition_of(c).map(|s| (*c, s))).collect();
+    if leading.is_empty() || leading.len() == children.len() {
+        let steps = sequence(items, children, quote! { cx });
+        return quote! { async { #steps } };
+    }
+    let checks = leading.iter().map(|(c, _)| {
+        let call = call(items, c, quote! { cx });
+        quote! { #call?; }
+    });
+    let sources = leading.iter().map(|(_, s)| s);
+    let rest = sequence(items, &children[leading.len()..], quote! { &inner });
+    quote! {
+        async {
+            #(#checks)*
+            let inner = cx.fork();
+            cx.reactive(&[#(#sources),*], &inner, async { #rest }).await
+        }
     }
 }
 
@@ -256,9 +543,9 @@ fn log(message: &TokenStream, level: LogLevel, output_key: Option<&str>) -> Toke
 }
 
 /// A `Parallel`: every child a branch of one scope, decided by its quorum.
-fn parallel(items: &Items, children: &[&Node], successes: u64, failures: u64, limit: u64) -> TokenStream {
+fn parallel(items: &Items, children: &[&Node], quorum: Quorum, limit: u64) -> TokenStream {
     let count = Literal::usize_unsuffixed(children.len());
-    let (successes, failures) = (Literal::usize_unsuffixed(successes as usize), Literal::usize_unsuffixed(failures as usize));
+    let (successes, failures) = (usize_lit(quorum.successes), usize_lit(quorum.failures));
     let limit = usize_lit(limit);
     let Some((last, init)) = children.split_last() else { return quote! { async { Ok(Value::Null) } } };
     if init.is_empty() {
@@ -285,360 +572,11 @@ fn parallel(items: &Items, children: &[&Node], successes: u64, failures: u64, li
     }
 }
 
-fn template_param(node: &Node, name: &str) -> TokenStream {
-    match node.kind.param(name) {
-        Some(Param::Template(v)) => template(v),
-        _ => quote! { Template::Text("") },
-    }
-}
-
-/// Nodes described by their catalog entry: the composites, decorators and btree utilities.
-fn configured(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
-    let NodeKind::Configured { children, slots, .. } = &node.kind else { return quote! { async { cx.succeed() } } };
-    let kids: Vec<&Node> = children.iter().collect();
-    let first = |cx: TokenStream| kids.first().map_or(quote! { Ok(Value::Null) }, |c| call(items, c, cx));
-    let k = &node.kind;
-    match node.type_name.as_str() {
-        "MemorySequence" => {
-            let steps = sequence(items, &kids, quote! { cx });
-            quote! { async { #steps } }
-        }
-        "Selector" | "Fallback" => {
-            let Some((last, init)) = kids.split_last() else { return quote! { async { cx.succeed() } } };
-            let tries = init.iter().map(|c| {
-                let call = call(items, c, quote! { cx });
-                quote! {
-                    if let Some(done) = settled(#call) {
-                        return done;
-                    }
-                }
-            });
-            let last = call(items, last, quote! { cx });
-            quote! { async { #(#tries)* #last } }
-        }
-        "Parallel" => {
-            let n = kids.len() as u64;
-            let any = k.text("strategy") == Some("any");
-            let successes = k.int("successThreshold").unwrap_or(if any { 1 } else { n }).min(n);
-            let failures = k.int("failureThreshold").unwrap_or(n - successes + 1).min(n).max(1);
-            parallel(items, &kids, successes, failures, k.int("maxConcurrency").unwrap_or(u64::MAX))
-        }
-        "Conditional" => {
-            // btree's form: the first child is the condition; its success picks `then`.
-            let condition = call(items, kids[0], quote! { cx });
-            let then = call(items, kids[1], quote! { cx });
-            let otherwise = kids.get(2).map_or(quote! { Ok(Value::Null) }, |c| call(items, c, quote! { cx }));
-            let skip_then = skip(items, &kids[1..2]);
-            let skip_else = skip(items, &kids[2..]);
-            quote! {
-                async {
-                    match #condition {
-                        Ok(_) => {
-                            #skip_else
-                            #then
-                        }
-                        Err(failure) if failure.cancelled => Err(failure),
-                        Err(_) => {
-                            #skip_then
-                            #otherwise
-                        }
-                    }
-                }
-            }
-        }
-        "Switch" => {
-            let source = k.expr("value").map(|e| e.source.as_str()).unwrap_or("null");
-            let mut arms = Vec::new();
-            let mut default = quote! { Ok(Value::Null) };
-            let mut default_skip: Vec<&Node> = Vec::new();
-            for (i, (child, slot)) in kids.iter().zip(slots).enumerate() {
-                let others: Vec<&Node> = kids.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect();
-                let skip_others = skip(items, &others);
-                let call = call(items, child, quote! { cx });
-                match slot {
-                    Slot::Case(value) => {
-                        default_skip.push(child);
-                        arms.push(quote! {
-                            #value => {
-                                #skip_others
-                                #call
-                            }
-                        });
-                    }
-                    _ => default = call,
-                }
-            }
-            let skip_cases = skip(items, &default_skip);
-            quote! {
-                async {
-                    match cx.switch(&NODE, #source)?.as_str() {
-                        #(#arms)*
-                        _ => {
-                            #skip_cases
-                            #default
-                        }
-                    }
-                }
-            }
-        }
-        "ForEach" => {
-            let source = match (k.expr("collection"), k.text("collectionKey")) {
-                (Some(e), _) => e.source.clone(),
-                (None, Some(key)) => crate::lower::blackboard_path(key),
-                (None, None) => "[]".to_string(),
-            };
-            let concurrency = usize_lit(k.int("maxConcurrency").unwrap_or(1));
-            let (item, index) = (k.text("itemKey").unwrap_or("item"), k.text("indexKey").unwrap_or("index"));
-            let each = closure(first(quote! { &cx }));
-            let (body, around) = loop_ids(node, items);
-            quote! {
-                cx.repeat(&NODE, Loop { iterate: Iterate::Items(#source), max_iterations: u64::MAX, concurrency: #concurrency, item: #item, index: #index, body: #body, around: #around }, #each)
-            }
-        }
-        "While" | "Repeat" | "KeepRunningUntilFailure" => {
-            let (iterate, max, each) = match node.type_name.as_str() {
-                "Repeat" => {
-                    let count = u64_lit(k.int("count").unwrap_or(1));
-                    (quote! { Iterate::Times(#count) }, u64::MAX, closure(first(quote! { &cx })))
-                }
-                "KeepRunningUntilFailure" => (quote! { Iterate::UntilFailure }, k.int("maxIterations").unwrap_or(u64::MAX), closure(first(quote! { &cx }))),
-                _ => {
-                    let max = k.int("maxIterations").unwrap_or(1000);
-                    let do_while = matches!(k.param("doWhile"), Some(Param::Bool(true)));
-                    match (k.expr("condition"), kids.as_slice()) {
-                        (None, [guard, body]) => {
-                            let (guard, body) = (call(items, guard, quote! { &cx }), call(items, body, quote! { &cx }));
-                            let each = quote! {
-                                |pass, cx| Box::pin(async move {
-                                    match pass {
-                                        Pass::Guard => #guard,
-                                        Pass::Body(_) => #body,
-                                    }
-                                })
-                            };
-                            (quote! { Iterate::WhileGuard }, max, each)
-                        }
-                        (condition, _) => {
-                            let source = condition.map(|e| e.source.as_str()).unwrap_or("false");
-                            let iterate = if do_while {
-                                quote! { Iterate::DoWhile(#source) }
-                            } else {
-                                quote! { Iterate::While(#source) }
-                            };
-                            (iterate, max, closure(call(items, kids.last().unwrap_or(&kids[0]), quote! { &cx })))
-                        }
-                    }
-                }
-            };
-            let max = u64_lit(max);
-            let (body, around) = loop_ids(node, items);
-            quote! {
-                cx.repeat(&NODE, Loop { iterate: #iterate, max_iterations: #max, concurrency: 1, item: "", index: "", body: #body, around: #around }, #each)
-            }
-        }
-        "Recovery" => {
-            let attempt = first(quote! { cx });
-            let result = match kids.get(1) {
-                Some(catch) => {
-                    let catch = call(items, catch, quote! { &cx.with_error(&failure) });
-                    quote! {
-                        match #attempt {
-                            Err(failure) if !failure.cancelled => #catch,
-                            done => done,
-                        }
-                    }
-                }
-                None => attempt,
-            };
-            match kids.get(2) {
-                Some(finally) => {
-                    let finally = call(items, finally, quote! { cx });
-                    quote! {
-                        async {
-                            let result = #result;
-                            if result.as_ref().is_err_and(|f| f.cancelled) {
-                                return result;
-                            }
-                            #finally?;
-                            result
-                        }
-                    }
-                }
-                None => quote! { async { #result } },
-            }
-        }
-        "Timeout" => {
-            let ms = Literal::u64_unsuffixed(k.int("timeout").or(k.int("timeoutMs")).unwrap_or(0));
-            let Some(child) = kids.first() else { return quote! { async { cx.succeed() } } };
-            let child = future(items, child, quote! { &inner });
-            quote! {
-                async {
-                    let inner = cx.fork();
-                    cx.timeout(&NODE, #ms, &inner, #child).await
-                }
-            }
-        }
-        "Retry" => {
-            let attempts = Literal::u32_unsuffixed(k.int("maxAttempts").unwrap_or(3).min(u32::MAX as u64) as u32);
-            let delay = Literal::u64_unsuffixed(k.int("delay").unwrap_or(1000));
-            let exponential = k.text("backoff") == Some("exponential");
-            let max_delay = Literal::u64_unsuffixed(k.int("maxDelay").unwrap_or(60_000));
-            let (body, _) = loop_ids(node, items);
-            let each = first(quote! { &cx });
-            quote! {
-                cx.retry(&NODE, RetrySpec { max_attempts: #attempts, delay_ms: #delay, exponential: #exponential, max_delay_ms: #max_delay }, #body, |cx| Box::pin(async move { #each }))
-            }
-        }
-        "Invert" | "ForceSuccess" | "ForceFailure" => {
-            let f = match node.type_name.as_str() {
-                "Invert" => quote! { invert },
-                "ForceSuccess" => quote! { force_success },
-                _ => quote! { force_failure },
-            };
-            let child = first(quote! { cx });
-            quote! { async { #f(#child) } }
-        }
-        "RunOnce" => {
-            let child = first(quote! { cx });
-            quote! { async { if cx.first_time(&NODE) { #child } else { Ok(Value::Null) } } }
-        }
-        "Precondition" => {
-            let source = k.expr("condition").map(|e| e.source.as_str()).unwrap_or("true");
-            let child = first(quote! { cx });
-            quote! {
-                async {
-                    cx.check(#source)?;
-                    #child
-                }
-            }
-        }
-        "SoftAssert" => match (k.expr("condition"), kids.first()) {
-            (Some(e), _) => {
-                let source = &e.source;
-                quote! { async { cx.soft_assert(&NODE, cx.condition(#source)) } }
-            }
-            (None, Some(child)) => {
-                let call = call(items, child, quote! { cx });
-                quote! { async { cx.soft_assert(&NODE, #call.map(|_| true)) } }
-            }
-            (None, None) => quote! { async { cx.soft_assert(&NODE, Ok(true)) } },
-        },
-        "ReactiveSequence" => {
-            let leading: Vec<(&Node, String)> = kids.iter().map_while(|c| condition_of(c).map(|s| (*c, s))).collect();
-            if leading.is_empty() || leading.len() == kids.len() {
-                let steps = sequence(items, &kids, quote! { cx });
-                return quote! { async { #steps } };
-            }
-            let checks = leading.iter().map(|(c, _)| {
-                let call = call(items, c, quote! { cx });
-                quote! { #call?; }
-            });
-            let sources = leading.iter().map(|(_, s)| s);
-            let rest = sequence(items, &kids[leading.len()..], quote! { &inner });
-            quote! {
-                async {
-                    #(#checks)*
-                    let inner = cx.fork();
-                    cx.reactive(&[#(#sources),*], &inner, async { #rest }).await
-                }
-            }
-        }
-        "Template" => {
-            let t = template_param(node, "template");
-            quote! { async { cx.template(#t) } }
-        }
-        "JsonPath" => {
-            let input = template_param(node, "input");
-            let path = k.text("path").unwrap_or("$");
-            quote! { async { cx.json_path(#input, #path) } }
-        }
-        "CounterAction" => {
-            let key = k.text("key").or(k.text("counterKey")).unwrap_or("counter");
-            let increment = match k.param("increment") {
-                Some(Param::Number(n)) => *n,
-                _ => 1.0,
-            };
-            let increment = Literal::f64_unsuffixed(increment);
-            quote! { async { cx.counter(#key, #increment) } }
-        }
-        "WaitAction" => {
-            let ms = Literal::u64_unsuffixed(k.int("waitMs").unwrap_or(0));
-            quote! { cx.sleep(&NODE, ::std::time::Duration::from_millis(#ms)) }
-        }
-        "HumanApproval" | "WaitForSignal" => {
-            let signal = k.text("signal").unwrap_or_default();
-            let schema = optional_json(signal_schema(flow, node).as_ref());
-            let timeout = optional_millis(match k.param("timeout") {
-                Some(Param::Duration(ms)) => Some(*ms),
-                _ => None,
-            });
-            let on_timeout = if k.text("onTimeout") == Some("continue") {
-                quote! { OnTimeout::Continue }
-            } else {
-                quote! { OnTimeout::Fail }
-            };
-            quote! {{
-                const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout };
-                cx.wait_signal(&NODE, &WAIT)
-            }}
-        }
-        "Pause" => quote! { cx.pause(&NODE) },
-        "SubTree" | "SubWorkflow" => {
-            let workflow = k.text("workflow").unwrap_or_default();
-            let sibling = items.siblings.get(workflow);
-            let task_queue = k.text("taskQueue").or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
-            let schema = optional_json(sibling.and_then(|s| s.input_schema.as_ref()));
-            let input = match k.param("input") {
-                Some(Param::Template(v)) => template(v),
-                _ => quote! { Template::Json("{}") },
-            };
-            quote! {{
-                const CHILD: ChildFlow = ChildFlow { workflow: #workflow, task_queue: #task_queue, input_schema: #schema };
-                cx.child(&NODE, &CHILD, #input)
-            }}
-        }
-        "AlwaysCondition" | "SuccessNode" => quote! { async { cx.succeed() } },
-        "FailureNode" => quote! { async { cx.fail(Template::Text("FailureNode")) } },
-        "LogMessage" => {
-            let level = match k.text("level") {
-                Some("debug") => LogLevel::Debug,
-                Some("warn") => LogLevel::Warn,
-                Some("error") => LogLevel::Error,
-                _ => LogLevel::Info,
-            };
-            log(&template_param(node, "message"), level, k.text("outputKey"))
-        }
-        "RegexExtract" => {
-            let input = template_param(node, "input");
-            let pattern = k.text("pattern").unwrap_or("");
-            let group = Literal::usize_unsuffixed(k.int("group").unwrap_or(0) as usize);
-            let key = match k.text("outputKey") {
-                Some(key) => quote! { Some(#key) },
-                None => quote! { None },
-            };
-            quote! { async { cx.regex_extract(#input, #pattern, #group, #key) } }
-        }
-        // Every catalog type is matched above; lowering produces no other `Configured` type.
-        other => {
-            let message = format!("wfc cannot compile `{other}` nodes yet");
-            quote! { compile_error!(#message) }
-        }
-    }
-}
-
 /// The condition a leading child of a `ReactiveSequence` re-checks.
 fn condition_of(node: &Node) -> Option<String> {
-    match (&node.kind, node.type_name.as_str()) {
-        (NodeKind::CheckCondition { condition }, _) => Some(condition.source.clone()),
-        (_, "AlwaysCondition") => Some("true".into()),
+    match &node.kind {
+        NodeKind::CheckCondition { condition } => Some(condition.source.clone()),
+        NodeKind::Succeed => Some("true".into()),
         _ => None,
-    }
-}
-
-/// The payload schema a waiting node checks: its own `schema`, else the declared signal's.
-pub fn signal_schema(flow: &Flow, node: &Node) -> Option<serde_json::Value> {
-    match node.kind.param("schema") {
-        Some(Param::Map(schema)) => Some(schema.to_json()),
-        _ => flow.signals.get(node.kind.text("signal")?).cloned(),
     }
 }

@@ -292,10 +292,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         }
     };
     let node_fns: Vec<TokenStream> = nodes.iter().map(|node| super::node::node_fn(flow, node, items)).collect();
-    let loops = nodes.iter().any(|n| {
-        matches!(n.kind, NodeKind::Loop(_))
-            || matches!(n.type_name.as_str(), "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure") && matches!(n.kind, NodeKind::Configured { .. })
-    });
+    let loops = nodes.iter().any(|n| matches!(n.kind, NodeKind::Loop(_) | NodeKind::Repeat(_)));
     let continuation = loops.then(|| {
         quote! {
             if let Some(next) = cx.continuation(&input) {
@@ -431,10 +428,8 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
 pub fn signals<'f>(flow: &'f Flow, nodes: &[&'f Node]) -> BTreeMap<&'f str, Option<serde_json::Value>> {
     let mut signals: BTreeMap<&str, Option<serde_json::Value>> = flow.signals.iter().map(|(name, schema)| (name.as_str(), Some(schema.clone()))).collect();
     for node in nodes {
-        if matches!(node.type_name.as_str(), "HumanApproval" | "WaitForSignal")
-            && let Some(name) = node.kind.text("signal")
-        {
-            let schema = super::node::signal_schema(flow, node);
+        if let NodeKind::WaitSignal(wait) = &node.kind {
+            let (name, schema) = (wait.signal.as_str(), wait.schema.clone());
             match signals.get_mut(name) {
                 // Nodes that disagree on the schema: each checks its own; the CLI checks none.
                 Some(known) if *known != schema => *known = None,

@@ -3,7 +3,7 @@
 //! nowhere to go, SQL with values spliced in).
 
 use super::Lowerer;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, one_of};
 use crate::model::Builtin;
 use crate::source::Span;
 use crate::syntax::{Kind, Value};
@@ -143,6 +143,46 @@ impl Lowerer<'_> {
                 .help("give one value per placeholder: `$1` is the first value of `parameters`"),
         );
         None
+    }
+
+    /// An HTTP request: a `url`, a known method, `body` or `json`, statuses that exist.
+    fn http_config(&mut self, config: &Value, type_span: Span) -> Option<()> {
+        self.required(config, "url", type_span)?;
+        if let Some(method) = config.get("method") {
+            let m = self.string(method)?;
+            const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+            if !METHODS.contains(&m.to_ascii_uppercase().as_str()) {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, method.span, format!("`{m}` is not an HTTP method"))
+                        .label("unknown method")
+                        .help(format!("use one of {}", one_of(METHODS))),
+                );
+                return None;
+            }
+        }
+        for key in ["headers", "query"] {
+            if let Some(v) = config.get(key) {
+                self.expect_map(v)?;
+            }
+        }
+        if let (Some(_), Some(json)) = (config.get("body"), config.get("json")) {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, json.span, "an HTTP request has `body` or `json`, not both")
+                    .label("second body")
+                    .help("`json` sends a JSON body; `body` sends text (or JSON for a map)"),
+            );
+            return None;
+        }
+        if let Some(expect) = config.get("expectStatus") {
+            let codes: Vec<&Value> = match &expect.kind {
+                Kind::Seq(items) => items.iter().collect(),
+                _ => vec![expect],
+            };
+            for code in codes {
+                self.uint(code, 100, 599)?;
+            }
+        }
+        Some(())
     }
 }
 

@@ -278,15 +278,42 @@ pub fn build(flow: &Flow) -> (Plan, Vec<Diagnostic>) {
 }
 
 /// How a node runs, from its kind.
-pub fn run_of(kind: &crate::model::NodeKind, type_name: &str) -> Run {
+pub fn run_of(kind: &crate::model::NodeKind) -> Run {
     use crate::model::NodeKind as K;
     match kind {
         K::Builtin { .. } | K::Activity { .. } => Run::Activity,
-        K::Delay { child: None, .. } => Run::Wait,
-        K::Configured { activity: true, .. } => Run::Activity,
-        K::Configured { children, .. } if children.is_empty() && matches!(type_name, "HumanApproval" | "WaitForSignal" | "Pause" | "WaitAction") => Run::Wait,
-        K::Log { .. } | K::SetVariable { .. } | K::Script { .. } | K::CheckCondition { .. } | K::Fail { .. } => Run::Workflow,
-        K::Configured { children, .. } if children.is_empty() => Run::Workflow,
-        _ => Run::Control,
+        K::Delay { child: None, .. } | K::WaitSignal(_) | K::Pause => Run::Wait,
+        K::Log { .. }
+        | K::SetVariable { .. }
+        | K::Script { .. }
+        | K::CheckCondition { .. }
+        | K::Fail { .. }
+        | K::Succeed
+        | K::Template { .. }
+        | K::JsonPath { .. }
+        | K::Counter { .. }
+        | K::RegexExtract { .. }
+        | K::Child { .. }
+        | K::SoftAssert(crate::model::Assertion::Condition(_)) => Run::Workflow,
+        K::Sequence(_)
+        | K::ReactiveSequence(_)
+        | K::Selector(_)
+        | K::Parallel { .. }
+        | K::Conditional { .. }
+        | K::GuardedConditional { .. }
+        | K::Switch { .. }
+        | K::Repeat(_)
+        | K::Recovery { .. }
+        | K::Timeout { .. }
+        | K::Retry { .. }
+        | K::Decorated { .. }
+        | K::Precondition { .. }
+        | K::SoftAssert(crate::model::Assertion::Child(_))
+        | K::Delay { child: Some(_), .. }
+        | K::Start
+        | K::Condition { .. }
+        | K::Router { .. }
+        | K::Loop(_)
+        | K::ParallelGroup(_) => Run::Control,
     }
 }

@@ -52,7 +52,7 @@ fn instantiate(graph: &Graph, out: &mut Expanded, template: usize, region: Regio
             role,
             region,
             span: node.span,
-            run: run_of(&node.kind, &node.type_name),
+            run: run_of(&node.kind),
             join: false,
         });
         steps.insert(m, step);

@@ -5,7 +5,7 @@
 //! equivalent graph give the same plan.
 
 use super::{EdgeKind, Plan, RegionIdx, RegionKind, Role, Step, StepIdx, run_of};
-use crate::model::{Node, NodeKind, Slot};
+use crate::model::{Decorator, Node, NodeKind};
 
 pub fn lower(name: &str, root: &Node) -> Plan {
     let mut plan = Plan { name: name.to_string(), ..Plan::default() };
@@ -32,7 +32,7 @@ fn node(plan: &mut Plan, node: &Node, region: RegionIdx) -> (StepIdx, Exits) {
         role: Role::Action,
         region,
         span: node.span,
-        run: run_of(&node.kind, &node.type_name),
+        run: run_of(&node.kind),
         join: false,
     });
     let children = node.children();
@@ -54,12 +54,44 @@ fn node(plan: &mut Plan, node: &Node, region: RegionIdx) -> (StepIdx, Exits) {
 
 fn region_kind(node: &Node) -> RegionKind {
     let type_name = node.type_name.clone();
-    match type_name.as_str() {
-        "ForEach" | "While" | "Repeat" | "KeepRunningUntilFailure" => RegionKind::Loop { description: type_name },
+    match &node.kind {
+        NodeKind::Repeat(_) => RegionKind::Loop { description: type_name },
         // The children's outputs are not all guaranteed when these succeed.
-        "Invert" | "ForceSuccess" | "ForceFailure" | "RunOnce" | "Precondition" | "SoftAssert" => RegionKind::Scope { type_name, transparent: false },
-        "Parallel" => RegionKind::Scope { transparent: matches!(node.kind, NodeKind::Parallel(_)), type_name },
-        _ => RegionKind::Scope { type_name, transparent: true },
+        NodeKind::Decorated { decorator: Decorator::Invert | Decorator::ForceSuccess | Decorator::ForceFailure | Decorator::RunOnce, .. }
+        | NodeKind::Precondition { .. }
+        | NodeKind::SoftAssert(_) => RegionKind::Scope { type_name, transparent: false },
+        // Only when every branch must succeed are all of them complete after it.
+        NodeKind::Parallel { children, quorum, .. } => RegionKind::Scope { transparent: quorum.successes as usize >= children.len(), type_name },
+        NodeKind::Sequence(_)
+        | NodeKind::ReactiveSequence(_)
+        | NodeKind::Selector(_)
+        | NodeKind::Conditional { .. }
+        | NodeKind::GuardedConditional { .. }
+        | NodeKind::Switch { .. }
+        | NodeKind::Recovery { .. }
+        | NodeKind::Timeout { .. }
+        | NodeKind::Retry { .. }
+        | NodeKind::Delay { .. }
+        | NodeKind::Builtin { .. }
+        | NodeKind::Activity { .. }
+        | NodeKind::Child { .. }
+        | NodeKind::WaitSignal(_)
+        | NodeKind::Pause
+        | NodeKind::Log { .. }
+        | NodeKind::SetVariable { .. }
+        | NodeKind::Script { .. }
+        | NodeKind::CheckCondition { .. }
+        | NodeKind::Succeed
+        | NodeKind::Fail { .. }
+        | NodeKind::Template { .. }
+        | NodeKind::JsonPath { .. }
+        | NodeKind::Counter { .. }
+        | NodeKind::RegexExtract { .. }
+        | NodeKind::Start
+        | NodeKind::Condition { .. }
+        | NodeKind::Router { .. }
+        | NodeKind::Loop(_)
+        | NodeKind::ParallelGroup(_) => RegionKind::Scope { type_name, transparent: true },
     }
 }
 
@@ -72,18 +104,14 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
             plan.edge(*from, to, kind.clone());
         }
     };
-    let slots = match &node.kind {
-        NodeKind::Configured { slots, .. } => slots.clone(),
-        _ => vec![Slot::Child; children.len()],
-    };
-    match (node.type_name.as_str(), &node.kind) {
-        ("Parallel", _) => {
+    match &node.kind {
+        NodeKind::Parallel { .. } => {
             for (entry, exits) in &lowered {
                 plan.edge(start, *entry, EdgeKind::Success);
                 link(plan, exits, end);
             }
         }
-        ("Selector" | "Fallback", _) => {
+        NodeKind::Selector(_) => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             for (i, (_, exits)) in lowered.iter().enumerate() {
                 link(plan, exits, end);
@@ -95,7 +123,7 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
                 }
             }
         }
-        (_, NodeKind::Conditional { .. }) => {
+        NodeKind::Conditional { .. } => {
             plan.edge(start, lowered[0].0, EdgeKind::Branch("then".into()));
             link(plan, &lowered[0].1, end);
             match lowered.get(1) {
@@ -106,7 +134,7 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
                 None => plan.edge(start, end, EdgeKind::Branch("else".into())),
             }
         }
-        ("Conditional", _) => {
+        NodeKind::GuardedConditional { .. } => {
             // btree's form: the first child is the condition; its outcome picks the branch.
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             let condition = &lowered[0].1;
@@ -124,20 +152,17 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
                 link(plan, exits, end);
             }
         }
-        ("Switch", _) => {
-            for ((entry, exits), slot) in lowered.iter().zip(&slots) {
-                let label = match slot {
-                    Slot::Case(value) => format!("case-{value}"),
-                    _ => "default".to_string(),
-                };
+        NodeKind::Switch { cases, default, .. } => {
+            let labels = cases.iter().map(|(value, _)| format!("case-{value}")).chain(default.as_ref().map(|_| "default".to_string()));
+            for ((entry, exits), label) in lowered.iter().zip(labels) {
                 plan.edge(start, *entry, EdgeKind::Branch(label));
                 link(plan, exits, end);
             }
-            if !slots.contains(&Slot::Default) {
+            if default.is_none() {
                 plan.edge(start, end, EdgeKind::Branch("default".into()));
             }
         }
-        ("Recovery", _) => {
+        NodeKind::Recovery { .. } => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             let after = lowered.get(2).map_or(end, |(finally, _)| *finally);
             link(plan, &lowered[0].1, after);
@@ -152,7 +177,35 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
             }
         }
         // Sequences, loops and decorators run their children in order.
-        _ => {
+        NodeKind::Sequence(_)
+        | NodeKind::ReactiveSequence(_)
+        | NodeKind::Repeat(_)
+        | NodeKind::Timeout { .. }
+        | NodeKind::Retry { .. }
+        | NodeKind::Decorated { .. }
+        | NodeKind::Precondition { .. }
+        | NodeKind::SoftAssert(_)
+        | NodeKind::Delay { .. }
+        | NodeKind::Builtin { .. }
+        | NodeKind::Activity { .. }
+        | NodeKind::Child { .. }
+        | NodeKind::WaitSignal(_)
+        | NodeKind::Pause
+        | NodeKind::Log { .. }
+        | NodeKind::SetVariable { .. }
+        | NodeKind::Script { .. }
+        | NodeKind::CheckCondition { .. }
+        | NodeKind::Succeed
+        | NodeKind::Fail { .. }
+        | NodeKind::Template { .. }
+        | NodeKind::JsonPath { .. }
+        | NodeKind::Counter { .. }
+        | NodeKind::RegexExtract { .. }
+        | NodeKind::Start
+        | NodeKind::Condition { .. }
+        | NodeKind::Router { .. }
+        | NodeKind::Loop(_)
+        | NodeKind::ParallelGroup(_) => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             for pair in lowered.windows(2) {
                 link(plan, &pair[0].1, pair[1].0);

@@ -278,7 +278,13 @@ async fn generation_timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("generation-timeout", "Timeout", 63);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 120000, &inner, generate_code(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(120000),
+                &inner,
+                generate_code(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }
@@ -533,7 +539,13 @@ async fn search_timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("search-timeout", "Timeout", 175);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 10000, &inner, execute_search(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(10000),
+                &inner,
+                execute_search(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }
@@ -737,7 +749,13 @@ async fn formatting_timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("formatting-timeout", "Timeout", 275);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 30000, &inner, format_response(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(30000),
+                &inner,
+                format_response(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }

@@ -157,7 +157,13 @@ async fn payment_timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("payment-timeout", "Timeout", 35);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 30000, &inner, payment_sequence(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(30000),
+                &inner,
+                payment_sequence(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }

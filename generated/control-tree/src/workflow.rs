@@ -769,7 +769,13 @@ async fn deadline(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("deadline", "Timeout", 127);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 300, &inner, too_slow(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(300),
+                &inner,
+                too_slow(&inner),
+            )
+            .await
     };
     match cx.node(&NODE, body).await {
         Err(failure) if !failure.cancelled => timed_out(&cx.with_error(&failure)).await,

@@ -158,7 +158,13 @@ async fn validation_timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("validation-timeout", "Timeout", 22);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 5000, &inner, validation_checks(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(5000),
+                &inner,
+                validation_checks(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }
@@ -238,7 +244,13 @@ async fn payment_timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("payment-timeout", "Timeout", 55);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 10000, &inner, payment_sequence(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(10000),
+                &inner,
+                payment_sequence(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }

@@ -111,7 +111,13 @@ async fn timeout(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::passing("timeout", "Timeout", 10);
     let body = async {
         let inner = cx.fork();
-        cx.timeout(&NODE, 5000, &inner, parallel_tasks(&inner)).await
+        cx.timeout(
+                &NODE,
+                ::std::time::Duration::from_millis(5000),
+                &inner,
+                parallel_tasks(&inner),
+            )
+            .await
     };
     cx.node(&NODE, body).await
 }
