@@ -72,7 +72,7 @@ fn measure(n: usize, generate: bool, graph: bool) {
     let text = if graph { graph_flow(n) } else { flow(n) };
     let source = SourceFile::new("scale.yaml", text);
     let started = Instant::now();
-    let checked = wfc::check(&source);
+    let checked = wfc::check(&source, &wfc::BuildOptions::default());
     let check_time = started.elapsed();
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics.first());
     let nodes = checked.flow.as_ref().map_or(0, |f| f.nodes().len());
@@ -85,7 +85,7 @@ fn measure(n: usize, generate: bool, graph: bool) {
     );
     if generate {
         let started = Instant::now();
-        let built = wfc::build(&source, RuntimeSource::Path("runtime".into())).expect("builds");
+        let built = wfc::build(&source, &wfc::BuildOptions::with_runtime(RuntimeSource::Path("runtime".into()))).expect("builds");
         let build_time = started.elapsed();
         let bytes: usize = built.files.iter().map(|f| f.contents.len()).sum();
         let _ = write!(line, ", check + generate {:>8.1} ms ({:.1} MiB of Rust)", build_time.as_secs_f64() * 1000.0, bytes as f64 / 1048576.0);
@@ -126,7 +126,7 @@ fn shapes() {
         let time = |n: usize| {
             let source = SourceFile::new("shape.yaml", hostile(shape, n));
             let started = Instant::now();
-            let checked = wfc::check(&source);
+            let checked = wfc::check(&source, &wfc::BuildOptions::default());
             if shape == "one-line" {
                 let _ = wfc::render::render(&source, &checked.diagnostics, true);
             }

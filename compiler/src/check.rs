@@ -24,8 +24,17 @@ use crate::syntax::{Kind, Value};
 /// Names every expression may read (`loop`, `parallel` and `error` only in their regions).
 pub const RESERVED: &[&str] = &["input", "workflow", "var", "nodes", "env", "loop", "parallel", "error"];
 
-/// Checks every expression of the flow against its plan.
-pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
+/// Which node outputs the flow's expressions read, and where: what liveness starts from.
+#[derive(Debug, Default)]
+pub struct Reads {
+    /// The step whose expression reads, and the node read.
+    pub at: Vec<(StepIdx, String)>,
+    /// Some expression reads `nodes`, every output at once.
+    pub everything: bool,
+}
+
+/// Checks every expression of the flow against its plan, and says which outputs they read.
+pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> (Vec<Diagnostic>, Reads) {
     let mut checker = Checker {
         source,
         scope: BTreeMap::new(),
@@ -38,6 +47,7 @@ pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
         input_schema: flow.input_schema.as_ref(),
         bound: BTreeMap::new(),
         suggestions_left: 200,
+        reads: Reads::default(),
     };
     checker.collect_names(flow);
     checker.bind_loop_names(flow);
@@ -51,7 +61,7 @@ pub fn check(source: &SourceFile, flow: &Flow, plan: &Plan) -> Vec<Diagnostic> {
         let end = plan.region(RegionIdx::WORKFLOW).end;
         checker.template_value(output, Place::Workflow, end);
     }
-    checker.diagnostics
+    (checker.diagnostics, checker.reads)
 }
 
 /// Where an expression is evaluated.
@@ -83,6 +93,7 @@ struct Checker<'a> {
     bound: BTreeMap<String, Vec<String>>,
     /// How many more unknown names get a "did you mean" suggestion.
     suggestions_left: usize,
+    reads: Reads,
 }
 
 impl Checker<'_> {
@@ -287,7 +298,13 @@ impl Checker<'_> {
 
     fn expr(&mut self, expr: &Expr, place: Place, at: StepIdx) {
         if expr.blackboard {
-            // btree's key form: the names are blackboard keys, looked up (and missing) at run time.
+            // btree's key form: the names are blackboard keys, looked up (and missing) at run
+            // time; one that is a node's name still reads its output.
+            for name in wfc_expr::parse_expr(&expr.source).map(|r| r.variables).unwrap_or_default() {
+                if let Some(node_id) = self.node_ids.get(&name) {
+                    self.reads.at.push((at, node_id.clone()));
+                }
+            }
             return;
         }
         let exact = expr.span.end - expr.span.start == expr.source.len();
@@ -342,7 +359,11 @@ impl Checker<'_> {
             }
             if let Some(node_id) = self.node_ids.get(name).cloned() {
                 self.completion(&node_id, name, &references.guarded, at, span);
+                self.reads.at.push((at, node_id));
                 continue;
+            }
+            if name == "nodes" {
+                self.reads.everything = true;
             }
             if RESERVED.contains(&name.as_ref()) || self.scope.contains_key(name) {
                 continue;

@@ -25,6 +25,34 @@ pub use codegen::{GeneratedFile, Options, RuntimeSource, Sibling};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{SourceFile, Span};
 
+/// What checking and building need beyond the flow's text: the one options struct of every
+/// entry point ([`check`], [`build`], [`generate`]).
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Activities declared outside the flow (`--registry FILE`), for node types the flow does
+    /// not declare itself.
+    pub registry: lower::Registry,
+    /// How the generated crate depends on `wfc-runtime`.
+    pub runtime: RuntimeSource,
+    /// The other flows of the same build, by workflow name (see [`Checked::sibling`]), so child
+    /// workflow calls to them are typed.
+    pub siblings: BTreeMap<String, Sibling>,
+}
+
+impl Default for BuildOptions {
+    /// No registry, no siblings, and the `wfc-runtime` release matching this compiler.
+    fn default() -> Self {
+        BuildOptions { registry: lower::Registry::new(), runtime: RuntimeSource::Version(env!("CARGO_PKG_VERSION").to_string()), siblings: BTreeMap::new() }
+    }
+}
+
+impl BuildOptions {
+    /// The defaults, with the generated crate depending on `runtime`.
+    pub fn with_runtime(runtime: RuntimeSource) -> Self {
+        BuildOptions { runtime, ..BuildOptions::default() }
+    }
+}
+
 /// The result of checking a flow: the model when there were no errors, and every diagnostic.
 #[derive(Debug)]
 pub struct Checked {
@@ -32,6 +60,8 @@ pub struct Checked {
     /// The execution plan, when the flow lowered far enough to construct one (it may be
     /// incomplete when there are errors).
     pub plan: Option<plan::Plan>,
+    /// After which node each output is dead (empty when the flow has errors).
+    pub releases: plan::liveness::Releases,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -39,19 +69,20 @@ impl Checked {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// What the other flows of one build know of this one: its name and [`Sibling`] facts.
+    /// `None` when it does not check.
+    pub fn sibling(&self) -> Option<(String, Sibling)> {
+        let flow = self.flow.as_ref()?;
+        Some((flow.name.clone(), Sibling { task_queue: flow.task_queue.clone(), input_schema: flow.input_schema.as_ref().map(syntax::Value::to_json) }))
+    }
 }
 
 /// Parses, lowers, plans and checks a flow, collecting every diagnostic.
-pub fn check(source: &SourceFile) -> Checked {
-    check_with(source, &lower::Registry::new())
-}
-
-/// [`check`], with activities declared in a registry (`--registry FILE`) for node types the
-/// flow does not declare itself.
-pub fn check_with(source: &SourceFile, registry: &lower::Registry) -> Checked {
+pub fn check(source: &SourceFile, options: &BuildOptions) -> Checked {
     let (value, mut diagnostics) = syntax::parse(&source.text);
-    let Some(value) = value else { return Checked { flow: None, plan: None, diagnostics } };
-    let (flow, lowered) = lower::lower(source, &value, registry);
+    let Some(value) = value else { return Checked { flow: None, plan: None, releases: Default::default(), diagnostics } };
+    let (flow, lowered) = lower::lower(source, &value, &options.registry);
     diagnostics.extend(lowered);
     // Lowering gives up only with a reason; should it not, `check` must still not say "ok"
     // for a document `build` cannot build.
@@ -63,12 +94,15 @@ pub fn check_with(source: &SourceFile, registry: &lower::Registry) -> Checked {
         );
     }
     let mut plan = None;
+    let mut reads = check::Reads::default();
     if let Some(flow) = &flow {
         let (built, planned) = plan::build(flow);
         let plan_ok = !planned.iter().any(Diagnostic::is_error);
         diagnostics.extend(planned);
         if plan_ok {
-            diagnostics.extend(check::check(source, flow, &built));
+            let (checked, read) = check::check(source, flow, &built);
+            diagnostics.extend(checked);
+            reads = read;
         }
         diagnostics.extend(codegen::schema_diagnostics(flow));
         plan = Some(built);
@@ -76,23 +110,20 @@ pub fn check_with(source: &SourceFile, registry: &lower::Registry) -> Checked {
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
     diagnostics.dedup();
     let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
-    Checked { flow, plan, diagnostics }
+    let releases = match (&flow, &plan) {
+        (Some(flow), Some(plan)) => plan::liveness::releases(flow, plan, &reads),
+        _ => Default::default(),
+    };
+    Checked { flow, plan, releases, diagnostics }
 }
 
-/// Reads a registry document (`activities:` as in a flow) for [`check_with`].
+/// Reads a registry document (`activities:` as in a flow) for [`BuildOptions::registry`].
 pub fn registry(source: &SourceFile) -> Result<lower::Registry, Vec<Diagnostic>> {
     let (value, mut diagnostics) = syntax::parse(&source.text);
     let Some(value) = value else { return Err(diagnostics) };
     let (registry, lowered) = lower::registry(source, &value);
     diagnostics.extend(lowered);
     if diagnostics.iter().any(Diagnostic::is_error) { Err(diagnostics) } else { Ok(registry) }
-}
-
-/// What the other flows of one `wfc build` know of this one: its name and [`Sibling`] facts.
-/// `None` when it does not check.
-pub fn sibling(source: &SourceFile, registry: &lower::Registry) -> Option<(String, Sibling)> {
-    let flow = check_with(source, registry).flow?;
-    Some((flow.name.clone(), Sibling { task_queue: flow.task_queue.clone(), input_schema: flow.input_schema.as_ref().map(syntax::Value::to_json) }))
 }
 
 /// A generated worker crate.
@@ -106,22 +137,16 @@ pub struct Built {
 }
 
 /// Checks a flow and generates its worker crate. Errors come back as diagnostics.
-pub fn build(source: &SourceFile, runtime: RuntimeSource) -> Result<Built, Vec<Diagnostic>> {
-    build_with(source, runtime, &lower::Registry::new())
+pub fn build(source: &SourceFile, options: &BuildOptions) -> Result<Built, Vec<Diagnostic>> {
+    generate(source, check(source, options), options)
 }
 
-/// [`build`], with a registry of activities (see [`check_with`]).
-pub fn build_with(source: &SourceFile, runtime: RuntimeSource, registry: &lower::Registry) -> Result<Built, Vec<Diagnostic>> {
-    build_among(source, runtime, registry, &BTreeMap::new())
-}
-
-/// [`build_with`], knowing the other flows built together (see [`sibling`]), so child
-/// workflow calls to them are typed.
-pub fn build_among(source: &SourceFile, runtime: RuntimeSource, registry: &lower::Registry, siblings: &BTreeMap<String, Sibling>) -> Result<Built, Vec<Diagnostic>> {
-    let checked = check_with(source, registry);
+/// Generates the worker crate of a flow already checked (a multi-flow build checks each flow
+/// once, then generates each knowing the others).
+pub fn generate(source: &SourceFile, checked: Checked, options: &BuildOptions) -> Result<Built, Vec<Diagnostic>> {
     let Some(flow) = checked.flow else { return Err(checked.diagnostics) };
     let plan = checked.plan.unwrap_or_default();
-    let options = Options { siblings: siblings.clone(), ..Options::new(source, runtime) };
-    let files = codegen::generate(&flow, &plan, &options)?;
+    let codegen_options = Options { siblings: options.siblings.clone(), ..Options::new(source, options.runtime.clone()) };
+    let files = codegen::generate(&flow, &plan, &checked.releases, &codegen_options)?;
     Ok(Built { name: flow.name, files, warnings: checked.diagnostics })
 }

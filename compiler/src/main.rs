@@ -166,7 +166,7 @@ fn plan(path: &Path, format: PlanFormat, registry: &wfc::lower::Registry) -> Exi
         Ok(s) => s,
         Err(code) => return code,
     };
-    let checked = wfc::check_with(&source, registry);
+    let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
     report(&source, &checked.diagnostics);
     let has_errors = checked.has_errors();
     let (Some(plan), false) = (checked.plan, has_errors) else { return ExitCode::from(INVALID_FLOW) };
@@ -187,7 +187,7 @@ fn check(flows: &[PathBuf], registry: &wfc::lower::Registry) -> ExitCode {
             Ok(s) => s,
             Err(code) => return code,
         };
-        let checked = wfc::check_with(&source, registry);
+        let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
         report(&source, &checked.diagnostics);
         failed |= checked.has_errors();
         if !checked.has_errors() {
@@ -207,19 +207,22 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
             Err(code) => return code,
         }
     }
-    // Flows built together know each other, so child workflow calls between them are typed.
-    let checked: Vec<(&PathBuf, (String, wfc::Sibling))> = sources.iter().filter_map(|(path, source)| Some((*path, wfc::sibling(source, registry)?))).collect();
+    // Each flow is checked once; flows built together know each other, so child workflow
+    // calls between them are typed.
+    let mut options = wfc::BuildOptions { registry: registry.clone(), runtime: runtime.clone(), ..Default::default() };
+    let checked: Vec<wfc::Checked> = sources.iter().map(|(_, source)| wfc::check(source, &options)).collect();
     // Two flows of one name would write the same crate, one over the other.
     let mut names = std::collections::BTreeMap::new();
-    for (path, (name, _)) in &checked {
+    for ((path, _), checked) in sources.iter().zip(&checked) {
+        let Some((name, sibling)) = checked.sibling() else { continue };
         if let Some(first) = names.insert(name.clone(), path.display().to_string()) {
             eprintln!("error: {} and {first} are both named `{name}`: their crates would overwrite each other; rename one", path.display());
             return ExitCode::from(INVALID_FLOW);
         }
+        options.siblings.insert(name, sibling);
     }
-    let siblings = checked.into_iter().map(|(_, sibling)| sibling).collect();
-    for (path, source) in sources {
-        let built = match wfc::build_among(&source, runtime.clone(), registry, &siblings) {
+    for ((path, source), checked) in sources.into_iter().zip(checked) {
+        let built = match wfc::generate(&source, checked, &options) {
             Ok(built) => built,
             Err(diagnostics) => {
                 report(&source, &diagnostics);

@@ -512,6 +512,48 @@ impl Node {
         out
     }
 
+    /// A composite whose output is one of its children's: it is not kept a second time.
+    pub fn passes_output(&self) -> bool {
+        match &self.kind {
+            NodeKind::Sequence(_)
+            | NodeKind::ReactiveSequence(_)
+            | NodeKind::Selector(_)
+            | NodeKind::Conditional { .. }
+            | NodeKind::GuardedConditional { .. }
+            | NodeKind::Switch { .. }
+            | NodeKind::Recovery { .. }
+            | NodeKind::Timeout { .. }
+            | NodeKind::Retry { .. }
+            | NodeKind::Decorated { .. }
+            | NodeKind::Precondition { .. }
+            | NodeKind::Delay { child: Some(_), .. } => true,
+            NodeKind::Parallel { .. }
+            | NodeKind::Repeat(_)
+            | NodeKind::SoftAssert(_)
+            | NodeKind::Delay { child: None, .. }
+            | NodeKind::Builtin { .. }
+            | NodeKind::Activity { .. }
+            | NodeKind::Child { .. }
+            | NodeKind::WaitSignal(_)
+            | NodeKind::Pause
+            | NodeKind::Log { .. }
+            | NodeKind::SetVariable { .. }
+            | NodeKind::Script { .. }
+            | NodeKind::CheckCondition { .. }
+            | NodeKind::Succeed
+            | NodeKind::Fail { .. }
+            | NodeKind::Template { .. }
+            | NodeKind::JsonPath { .. }
+            | NodeKind::Counter { .. }
+            | NodeKind::RegexExtract { .. }
+            | NodeKind::Start
+            | NodeKind::Condition { .. }
+            | NodeKind::Router { .. }
+            | NodeKind::Loop(_)
+            | NodeKind::ParallelGroup(_) => false,
+        }
+    }
+
     /// True when the node runs as an activity on a worker (its configuration may read `env.*`).
     pub fn is_activity(&self) -> bool {
         matches!(self.kind, NodeKind::Builtin { .. } | NodeKind::Activity { .. })

@@ -21,16 +21,24 @@ pub struct NodeInfo {
     /// Whether the output is kept in the flow state for expressions and the result. Composites
     /// that only pass a child's output through do not keep a second copy.
     pub keep: bool,
+    /// Outputs nothing can read once this node has ended (the compiler's liveness analysis):
+    /// they are dropped from the flow state then, and not carried by continue-as-new.
+    pub releases: &'static [&'static str],
 }
 
 impl NodeInfo {
     pub const fn new(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: true }
+        NodeInfo { id, kind, line, keep: true, releases: &[] }
     }
 
     /// A composite whose output is one of its children's, not kept twice.
     pub const fn passing(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: false }
+        NodeInfo { id, kind, line, keep: false, releases: &[] }
+    }
+
+    /// This node, releasing these outputs when it ends.
+    pub const fn releasing(self, releases: &'static [&'static str]) -> Self {
+        NodeInfo { releases, ..self }
     }
 }
 
@@ -168,6 +176,8 @@ pub struct FlowState {
     input: Value,
     workflow: Value,
     outputs: BTreeMap<String, Value>,
+    /// Nodes whose output was dropped because nothing could read it any more.
+    released: BTreeSet<String>,
     variables: BTreeMap<String, Value>,
     states: BTreeMap<String, NodeState>,
     /// Why each failed node failed, so a continued run can give the same answer.
@@ -193,6 +203,8 @@ pub struct FlowState {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resume {
     pub outputs: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub released: BTreeSet<String>,
     pub variables: BTreeMap<String, Value>,
     pub states: BTreeMap<String, NodeState>,
     pub failures: BTreeMap<String, Failure>,
@@ -232,6 +244,9 @@ pub struct Status {
     #[serde(default)]
     pub continued: u32,
     pub outputs: BTreeMap<String, Value>,
+    /// Nodes that completed but whose output was released: nothing could read it any more.
+    #[serde(default)]
+    pub released: Vec<String>,
     pub variables: BTreeMap<String, Value>,
     pub failure: Option<Failure>,
 }
@@ -253,6 +268,7 @@ impl FlowState {
     /// the nodes it finished answer with their old result instead of running.
     pub fn restore(&mut self, resume: Resume) {
         self.outputs = resume.outputs;
+        self.released = resume.released;
         self.variables = resume.variables;
         self.progress = resume.progress;
         self.once = resume.once;
@@ -265,6 +281,7 @@ impl FlowState {
     pub fn snapshot(&self) -> Resume {
         Resume {
             outputs: self.outputs.clone(),
+            released: self.released.clone(),
             variables: self.variables.clone(),
             states: self.states.clone(),
             failures: self.failures.clone(),
@@ -356,14 +373,26 @@ impl FlowState {
         self.states.insert(node.id.to_string(), NodeState::Running);
     }
 
-    /// Records a node's end; an output too large for `maxOutputBytes` fails the node.
+    /// Records a node's end; an output too large for `maxOutputBytes` fails the node. The
+    /// outputs nothing can read after this node are released.
     pub fn exit(&mut self, node: &NodeInfo, result: Result<Value, Failure>) -> NodeResult {
         let result = result.and_then(|output| self.check_size(output));
+        let result = self.record(node, result);
+        for id in node.releases {
+            if self.outputs.remove(*id).is_some() {
+                self.released.insert((*id).to_string());
+            }
+        }
+        result
+    }
+
+    fn record(&mut self, node: &NodeInfo, result: NodeResult) -> NodeResult {
         match result {
             Ok(output) => {
                 self.states.insert(node.id.to_string(), NodeState::Completed);
                 if node.keep && !output.is_null() {
                     self.outputs.insert(node.id.to_string(), output.clone());
+                    self.released.remove(node.id);
                 }
                 Ok(output)
             }
@@ -453,6 +482,7 @@ impl FlowState {
             rejected: self.mailbox.rejected(),
             continued: self.continued,
             outputs: self.outputs.clone(),
+            released: self.released.iter().cloned().collect(),
             variables: self.variables.clone(),
             failure: self.failure.clone(),
         }

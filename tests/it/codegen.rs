@@ -30,9 +30,9 @@ fn source(sample: &str) -> SourceFile {
 /// Generates a sample's crate as the CLI does from the repository root, with every sample built
 /// together (so child workflow calls between samples are typed).
 fn generate(sample: &str) -> (String, Vec<wfc::GeneratedFile>) {
-    let registry = wfc::lower::Registry::new();
-    let siblings = samples().iter().filter_map(|s| wfc::sibling(&source(s), &registry)).collect();
-    let built = wfc::build_among(&source(sample), runtime(), &registry, &siblings).unwrap_or_else(|d| panic!("{sample} does not build: {d:#?}"));
+    let mut options = wfc::BuildOptions::with_runtime(runtime());
+    options.siblings = samples().iter().filter_map(|s| wfc::check(&source(s), &options).sibling()).collect();
+    let built = wfc::build(&source(sample), &options).unwrap_or_else(|d| panic!("{sample} does not build: {d:#?}"));
     (built.name, built.files)
 }
 
@@ -70,7 +70,7 @@ fn a_one_node_change_gives_a_small_local_diff() {
     let text = std::fs::read_to_string(repo_root().join(path)).expect("sample");
     let changed = text.replace("Free-tier user", "Free user");
     assert_ne!(text, changed);
-    let build = |t: &str| wfc::build(&SourceFile::new(path, t), runtime()).expect("builds").files;
+    let build = |t: &str| wfc::build(&SourceFile::new(path, t), &wfc::BuildOptions::with_runtime(runtime())).expect("builds").files;
     let (before, after) = (build(&text), build(&changed));
     // Lines of the new output that the old one does not have, counted with multiplicity.
     let mut added = 0;
@@ -104,12 +104,12 @@ root:
       config:
         message: "\"#); panic!(); (r#\" {{ input.x }}"
 "##;
-    let built = wfc::build(&SourceFile::new("injection.yaml", flow), runtime());
+    let built = wfc::build(&SourceFile::new("injection.yaml", flow), &wfc::BuildOptions::with_runtime(runtime()));
     // The id `r#fn` is not a valid node id, so this flow is rejected; with a valid id the
     // hostile strings must survive as literals.
     assert!(built.is_err());
     let flow = flow.replace("\"r#fn\"", "main");
-    let built = wfc::build(&SourceFile::new("injection.yaml", flow), runtime()).expect("builds");
+    let built = wfc::build(&SourceFile::new("injection.yaml", flow), &wfc::BuildOptions::with_runtime(runtime())).expect("builds");
     let workflow = built.files.iter().find(|f| f.path == "src/workflow.rs").expect("workflow.rs");
     let parsed = syn::parse_file(&workflow.contents).expect("generated code parses");
     let fns: Vec<String> = parsed.items.iter().filter_map(|i| if let syn::Item::Fn(f) = i { Some(f.sig.ident.to_string()) } else { None }).collect();
@@ -126,7 +126,7 @@ fn no_panic_on_mangled_input() {
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         for &cut in &cuts {
             tried += 1;
-            let _ = wfc::build(&SourceFile::new("cut.yaml", &text[..cut]), runtime());
+            let _ = wfc::build(&SourceFile::new("cut.yaml", &text[..cut]), &wfc::BuildOptions::with_runtime(runtime()));
             // A cheap deterministic mutation: replace one character with a YAML metacharacter.
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -136,7 +136,7 @@ fn no_panic_on_mangled_input() {
             let mut mutated = text[..cut].to_string();
             mutated.push_str(piece);
             mutated.push_str(&text[cut..]);
-            let _ = wfc::build(&SourceFile::new("mutated.yaml", mutated), runtime());
+            let _ = wfc::build(&SourceFile::new("mutated.yaml", mutated), &wfc::BuildOptions::with_runtime(runtime()));
             tried += 1;
         }
     }

@@ -13,9 +13,9 @@ fn the_btree_examples_pass_check_unmodified() {
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable");
         let source = SourceFile::new(path.display().to_string(), text);
-        let checked = wfc::check(&source);
+        let checked = wfc::check(&source, &wfc::BuildOptions::default());
         assert!(checked.diagnostics.is_empty(), "{}: {:#?}", path.display(), checked.diagnostics);
-        let built = wfc::build(&source, wfc::RuntimeSource::Path("runtime".into()));
+        let built = wfc::build(&source, &wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into())));
         assert!(built.is_ok(), "{}: {:#?}", path.display(), built.err());
     }
 }

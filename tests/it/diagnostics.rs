@@ -15,17 +15,17 @@ fn check(file_name: &str) -> Code {
     let source = SourceFile::new(path, text);
     let code = Code::ALL.iter().copied().find(|c| file_name.starts_with(c.as_str())).unwrap_or_else(|| panic!("{file_name}: no code prefix"));
     let warning = code.as_str().starts_with('W');
-    let diagnostics = match wfc::build(&source, wfc::RuntimeSource::Path("runtime".into())) {
+    let diagnostics = match wfc::build(&source, &wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into()))) {
         Ok(built) => {
             assert!(warning, "{file_name}: builds, with {:?}", built.warnings);
             built.warnings
         }
         // A warning fixture may use a form this version does not build (a graph): its
         // warnings come from checking.
-        Err(_) if warning => wfc::check(&source).diagnostics,
+        Err(_) if warning => wfc::check(&source, &wfc::BuildOptions::default()).diagnostics,
         Err(diagnostics) => diagnostics,
     };
-    let checked = wfc::Checked { flow: None, plan: None, diagnostics };
+    let checked = wfc::Checked { flow: None, plan: None, releases: Default::default(), diagnostics };
     assert!(warning || checked.has_errors(), "{file_name}: no error");
     assert!(checked.diagnostics.iter().any(|d| d.code == code), "{file_name}: expected {}, got {:#?}", code.as_str(), checked.diagnostics);
     for d in &checked.diagnostics {
@@ -200,7 +200,7 @@ fn invalid_uses_of_every_kind_of_node_are_pointed_at() {
         ("name: n\nnodes: [{id: a, type: ProcessPayment}]", Code::UnknownNodeType),
     ];
     for (flow, code) in cases {
-        let checked = wfc::check(&SourceFile::new("case.yaml", *flow));
+        let checked = wfc::check(&SourceFile::new("case.yaml", *flow), &wfc::BuildOptions::default());
         assert!(checked.diagnostics.iter().any(|d| d.code == *code), "{flow}\nexpected {}, got {:#?}", code.as_str(), checked.diagnostics);
     }
 }

@@ -22,7 +22,7 @@ fn diagnostics_reference() -> String {
             let path = format!("tests/fixtures/invalid/{name}");
             let text = std::fs::read_to_string(repo_root().join(&path)).expect("fixture");
             let source = SourceFile::new(path, text.clone());
-            let rendered = render::render(&source, &wfc::check(&source).diagnostics, true);
+            let rendered = render::render(&source, &wfc::check(&source, &wfc::BuildOptions::default()).diagnostics, true);
             page.push_str(&format!("\n```yaml\n{}\n```\n\n```text\n{}\n```\n", text.trim_end(), rendered.trim_end()));
         }
     }

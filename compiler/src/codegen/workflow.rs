@@ -32,6 +32,8 @@ pub struct Items {
     subtrees: BTreeMap<String, std::ops::Range<usize>>,
     /// The other flows of the same `wfc build`, for typed child workflow calls.
     pub siblings: BTreeMap<String, super::Sibling>,
+    /// Node id → the outputs released when it ends (`plan::liveness`).
+    pub releases: crate::plan::liveness::Releases,
 }
 
 /// Names a node fn must not take, because the workflow module already uses them: the runtime
@@ -212,6 +214,7 @@ impl Items {
             cases,
             subtrees,
             siblings: BTreeMap::new(),
+            releases: BTreeMap::new(),
         }
     }
 

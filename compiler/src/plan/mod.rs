@@ -13,6 +13,7 @@
 
 pub mod edges;
 pub mod facts;
+pub mod liveness;
 pub mod loops;
 pub mod nodes;
 pub mod path;

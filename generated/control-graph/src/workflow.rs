@@ -438,14 +438,15 @@ async fn until_three_body(cx: &Cx<'_>) -> NodeResult {
 
 /// `start`: Start (line 16).
 async fn start(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("start", "Start", 16);
+    const NODE: NodeInfo = NodeInfo::new("start", "Start", 16).releasing(&["start"]);
     let body = async { cx.succeed() };
     cx.node(&NODE, body).await
 }
 
 /// `scenario`: Switch (line 17).
 async fn scenario(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("scenario", "Switch", 17);
+    const NODE: NodeInfo = NodeInfo::new("scenario", "Switch", 17)
+        .releasing(&["scenario"]);
     let body = async {
         cx.route("input.case", &["dag", "loops", "parallel", "parallel", "errors"])
     };
@@ -454,7 +455,7 @@ async fn scenario(cx: &Cx<'_>) -> NodeResult {
 
 /// `tier`: Condition (line 19).
 async fn tier(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("tier", "Condition", 19);
+    const NODE: NodeInfo = NodeInfo::new("tier", "Condition", 19).releasing(&["tier"]);
     let body = async {
         cx.branch(
             &[
@@ -468,21 +469,22 @@ async fn tier(cx: &Cx<'_>) -> NodeResult {
 
 /// `gold`: SetVariable (line 25).
 async fn gold(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("gold", "SetVariable", 25);
+    const NODE: NodeInfo = NodeInfo::new("gold", "SetVariable", 25).releasing(&["gold"]);
     let body = async { cx.set_variable("level", Template::Text("gold")) };
     cx.node(&NODE, body).await
 }
 
 /// `basic`: SetVariable (line 26).
 async fn basic(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("basic", "SetVariable", 26);
+    const NODE: NodeInfo = NodeInfo::new("basic", "SetVariable", 26)
+        .releasing(&["basic"]);
     let body = async { cx.set_variable("level", Template::Text("basic")) };
     cx.node(&NODE, body).await
 }
 
 /// `settle`: Script (line 27).
 async fn settle(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("settle", "Script", 27);
+    const NODE: NodeInfo = NodeInfo::new("settle", "Script", 27).releasing(&["settle"]);
     let body = async { cx.script(&[("done", "true")]) };
     cx.node(&NODE, body).await
 }
@@ -509,14 +511,14 @@ async fn squares(cx: &Cx<'_>) -> NodeResult {
 
 /// `square`: Script (line 30).
 async fn square(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("square", "Script", 30);
+    const NODE: NodeInfo = NodeInfo::new("square", "Script", 30).releasing(&["square"]);
     let body = async { cx.script(&[("sq", "loop.item * loop.item")]) };
     cx.node(&NODE, body).await
 }
 
 /// `twice`: Loop (line 31).
 async fn twice(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("twice", "Loop", 31);
+    const NODE: NodeInfo = NodeInfo::new("twice", "Loop", 31).releasing(&["twice"]);
     let body = cx
         .repeat(
             &NODE,
@@ -536,21 +538,23 @@ async fn twice(cx: &Cx<'_>) -> NodeResult {
 
 /// `count-inner`: CounterAction (line 32).
 async fn count_inner(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("count-inner", "CounterAction", 32);
+    const NODE: NodeInfo = NodeInfo::new("count-inner", "CounterAction", 32)
+        .releasing(&["count-inner"]);
     let body = async { cx.counter("inner", 1.0) };
     cx.node(&NODE, body).await
 }
 
 /// `zero`: SetVariable (line 33).
 async fn zero(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("zero", "SetVariable", 33);
+    const NODE: NodeInfo = NodeInfo::new("zero", "SetVariable", 33).releasing(&["zero"]);
     let body = async { cx.set_variable("w", Template::Json(r#"0"#)) };
     cx.node(&NODE, body).await
 }
 
 /// `until-three`: Loop (line 34).
 async fn until_three(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("until-three", "Loop", 34);
+    const NODE: NodeInfo = NodeInfo::new("until-three", "Loop", 34)
+        .releasing(&["until-three"]);
     let body = cx
         .repeat(
             &NODE,
@@ -570,14 +574,15 @@ async fn until_three(cx: &Cx<'_>) -> NodeResult {
 
 /// `bump`: Script (line 35).
 async fn bump(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("bump", "Script", 35);
+    const NODE: NodeInfo = NodeInfo::new("bump", "Script", 35).releasing(&["bump"]);
     let body = async { cx.script(&[("w", "w + 1")]) };
     cx.node(&NODE, body).await
 }
 
 /// `loop-results`: SetVariable (line 36).
 async fn loop_results(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("loop-results", "SetVariable", 36);
+    const NODE: NodeInfo = NodeInfo::new("loop-results", "SetVariable", 36)
+        .releasing(&["squares", "loop-results"]);
     let body = async { cx.set_variable("squared", Template::Text("{{ squares }}")) };
     cx.node(&NODE, body).await
 }
@@ -621,14 +626,16 @@ async fn tens(cx: &Cx<'_>) -> NodeResult {
 
 /// `times-ten`: Script (line 41).
 async fn times_ten(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("times-ten", "Script", 41);
+    const NODE: NodeInfo = NodeInfo::new("times-ten", "Script", 41)
+        .releasing(&["times-ten"]);
     let body = async { cx.script(&[("v", "parallel.currentItem * 10")]) };
     cx.node(&NODE, body).await
 }
 
 /// `fan-results`: SetVariable (line 42).
 async fn fan_results(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("fan-results", "SetVariable", 42);
+    const NODE: NodeInfo = NodeInfo::new("fan-results", "SetVariable", 42)
+        .releasing(&["copies", "tens", "fan-results"]);
     let body = async {
         cx.set_variable("fanned", Template::Text("{{ copies }} {{ tens }}"))
     };
@@ -637,21 +644,23 @@ async fn fan_results(cx: &Cx<'_>) -> NodeResult {
 
 /// `broken`: Fail (line 44).
 async fn broken(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("broken", "Fail", 44);
+    const NODE: NodeInfo = NodeInfo::new("broken", "Fail", 44).releasing(&["broken"]);
     let body = async { cx.fail(Template::Text("routed failure")) };
     cx.node(&NODE, body).await
 }
 
 /// `unreachable-success`: SetVariable (line 45).
 async fn unreachable_success(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("unreachable-success", "SetVariable", 45);
+    const NODE: NodeInfo = NodeInfo::new("unreachable-success", "SetVariable", 45)
+        .releasing(&["unreachable-success"]);
     let body = async { cx.set_variable("never", Template::Json(r#"true"#)) };
     cx.node(&NODE, body).await
 }
 
 /// `recover`: Script (line 46).
 async fn recover(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("recover", "Script", 46);
+    const NODE: NodeInfo = NodeInfo::new("recover", "Script", 46)
+        .releasing(&["recover"]);
     let body = async {
         cx.script(&[("recovered", "error.message + ' from ' + error.node")])
     };

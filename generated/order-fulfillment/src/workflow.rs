@@ -125,7 +125,7 @@ async fn fulfil(cx: &Cx<'_>) -> NodeResult {
 ///
 /// Price the order
 async fn price(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("price", "Script", 46);
+    const NODE: NodeInfo = NodeInfo::new("price", "Script", 46).releasing(&["price"]);
     let body = async {
         cx.script(
             &[
@@ -154,7 +154,8 @@ async fn credit_check(cx: &Cx<'_>) -> NodeResult {
 
 /// `over-limit`: Fail (line 59).
 async fn over_limit(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("over-limit", "Fail", 59);
+    const NODE: NodeInfo = NodeInfo::new("over-limit", "Fail", 59)
+        .releasing(&["over-limit"]);
     let body = async {
         cx.fail(
             Template::Text(
@@ -167,14 +168,16 @@ async fn over_limit(cx: &Cx<'_>) -> NodeResult {
 
 /// `mark-approved`: SetVariable (line 63).
 async fn mark_approved(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("mark-approved", "SetVariable", 63);
+    const NODE: NodeInfo = NodeInfo::new("mark-approved", "SetVariable", 63)
+        .releasing(&["mark-approved"]);
     let body = async { cx.set_variable("status", Template::Text("approved")) };
     cx.node(&NODE, body).await
 }
 
 /// `charge-and-reserve`: Parallel (line 68).
 async fn charge_and_reserve(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("charge-and-reserve", "Parallel", 68);
+    const NODE: NodeInfo = NodeInfo::new("charge-and-reserve", "Parallel", 68)
+        .releasing(&["charge-and-reserve"]);
     let body = cx
         .parallel(
             Fan {
@@ -262,7 +265,8 @@ async fn hold(cx: &Cx<'_>) -> NodeResult {
 
 /// `mark-shipped`: SetVariable (line 91).
 async fn mark_shipped(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("mark-shipped", "SetVariable", 91);
+    const NODE: NodeInfo = NodeInfo::new("mark-shipped", "SetVariable", 91)
+        .releasing(&["mark-shipped"]);
     let body = async {
         cx.set_variable(
             "status",

@@ -126,7 +126,7 @@ async fn purchase(cx: &Cx<'_>) -> NodeResult {
 
 /// `ask`: Log (line 28).
 async fn ask(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("ask", "Log", 28);
+    const NODE: NodeInfo = NodeInfo::new("ask", "Log", 28).releasing(&["ask"]);
     let body = async {
         cx.log(
             Level::Info,
@@ -172,14 +172,15 @@ async fn hold(cx: &Cx<'_>) -> NodeResult {
 
 /// `review-hold`: Pause (line 36).
 async fn review_hold(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("review-hold", "Pause", 36);
+    const NODE: NodeInfo = NodeInfo::new("review-hold", "Pause", 36)
+        .releasing(&["review-hold"]);
     let body = cx.pause(&NODE);
     cx.node(&NODE, body).await
 }
 
 /// `decide`: Script (line 37).
 async fn decide(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("decide", "Script", 37);
+    const NODE: NodeInfo = NodeInfo::new("decide", "Script", 37).releasing(&["decide"]);
     let body = async {
         cx.script(
             &[

@@ -139,7 +139,8 @@ async fn reports(cx: &Cx<'_>) -> NodeResult {
 
 /// `team-report`: SubWorkflow (line 22).
 async fn team_report(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("team-report", "SubWorkflow", 22);
+    const NODE: NodeInfo = NodeInfo::new("team-report", "SubWorkflow", 22)
+        .releasing(&["team-report"]);
     let body = {
         const CHILD: ChildFlow = ChildFlow {
             workflow: "daily-report",
@@ -157,7 +158,8 @@ async fn team_report(cx: &Cx<'_>) -> NodeResult {
 
 /// `bad-request`: SubTree (line 23).
 async fn bad_request(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("bad-request", "SubTree", 23);
+    const NODE: NodeInfo = NodeInfo::new("bad-request", "SubTree", 23)
+        .releasing(&["bad-request"]);
     let body = {
         const CHILD: ChildFlow = ChildFlow {
             workflow: "purchase-approval",
@@ -184,14 +186,16 @@ async fn bad_request(cx: &Cx<'_>) -> NodeResult {
 
 /// `bad-request-failed`: Script (line 26).
 async fn bad_request_failed(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("bad-request-failed", "Script", 26);
+    const NODE: NodeInfo = NodeInfo::new("bad-request-failed", "Script", 26)
+        .releasing(&["bad-request-failed"]);
     let body = async { cx.script(&[("rejected", "error.message")]) };
     cx.node(&NODE, body).await
 }
 
 /// `strict-check`: SubWorkflow (line 27).
 async fn strict_check(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("strict-check", "SubWorkflow", 27);
+    const NODE: NodeInfo = NodeInfo::new("strict-check", "SubWorkflow", 27)
+        .releasing(&["strict-check"]);
     let body = {
         const CHILD: ChildFlow = ChildFlow {
             workflow: "control-tree",
@@ -214,7 +218,8 @@ async fn strict_check(cx: &Cx<'_>) -> NodeResult {
 
 /// `strict-failed`: Script (line 30).
 async fn strict_failed(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("strict-failed", "Script", 30);
+    const NODE: NodeInfo = NodeInfo::new("strict-failed", "Script", 30)
+        .releasing(&["strict-failed"]);
     let body = async { cx.script(&[("childFailed", "error.message")]) };
     cx.node(&NODE, body).await
 }

@@ -206,7 +206,8 @@ async fn file_issue(cx: &Cx<'_>) -> NodeResult {
 
 /// `alert-team`: SlackMessage (line 58).
 async fn alert_team(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("alert-team", "SlackMessage", 58);
+    const NODE: NodeInfo = NodeInfo::new("alert-team", "SlackMessage", 58)
+        .releasing(&["alert-team"]);
     let body = cx
         .builtin(
             &NODE,
@@ -236,7 +237,8 @@ async fn slack_failed(cx: &Cx<'_>) -> NodeResult {
 
 /// `answer-customer`: EmailSend (line 67).
 async fn answer_customer(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("answer-customer", "EmailSend", 67);
+    const NODE: NodeInfo = NodeInfo::new("answer-customer", "EmailSend", 67)
+        .releasing(&["answer-customer"]);
     let body = cx
         .builtin(
             &NODE,

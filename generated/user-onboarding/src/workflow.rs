@@ -132,7 +132,8 @@ async fn onboard(cx: &Cx<'_>) -> NodeResult {
 ///
 /// Validate the email address
 async fn validate_email(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("validate-email", "CheckCondition", 34);
+    const NODE: NodeInfo = NodeInfo::new("validate-email", "CheckCondition", 34)
+        .releasing(&["validate-email"]);
     let body = async {
         cx.check("input.email.contains(\"@\") && size(input.email) > 3")
     };
@@ -141,7 +142,7 @@ async fn validate_email(cx: &Cx<'_>) -> NodeResult {
 
 /// `announce`: Log (line 39).
 async fn announce(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("announce", "Log", 39);
+    const NODE: NodeInfo = NodeInfo::new("announce", "Log", 39).releasing(&["announce"]);
     let body = async {
         cx.log(
             Level::Info,
@@ -189,7 +190,8 @@ async fn create_user(cx: &Cx<'_>) -> NodeResult {
 
 /// `provision`: Parallel (line 55).
 async fn provision(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("provision", "Parallel", 55);
+    const NODE: NodeInfo = NodeInfo::new("provision", "Parallel", 55)
+        .releasing(&["provision"]);
     let body = cx
         .parallel(
             Fan {
@@ -214,7 +216,8 @@ async fn provision(cx: &Cx<'_>) -> NodeResult {
 
 /// `create-workspace`: HttpRequest (line 59).
 async fn create_workspace(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("create-workspace", "HttpRequest", 59);
+    const NODE: NodeInfo = NodeInfo::new("create-workspace", "HttpRequest", 59)
+        .releasing(&["create-workspace"]);
     let body = cx
         .builtin(
             &NODE,
@@ -276,7 +279,8 @@ async fn paid_plan(cx: &Cx<'_>) -> NodeResult {
 
 /// `notify-sales`: Log (line 79).
 async fn notify_sales(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("notify-sales", "Log", 79);
+    const NODE: NodeInfo = NodeInfo::new("notify-sales", "Log", 79)
+        .releasing(&["notify-sales"]);
     let body = async {
         cx.log(
             Level::Info,
@@ -291,7 +295,8 @@ async fn notify_sales(cx: &Cx<'_>) -> NodeResult {
 
 /// `free-tier`: Log (line 83).
 async fn free_tier(cx: &Cx<'_>) -> NodeResult {
-    const NODE: NodeInfo = NodeInfo::new("free-tier", "Log", 83);
+    const NODE: NodeInfo = NodeInfo::new("free-tier", "Log", 83)
+        .releasing(&["free-tier"]);
     let body = async {
         cx.log(
             Level::Info,
