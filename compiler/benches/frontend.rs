@@ -15,11 +15,11 @@ use std::time::Instant;
 
 use wfc::{RuntimeSource, SourceFile};
 
-/// A flow of about `n` nodes: a root sequence of stages, each a sequence of a Script, a Parallel
+/// A flow of about `n` nodes (with an `output`, so output liveness is computed): a root sequence of stages, each a sequence of a Script, a Parallel
 /// of two Logs, a CheckCondition and a SetVariable, reading earlier outputs and variables.
 fn flow(n: usize) -> String {
     let stages = n.div_ceil(7);
-    let mut yaml = String::from("name: scale\ninputSchema: {type: object, properties: {x: {type: integer}}}\nroot:\n  type: Sequence\n  id: root\n  children:\n");
+    let mut yaml = String::from("name: scale\ninputSchema: {type: object, properties: {x: {type: integer}}}\noutput: {last: \"{{ last }}\"}\nroot:\n  type: Sequence\n  id: root\n  children:\n");
     for i in 0..stages {
         let previous = if i == 0 { "input.x".to_string() } else { format!("v{}", i - 1) };
         let _ = write!(
@@ -60,7 +60,7 @@ fn graph_flow(n: usize) -> String {
             let _ = writeln!(edges, "  - {{source: s{i}, target: c{}}}", i + 1);
         }
     }
-    format!("name: scale-graph\ninputSchema: {{type: object, properties: {{x: {{type: integer}}}}}}\nnodes:\n{nodes}edges:\n{edges}")
+    format!("name: scale-graph\ninputSchema: {{type: object, properties: {{x: {{type: integer}}}}}}\noutput: {{x: \"{{{{ input.x }}}}\"}}\nnodes:\n{nodes}edges:\n{edges}")
 }
 
 fn peak_rss_mib() -> f64 {
