@@ -19,7 +19,9 @@ use wfc::{RuntimeSource, SourceFile};
 /// of two Logs, a CheckCondition and a SetVariable, reading earlier outputs and variables.
 fn flow(n: usize) -> String {
     let stages = n.div_ceil(7);
-    let mut yaml = String::from("name: scale\ninputSchema: {type: object, properties: {x: {type: integer}}}\noutput: {last: \"{{ last }}\"}\nroot:\n  type: Sequence\n  id: root\n  children:\n");
+    let mut yaml = String::from(
+        "name: scale\ninputSchema: {type: object, properties: {x: {type: integer}}}\noutput: {last: \"{{ last }}\"}\nroot:\n  type: Sequence\n  id: root\n  children:\n",
+    );
     for i in 0..stages {
         let previous = if i == 0 { "input.x".to_string() } else { format!("v{}", i - 1) };
         let _ = write!(

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::workflow::Items;
+use super::items::Items;
 use std::collections::BTreeSet;
 
 use crate::model::{Builtin, Flow, NodeKind};

@@ -9,30 +9,10 @@ use std::collections::BTreeMap;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
+use super::items::Items;
 use super::literal::doc_lines;
-use super::workflow::Items;
 use crate::model::{FanOut, LoopKind, Node, NodeKind};
-use crate::plan::{EdgeKind, Plan, RegionIdx, RegionKind, Role, StepIdx};
-
-/// The body region of each container node, and the workflow's region under `""`.
-pub fn body_regions(plan: &Plan) -> BTreeMap<String, RegionIdx> {
-    let mut regions = BTreeMap::from([(String::new(), RegionIdx::WORKFLOW)]);
-    for (i, region) in plan.regions.iter().enumerate() {
-        let Some(container) = region.container else { continue };
-        let node = plan.step(container).node.clone();
-        let body = match region.kind {
-            // Copies share the first branch's body.
-            RegionKind::Parallel { fan_out: crate::plan::FanOutPlan::Static(_), .. } => {
-                plan.regions.iter().position(|r| r.parent == Some(RegionIdx(i as u32)) && matches!(r.kind, RegionKind::Branch { index: 0 }))
-            }
-            _ => Some(i),
-        };
-        if let Some(body) = body {
-            regions.entry(node).or_insert(RegionIdx(body as u32));
-        }
-    }
-    regions
-}
+use crate::plan::{EdgeKind, Plan, RegionIdx, Role, StepIdx};
 
 /// Every region's table and fn.
 pub fn regions(plan: &Plan, items: &Items, limit: TokenStream) -> TokenStream {
@@ -132,7 +112,7 @@ pub fn container_body(node: &Node, items: &Items) -> TokenStream {
                 }
             };
             let max = Literal::u64_unsuffixed(spec.max_iterations);
-            let body = super::node::node_ranges(items, &items.descendants(&node.id));
+            let body = items.spans(&items.descendants(&node.id));
             let around = items.ancestry(&node.id);
             quote! {
                 cx.repeat(&NODE, Loop { iterate: #iterate, max_iterations: #max, concurrency: 1, item: "", index: "", body: #body, around: &[#(#around),*] }, #each)

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::workflow::Items;
+use super::items::Items;
 use crate::model::{Flow, NodeKind};
 
 pub fn generate(flow: &Flow, items: &Items) -> TokenStream {

@@ -5,6 +5,7 @@
 
 mod activities;
 mod graph;
+mod items;
 mod literal;
 mod main_rs;
 mod manifest;
@@ -22,8 +23,8 @@ use crate::model::Flow;
 use crate::plan::Plan;
 use crate::source::{SourceFile, Span};
 
+pub use items::{FN_NAMES, TYPE_NAMES};
 pub use manifest::package_name;
-pub use workflow::{FN_NAMES, TYPE_NAMES};
 
 /// How the generated crate depends on `wfc-runtime`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +100,7 @@ pub struct GeneratedFile {
 
 /// Problems in the flow's schemas, found by generating its types (so `wfc check` reports them too).
 pub fn schema_diagnostics(flow: &Flow) -> Vec<Diagnostic> {
-    types::generate(flow, &workflow::Items::new(flow, &Plan::default())).err().unwrap_or_default()
+    types::generate(flow, &items::Items::new(flow, &Plan::default())).err().unwrap_or_default()
 }
 
 /// Formats a file item by item, with a blank line between items (but not between `use`s):
@@ -129,7 +130,7 @@ pub fn generate(flow: &Flow, plan: &Plan, releases: &crate::plan::liveness::Rele
         options.source_path,
         options.source_sha256
     );
-    let mut items = workflow::Items::new(flow, plan);
+    let mut items = items::Items::new(flow, plan);
     items.siblings = options.siblings.clone();
     items.releases = releases.clone();
     let rust = |path: &str, doc: &str, tokens: TokenStream| -> Result<GeneratedFile, Vec<Diagnostic>> {

@@ -5,8 +5,8 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
+use super::items::{Items, policy_ref};
 use super::literal::{doc_lines, optional_json, optional_millis, template};
-use super::workflow::{Items, policy_ref};
 use crate::model::{Assertion, Branch, Decorator, Flow, Iterate, LogLevel, Node, NodeKind, Quorum, Repeat};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
@@ -88,18 +88,8 @@ fn skip(items: &Items, nodes: &[&Node]) -> TokenStream {
     if ids.is_empty() {
         return quote! {};
     }
-    let ranges = node_ranges(items, &ids);
+    let ranges = items.spans(&ids);
     quote! { cx.skip(#ranges); }
-}
-
-/// `&[(start, end), …]`: these nodes' subtrees as spans of `SETTINGS.nodes`.
-pub(super) fn node_ranges<S: AsRef<str>>(items: &Items, ids: &[S]) -> TokenStream {
-    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
-    let ranges = items.node_ranges(&ids).into_iter().map(|r| {
-        let (start, end) = (Literal::usize_unsuffixed(r.start), Literal::usize_unsuffixed(r.end));
-        quote! { (#start, #end) }
-    });
-    quote! { &[#(#ranges),*] }
 }
 
 fn u64_lit(n: u64) -> TokenStream {
@@ -130,7 +120,7 @@ fn closure(call: TokenStream) -> TokenStream {
 fn loop_ids(node: &Node, items: &Items) -> (TokenStream, TokenStream) {
     let children: Vec<&str> = node.children().into_iter().chain(node.on_error.as_deref()).map(|n| n.id.as_str()).collect();
     let around = items.ancestry(&node.id);
-    (node_ranges(items, &children), quote! { &[#(#around),*] })
+    (items.spans(&children), quote! { &[#(#around),*] })
 }
 
 fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use typify::{TypeSpace, TypeSpaceSettings};
 
-use super::workflow::Items;
+use super::items::Items;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Flow;
 use crate::syntax::Value;

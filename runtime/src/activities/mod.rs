@@ -13,6 +13,7 @@ mod ai;
 mod database;
 mod email;
 mod http;
+pub mod secrets;
 mod slack;
 mod web;
 
@@ -25,28 +26,13 @@ pub use slack::{SlackConfig, slack_message};
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use temporalio_common::error::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use crate::secrets::{self, Deferred, ProcessEnv};
-
-/// The input of every built-in activity: the node's rendered configuration, the parts of it that
-/// read `env` (resolved inside the activity), and the call's idempotency key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BuiltinInput {
-    pub node: String,
-    /// `<workflowId>/<nodeId>[#<iteration path>]`, sent as `Idempotency-Key` by `HttpRequest`.
-    pub idempotency_key: String,
-    pub config: Value,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<Deferred>,
-    /// `settings.maxOutputBytes`: a larger output (or HTTP response body) fails the node here,
-    /// before it reaches history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_output_bytes: Option<usize>,
-}
+pub use crate::values::BuiltinInput;
+use crate::values::HEARTBEAT_TIMEOUT;
+use secrets::ProcessEnv;
 
 /// What a built-in activity knows about its call besides its configuration.
 #[derive(Debug, Clone)]
@@ -137,10 +123,6 @@ where
     }
     Ok(output)
 }
-
-/// How long Temporal waits for a built-in's heartbeat before it counts the attempt as lost. The
-/// SDK sends heartbeats at most every 0.8 × this, so a cancel reaches a call within about 4 s.
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Heartbeats for as long as the call runs. A heartbeat that cannot be recorded is retried at
 /// the next tick: the attempt's own deadline still bounds the call.

@@ -13,8 +13,9 @@ use futures::future::{LocalBoxFuture, select_all};
 use serde_json::{Value, json};
 use temporalio_sdk::{TimerOptions, TimerResult, WorkflowCancellationToken};
 
-use crate::cx::{Cx, Flow};
-use crate::flow::{Failure, NodeInfo, NodeResult, View};
+use super::cx::{Cx, Flow};
+use crate::values::{Failure, NodeInfo, NodeResult};
+use crate::workflow::state::View;
 
 /// A child's run, as generated code hands it over: boxed, owning its `Cx`.
 pub type Branch<'a> = LocalBoxFuture<'a, NodeResult>;
@@ -90,7 +91,7 @@ pub struct Loop<'s> {
     pub index: &'s str,
     /// The body's nodes, as spans of the flow's node list: their states are reset for each
     /// iteration.
-    pub body: &'s [crate::flow::NodeSpan],
+    pub body: &'s [crate::values::NodeSpan],
     /// The loop and the nodes around it: when nothing else runs, the loop may continue as new.
     pub around: &'s [&'s str],
 }
@@ -334,7 +335,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// `Retry`: runs the subtree again after a durable wait until it succeeds or the attempts
     /// are spent. A cancellation is never retried.
-    pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body: &[crate::flow::NodeSpan], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+    pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body: &[crate::values::NodeSpan], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
         let mut delay = spec.delay_ms;
         let mut number = 1;
         loop {

@@ -1,173 +1,15 @@
-//! The flow context: workflow input, node outputs, variables and node states, kept in the
+//! The flow state: workflow input, node outputs, variables and node states, kept in the
 //! workflow struct so the `status` query can read it. Everything here is deterministic.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use std::sync::{Arc, LazyLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::signals::{Carried, Mailbox, Rejection, Waiting};
-
-/// What generated code knows about a node: its id, its type as written, and its source line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeInfo {
-    pub id: &'static str,
-    pub kind: &'static str,
-    pub line: u32,
-    /// Whether the output is kept in the flow state for expressions and the result. Composites
-    /// that only pass a child's output through do not keep a second copy.
-    pub keep: bool,
-    /// Outputs nothing can read once this node has ended (the compiler's liveness analysis):
-    /// they are dropped from the flow state then, and not carried by continue-as-new.
-    pub releases: &'static [&'static str],
-}
-
-impl NodeInfo {
-    pub const fn new(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: true, releases: &[] }
-    }
-
-    /// A composite whose output is one of its children's, not kept twice.
-    pub const fn passing(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: false, releases: &[] }
-    }
-
-    /// This node, releasing these outputs when it ends.
-    pub const fn releasing(self, releases: &'static [&'static str]) -> Self {
-        NodeInfo { releases, ..self }
-    }
-}
-
-/// Timeout and retry policy of an activity call, resolved at compile time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ActivityPolicy {
-    /// Start-to-close timeout of one attempt.
-    pub timeout_ms: u64,
-    pub max_attempts: u32,
-    pub initial_interval_ms: u64,
-    pub backoff: f64,
-    pub max_interval_ms: u64,
-}
-
-/// Flow-wide facts and settings that the workflow enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FlowSettings {
-    /// Every node id of the flow: a node that has no output yet reads as `{}` in expressions, so
-    /// `has(node.field)` is false rather than an error.
-    pub nodes: &'static [&'static str],
-    /// A node output larger than this (as JSON) fails the node.
-    pub max_output_bytes: Option<usize>,
-}
-
-/// A template from the flow: a string, or JSON text whose strings are templates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Template {
-    Text(&'static str),
-    Json(&'static str),
-}
-
-impl Template {
-    /// The template as a JSON value whose strings are still templates. Generated code's JSON
-    /// templates are `'static` text: each is parsed once per process, found again by address.
-    pub fn value(self) -> Result<Arc<Value>, Failure> {
-        /// A `'static` text's address and length.
-        type Text = (usize, usize);
-        static PARSED: LazyLock<RwLock<HashMap<Text, Arc<Value>>>> = LazyLock::new(RwLock::default);
-        let json = match self {
-            Template::Text(text) => return Ok(Arc::new(Value::String(text.to_string()))),
-            Template::Json(json) => json,
-        };
-        let key = (json.as_ptr() as usize, json.len());
-        if let Some(found) = PARSED.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(found.clone());
-        }
-        let value: Arc<Value> = Arc::new(serde_json::from_str(json).map_err(|e| Failure::new(format!("invalid template JSON: {e}")))?);
-        PARSED.write().unwrap_or_else(|e| e.into_inner()).insert(key, value.clone());
-        Ok(value)
-    }
-
-    /// Renders every template in the value against the flow's state.
-    pub fn render(self, scope: &dyn wfc_expr::Scope) -> Result<Value, Failure> {
-        wfc_expr::render_json(&*self.value()?, scope).map_err(Failure::from)
-    }
-}
-
-/// Nodes of the flow as the range `start..end` of [`FlowSettings::nodes`]: that list has each
-/// node before its subtree, so generated code names a subtree by two numbers, however large.
-pub type NodeSpan = (usize, usize);
-
-/// Log levels of `Log` nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-/// Why a node failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// The node that failed; filled in by the node that raised the failure.
-    pub node: Option<String>,
-    pub node_type: Option<String>,
-    pub message: String,
-    /// True when the node stopped because its scope was cancelled, not because it failed.
-    pub cancelled: bool,
-}
-
-impl Failure {
-    pub fn new(message: impl Into<String>) -> Self {
-        Failure { node: None, node_type: None, message: message.into(), cancelled: false }
-    }
-
-    pub fn cancelled(message: impl Into<String>) -> Self {
-        Failure { cancelled: true, ..Failure::new(message) }
-    }
-
-    /// Attributes the failure to `node` unless a descendant already claimed it.
-    pub fn at(mut self, node: &NodeInfo) -> Self {
-        if self.node.is_none() {
-            self.node = Some(node.id.to_string());
-            self.node_type = Some(node.kind.to_string());
-        }
-        self
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.node, &self.node_type) {
-            (Some(node), Some(kind)) => write!(f, "node `{node}` ({kind}) failed: {}", self.message),
-            _ => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for Failure {}
-
-impl From<wfc_expr::EvalError> for Failure {
-    fn from(e: wfc_expr::EvalError) -> Self {
-        Failure::new(format!("expression {e}"))
-    }
-}
-
-/// The result of running a node: its output, or why it failed.
-pub type NodeResult = Result<Value, Failure>;
-
-/// The lifecycle state of a node, as the `status` query reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeState {
-    Running,
-    Completed,
-    Failed,
-    Skipped,
-}
+use super::mailbox::{Carried, Mailbox, Rejection, Waiting};
+use crate::values::{Failure, FlowSettings, NodeInfo, NodeResult, NodeSpan, NodeState};
 
 /// Everything the workflow knows while it runs.
 #[derive(Debug, Clone, Default)]
@@ -450,16 +292,16 @@ impl FlowState {
 
     /// The built-in `pause` signal.
     pub fn pause(&mut self) {
-        self.mailbox.receive(crate::signals::PAUSE, Value::Null);
+        self.mailbox.receive(crate::values::PAUSE, Value::Null);
     }
 
     /// The built-in `resume` signal.
     pub fn resume(&mut self) {
-        self.mailbox.receive(crate::signals::RESUME, Value::Null);
+        self.mailbox.receive(crate::values::RESUME, Value::Null);
     }
 
     /// A signal arrived; generated signal handlers call this with its payloads undecoded.
-    pub fn receive(&mut self, signal: &str, payload: crate::signals::SignalPayload) {
+    pub fn receive(&mut self, signal: &str, payload: super::mailbox::SignalPayload) {
         self.mailbox.receive_payloads(signal, payload);
     }
 

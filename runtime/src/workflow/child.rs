@@ -5,8 +5,8 @@ use serde_json::Value;
 use temporalio_common::WorkflowDefinition;
 use temporalio_sdk::ChildWorkflowOptions;
 
-use crate::cx::{Cx, Flow};
-use crate::flow::{Failure, NodeInfo, Template};
+use super::cx::{Cx, Flow};
+use crate::values::{Failure, NodeInfo, Template};
 
 /// A child workflow call, resolved at compile time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl<W: Flow> Cx<'_, W> {
     pub async fn child(&self, node: &NodeInfo, child: &ChildFlow, input: Template) -> Result<Value, Failure> {
         let input = self.render(input)?;
         if let Some(schema) = child.input_schema {
-            crate::signals::validate(schema, &input).map_err(|e| Failure::new(format!("invalid input for child workflow `{}`: {e}", child.workflow)))?;
+            crate::values::validate(schema, &input).map_err(|e| Failure::new(format!("invalid input for child workflow `{}`: {e}", child.workflow)))?;
         }
         let id = format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node));
         let options = ChildWorkflowOptions::builder().workflow_id(id).task_queue(child.task_queue.to_string()).cancellation_token(self.scope.clone()).build();

@@ -15,10 +15,11 @@ use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, ApplicationFailure, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
-use crate::activities::BuiltinInput;
-use crate::flow::{ActivityPolicy, Failure, FlowSettings, FlowState, Frame, Level, NodeInfo, NodeResult, Resume, Template, View};
-use crate::run::Run;
-use crate::secrets;
+use super::run::Run;
+use super::secrets;
+use crate::values::{ActivityPolicy, Failure, FlowSettings, Level, NodeInfo, NodeResult, Template};
+use crate::values::{BuiltinInput, HEARTBEAT_TIMEOUT};
+use crate::workflow::state::{FlowState, Frame, Resume, View};
 
 /// Implemented by every generated workflow struct: where its flow state lives.
 pub trait Flow: Sized + 'static {
@@ -126,7 +127,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
     /// Marks the nodes of branches not taken as skipped: spans of the flow's node list.
-    pub fn skip(&self, spans: &[crate::flow::NodeSpan]) {
+    pub fn skip(&self, spans: &[crate::values::NodeSpan]) {
         self.ctx.state_mut(|w| w.flow_mut().skip_spans(spans));
     }
 
@@ -226,7 +227,7 @@ impl<'a, W: Flow> Cx<'a, W> {
         let mut options = self.options(node, policy, None);
         // Built-ins heartbeat, so a cancel (a `Timeout`, a decided `Parallel`, a cancelled run)
         // reaches a call in flight, and a lost worker's attempt is retried soon.
-        options.heartbeat_timeout = Some(crate::activities::HEARTBEAT_TIMEOUT);
+        options.heartbeat_timeout = Some(HEARTBEAT_TIMEOUT);
         self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure)
     }
 

@@ -14,9 +14,9 @@ use std::collections::VecDeque;
 use futures::future::select_all;
 use serde_json::{Map, Value};
 
-use crate::control::Branch;
-use crate::cx::{Cx, Flow};
-use crate::flow::{Failure, NodeResult};
+use super::control::Branch;
+use super::cx::{Cx, Flow};
+use crate::values::{Failure, NodeResult};
 
 /// Which outcome of its source a link follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

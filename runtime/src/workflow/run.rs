@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::flow::Resume;
+use crate::workflow::state::Resume;
 
 const RESUME: &str = "__wfc_resume";
 

@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::cx::{Cx, Flow, case_label};
-use crate::dag::BRANCH;
-use crate::flow::{Failure, NodeInfo, Template};
+use super::cx::{Cx, Flow, case_label};
+use super::dag::BRANCH;
+use crate::values::{Failure, NodeInfo, Template};
 
 impl<W: Flow> Cx<'_, W> {
     /// `AlwaysCondition`, `SuccessNode`, a graph `Start`: succeeds.

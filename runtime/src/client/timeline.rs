@@ -120,7 +120,7 @@ pub fn render(rows: &[Row]) -> String {
 }
 
 pub(crate) async fn print(id: &str) -> anyhow::Result<ExitCode> {
-    let client = crate::cli::client().await?;
+    let client = super::connect().await?;
     let handle = client.get_workflow_handle::<temporalio_client::UntypedWorkflow>(id);
     let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await.map_err(|e| anyhow!("cannot read the history of `{id}`: {e}"))?;
     print!("{}", render(&rows(&events)));

@@ -15,12 +15,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::run::RunInput;
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use super::connect as client;
+use crate::workflow::run::RunInput;
 use temporalio_client::schedules::{CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions};
 use temporalio_client::{
-    Client, ClientOptions, Connection, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory,
-    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::coresdk::AsJsonPayloadExt;
@@ -161,7 +161,7 @@ pub fn main(worker: Worker) -> ExitCode {
             Command::Result { id } => result(&id).await,
             Command::History { id } => history(&id).await,
             Command::Replay { file } => replay(&worker, &file).await,
-            Command::Timeline { id } => crate::timeline::print(&id).await,
+            Command::Timeline { id } => super::timeline::print(&id).await,
             Command::Schedule { action } => schedule(&worker, action).await,
             Command::Query { id, query: name } => query(&id, &name).await,
         }
@@ -180,13 +180,6 @@ fn logging() -> Arc<dyn tracing::Subscriber + Send + Sync> {
         Arc::new(tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).finish());
     let _ = tracing::subscriber::set_global_default(subscriber.clone());
     subscriber
-}
-
-pub(crate) async fn client() -> anyhow::Result<Client> {
-    // ConfigError is neither Send nor Sync, so it is turned into text here.
-    let (connection, options) = ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|e| anyhow!("Temporal configuration: {e}"))?;
-    let connection = Connection::connect(connection).await.context("cannot connect to Temporal")?;
-    Client::new(connection, options).map_err(|e| anyhow!("cannot create the Temporal client: {e}"))
 }
 
 async fn run_worker(spec: &Worker, task_queue: Option<String>, subscriber: Arc<dyn tracing::Subscriber + Send + Sync>) -> anyhow::Result<()> {
@@ -322,12 +315,12 @@ async fn query(id: &str, name: &str) -> anyhow::Result<ExitCode> {
 }
 
 async fn signal(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Result<ExitCode> {
-    let builtin = [crate::signals::PAUSE, crate::signals::RESUME].contains(&name);
+    let builtin = [crate::values::PAUSE, crate::values::RESUME].contains(&name);
     let schema = match spec.signals.iter().find(|(known, _)| *known == name) {
         Some((_, schema)) => *schema,
         None if builtin => None,
         None => {
-            let known: Vec<&str> = spec.signals.iter().map(|(n, _)| *n).chain([crate::signals::PAUSE, crate::signals::RESUME]).collect();
+            let known: Vec<&str> = spec.signals.iter().map(|(n, _)| *n).chain([crate::values::PAUSE, crate::values::RESUME]).collect();
             eprintln!("error: `{}` has no signal `{name}`; it accepts: {}", spec.name, known.join(", "));
             return Ok(ExitCode::from(USAGE));
         }
@@ -340,7 +333,7 @@ async fn signal(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Res
         }
     };
     if let Some(schema) = schema
-        && let Err(e) = crate::signals::validate(schema, &payload)
+        && let Err(e) = crate::values::validate(schema, &payload)
     {
         eprintln!("error: invalid `{name}` payload: {e}");
         return Ok(ExitCode::from(USAGE));

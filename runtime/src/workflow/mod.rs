@@ -1,0 +1,13 @@
+//! Workflow code: what runs inside the workflow and is replayed from history. Every `impl Cx`
+//! lives here; nothing here does I/O, reads a clock or the environment, or iterates a hash map.
+
+pub mod actions;
+pub mod child;
+pub mod control;
+pub mod cx;
+pub mod dag;
+pub mod mailbox;
+pub mod run;
+pub mod secrets;
+pub mod signals;
+pub mod state;
