@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
 use crate::bounds::Size;
-use crate::{ALIASES, References, SyntaxError, compile, free_variables};
+use crate::{ALIASES, FieldPath, References, SyntaxError, compile, free_variables};
 
 /// How many parsed expressions a process keeps; past it, expressions are parsed per use.
 const CAPACITY: usize = 4096;
@@ -16,8 +16,9 @@ const CAPACITY: usize = 4096;
 pub(crate) struct Compiled {
     pub program: cel::parser::Expression,
     pub size: Size,
-    /// The top-level names it reads: as the scope knows them, and as CEL binds them.
-    pub names: Vec<(String, String)>,
+    /// The top-level names it reads: as the scope knows them, as CEL binds them, and the
+    /// field paths it selects from each (`None` when it reads the value whole).
+    pub names: Vec<(String, String, Option<Vec<FieldPath>>)>,
     pub references: References,
 }
 
@@ -35,7 +36,8 @@ pub(crate) fn compiled(source: &str) -> Result<Arc<Compiled>, SyntaxError> {
         .iter()
         .map(|name| {
             let bound = ALIASES.iter().find(|(n, _)| n == name).map_or_else(|| name.clone(), |(_, alias)| alias.to_string());
-            (name.clone(), bound)
+            let paths = references.paths.get(name).filter(|paths| !paths.iter().any(Vec::is_empty)).cloned();
+            (name.clone(), bound, paths)
         })
         .collect();
     let compiled = Arc::new(Compiled { program, size, names, references });

@@ -113,6 +113,9 @@ pub struct References {
     /// True when `env` is read other than as `env.NAME` (`env`, `env['X']`, `env.map(…)`):
     /// that would hand over the whole environment.
     pub env_whole: bool,
+    /// Per name, the field paths the expression selects from it; an empty path means the
+    /// value is read whole.
+    pub paths: std::collections::BTreeMap<String, Vec<FieldPath>>,
 }
 
 /// Parses one CEL expression (once per process: see [`cache`]) and returns the names it reads.
@@ -132,12 +135,26 @@ fn free_variables(program: &cel::parser::Expression) -> References {
             _ => None,
         }
     }
+    /// `x.a.b` as `x` and `[a, b]`, when the chain of selections starts at an identifier.
+    fn chain(expr: &cel::IdedExpr) -> Option<(&str, Vec<String>)> {
+        match &expr.expr {
+            cel::common::ast::Expr::Ident(name) => Some((name, Vec::new())),
+            cel::common::ast::Expr::Select(select) => {
+                let (root, mut path) = chain(&select.operand)?;
+                path.push(select.field.clone());
+                Some((root, path))
+            }
+            _ => None,
+        }
+    }
     #[derive(Default)]
     struct Found {
         out: Names,
         guarded: Names,
         env: Names,
         env_whole: bool,
+        /// Per name, the field paths selected from it; an empty path means read whole.
+        paths: std::collections::BTreeMap<String, Vec<FieldPath>>,
     }
     fn walk(expr: &cel::IdedExpr, bound: &mut Vec<String>, found: &mut Found) {
         use cel::common::ast::{EntryExpr, Expr};
@@ -153,6 +170,7 @@ fn free_variables(program: &cel::parser::Expression) -> References {
                 if free(name, bound) {
                     found.env_whole |= name == "env";
                     found.out.insert(name.clone());
+                    found.paths.entry(name.clone()).or_default().push(Vec::new());
                 }
             }
             // `env.NAME`: one variable of the environment, the only way to read it.
@@ -160,7 +178,13 @@ fn free_variables(program: &cel::parser::Expression) -> References {
                 found.out.insert("env".to_string());
                 found.env.insert(select.field.clone());
             }
-            Expr::Select(select) => walk(&select.operand, bound, found),
+            Expr::Select(select) => match chain(expr) {
+                Some((root, path)) if free(root, bound) => {
+                    found.out.insert(root.to_string());
+                    found.paths.entry(root.to_string()).or_default().push(path);
+                }
+                _ => walk(&select.operand, bound, found),
+            },
             Expr::Call(call) => {
                 if let Some(target) = &call.target {
                     walk(target, bound, found);
@@ -206,7 +230,8 @@ fn free_variables(program: &cel::parser::Expression) -> References {
             }
         }
     }
-    References { variables: found.out.into_iter().collect(), guarded: found.guarded.into_iter().collect(), env: found.env.into_iter().collect(), env_whole: found.env_whole }
+    let paths = found.paths.into_iter().map(|(name, paths)| (ALIASES.iter().find(|(_, alias)| *alias == name).map_or(name, |(n, _)| n.to_string()), paths)).collect();
+    References { variables: found.out.into_iter().collect(), guarded: found.guarded.into_iter().collect(), env: found.env.into_iter().collect(), env_whole: found.env_whole, paths }
 }
 
 /// `var` and `loop` are reserved words in CEL, but wfc's expressions read `var.name` and
@@ -315,6 +340,31 @@ fn column_to_offset(source: &str, column: isize) -> usize {
 pub trait Scope {
     /// The value bound to `name`, or `None` when nothing is.
     fn lookup(&self, name: &str) -> Option<Value>;
+
+    /// The value bound to `name`, keeping only the field paths an expression selects from it
+    /// (`create_user.body.id` keeps `body.id`). A scope that holds values can project them
+    /// without copying the rest; this default copies, then projects.
+    fn project(&self, name: &str, paths: &[FieldPath]) -> Option<Value> {
+        self.lookup(name).map(|value| project(&value, paths))
+    }
+}
+
+/// A chain of field selections from a top-level name: `["body", "id"]` for `x.body.id`.
+pub type FieldPath = Vec<String>;
+
+/// `value` with only these field paths: what an expression that selects only them can see.
+/// A path that ends at (or passes) something other than a map keeps that value whole, so
+/// selecting from it fails just as it would have.
+pub fn project(value: &Value, paths: &[FieldPath]) -> Value {
+    if paths.iter().any(Vec::is_empty) {
+        return value.clone();
+    }
+    let Value::Object(map) = value else { return value.clone() };
+    let mut fields: std::collections::BTreeMap<&str, Vec<FieldPath>> = std::collections::BTreeMap::new();
+    for path in paths {
+        fields.entry(path[0].as_str()).or_default().push(path[1..].to_vec());
+    }
+    Value::Object(fields.into_iter().filter_map(|(field, rest)| Some((field.to_string(), project(map.get(field)?, &rest)))).collect())
 }
 
 /// A failure to evaluate an expression at run time.
@@ -347,8 +397,12 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, EvalError> {
         root
     });
     let mut context = ROOT.new_inner_scope();
-    for (name, bound) in &compiled.names {
-        if let Some(value) = scope.lookup(name) {
+    for (name, bound, paths) in &compiled.names {
+        let value = match paths {
+            Some(paths) => scope.project(name, paths),
+            None => scope.lookup(name),
+        };
+        if let Some(value) = value {
             context.add_variable_from_value(bound.clone(), from_json(&value));
         }
     }
@@ -502,6 +556,35 @@ mod tests {
         assert!(parse_expr("a +").is_err());
         assert_eq!(parse_expr("items.map(i, i.price * rate).exists(x, x > min)").unwrap().variables, vec!["items", "min", "rate"]);
         assert!(parse_expr("1 / 0").is_ok());
+    }
+
+    #[test]
+    fn an_expression_reads_only_the_fields_it_selects() {
+        let paths = |source: &str| parse_expr(source).unwrap().paths;
+        let found = paths("create_user.body.id + size(items) + (has(lookup.body) ? 1 : 0) + var.total + loop.items.map(i, i.x).size()");
+        assert_eq!(found["create_user"], vec![vec!["body".to_string(), "id".to_string()]]);
+        assert_eq!(found["items"], vec![Vec::<String>::new()], "a name read whole keeps an empty path");
+        assert_eq!(found["lookup"], vec![vec!["body".to_string()]]);
+        assert_eq!(found["var"], vec![vec!["total".to_string()]]);
+        assert_eq!(found["loop"], vec![vec!["items".to_string()]]);
+        assert!(!found.contains_key("i"), "macro variables are not read from the scope");
+
+        let output = serde_json::json!({"body": {"id": 7, "blob": "x".repeat(1000)}, "headers": {"a": "b"}, "status": 201});
+        let projected = project(&output, &[vec!["body".into(), "id".into()], vec!["status".into()], vec!["missing".into()]]);
+        assert_eq!(projected, serde_json::json!({"body": {"id": 7}, "status": 201}));
+        assert_eq!(project(&output, &[vec!["status".into(), "x".into()]]), serde_json::json!({"status": 201}), "selecting from a number keeps it, to fail as before");
+
+        struct Outputs(Value);
+        impl Scope for Outputs {
+            fn lookup(&self, name: &str) -> Option<Value> {
+                self.0.get(name).cloned()
+            }
+        }
+        let scope = Outputs(serde_json::json!({"create_user": output}));
+        assert_eq!(eval("create_user.body.id", &scope).unwrap(), serde_json::json!(7));
+        assert_eq!(eval("has(create_user.missing)", &scope).unwrap(), serde_json::json!(false));
+        assert!(eval("create_user.missing", &scope).is_err());
+        assert_eq!(eval("create_user.status + size(create_user.headers)", &scope).unwrap(), serde_json::json!(202));
     }
 
     #[test]

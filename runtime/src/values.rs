@@ -3,9 +3,7 @@
 //! configuration and the `env` parts it completes), and what every context reports (a
 //! [`Failure`]). Nothing here runs anything.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -62,36 +60,32 @@ pub struct FlowSettings {
     pub max_output_bytes: Option<usize>,
 }
 
-/// A template from the flow: a string, or JSON text whose strings are templates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A template from the flow, as typed data the compiler emits: a JSON-shaped value whose strings
+/// are templates (`Hello {{ input.name }}`). Nothing is parsed at run time but the expressions
+/// themselves, once per process (`wfc_expr`'s cache).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Template {
     Text(&'static str),
-    Json(&'static str),
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    List(&'static [Template]),
+    Map(&'static [(&'static str, Template)]),
 }
 
 impl Template {
-    /// The template as a JSON value whose strings are still templates. Generated code's JSON
-    /// templates are `'static` text: each is parsed once per process, found again by address.
-    pub fn value(self) -> Result<Arc<Value>, Failure> {
-        /// A `'static` text's address and length.
-        type Text = (usize, usize);
-        static PARSED: LazyLock<RwLock<HashMap<Text, Arc<Value>>>> = LazyLock::new(RwLock::default);
-        let json = match self {
-            Template::Text(text) => return Ok(Arc::new(Value::String(text.to_string()))),
-            Template::Json(json) => json,
-        };
-        let key = (json.as_ptr() as usize, json.len());
-        if let Some(found) = PARSED.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(found.clone());
-        }
-        let value: Arc<Value> = Arc::new(serde_json::from_str(json).map_err(|e| Failure::new(format!("invalid template JSON: {e}")))?);
-        PARSED.write().unwrap_or_else(|e| e.into_inner()).insert(key, value.clone());
-        Ok(value)
-    }
-
-    /// Renders every template in the value against the flow's state.
+    /// Renders every string of the template against the flow's state; keys stay as written.
     pub fn render(self, scope: &dyn wfc_expr::Scope) -> Result<Value, Failure> {
-        wfc_expr::render_json(&*self.value()?, scope).map_err(Failure::from)
+        Ok(match self {
+            Template::Text(text) => wfc_expr::render(text, scope)?,
+            Template::Null => Value::Null,
+            Template::Bool(b) => Value::Bool(b),
+            Template::Int(n) => Value::from(n),
+            Template::Float(f) => Value::from(f),
+            Template::List(items) => Value::Array(items.iter().map(|item| item.render(scope)).collect::<Result<_, _>>()?),
+            Template::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), v.render(scope)?))).collect::<Result<_, Failure>>()?),
+        })
     }
 }
 

@@ -4,16 +4,44 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use crate::syntax::{Kind, Value};
+use crate::syntax::Value;
 
-/// A template argument: `Template::Text("…")` for a string, `Template::Json(r#"…"#)` otherwise.
+/// A template argument as typed data: `Template::Text("…")` for a string, and `Map`, `List`
+/// and scalars around the strings of a JSON-shaped value, so nothing is parsed at run time.
 pub fn template(value: &Value) -> TokenStream {
-    match &value.kind {
-        Kind::String(s) => quote! { Template::Text(#s) },
-        _ => {
-            let json = serde_json::to_string_pretty(&value.to_json()).unwrap_or_else(|_| "null".to_string());
-            let literal = raw_string(&json);
-            quote! { Template::Json(#literal) }
+    json_template(&value.to_json())
+}
+
+fn json_template(value: &serde_json::Value) -> TokenStream {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => {
+            let s = Literal::string(s);
+            quote! { Template::Text(#s) }
+        }
+        J::Null => quote! { Template::Null },
+        J::Bool(b) => quote! { Template::Bool(#b) },
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => {
+                let i = Literal::i64_unsuffixed(i);
+                quote! { Template::Int(#i) }
+            }
+            (None, Some(f)) if f.is_finite() => {
+                let f = Literal::f64_unsuffixed(f);
+                quote! { Template::Float(#f) }
+            }
+            _ => quote! { Template::Null },
+        },
+        J::Array(items) => {
+            let items = items.iter().map(json_template);
+            quote! { Template::List(&[#(#items),*]) }
+        }
+        J::Object(entries) => {
+            let entries = entries.iter().map(|(k, v)| {
+                let (k, v) = (Literal::string(k), json_template(v));
+                quote! { (#k, #v) }
+            });
+            quote! { Template::Map(&[#(#entries),*]) }
         }
     }
 }

@@ -318,7 +318,7 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let sibling = items.siblings.get(workflow.as_str());
             let task_queue = task_queue.as_deref().or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
             let schema = optional_json(sibling.and_then(|s| s.input_schema.as_ref()));
-            let input = input.as_ref().map_or(quote! { Template::Json("{}") }, template);
+            let input = input.as_ref().map_or(quote! { Template::Map(&[]) }, template);
             quote! {{
                 const CHILD: ChildFlow = ChildFlow { workflow: #workflow, task_queue: #task_queue, input_schema: #schema };
                 cx.child(&NODE, &CHILD, #input)

@@ -86,9 +86,7 @@ impl ControlGraph {
         if let Some(next) = cx.continuation(&input) {
             match ctx.continue_as_new(next, ContinueAsNewOptions::default())? {}
         }
-        cx.finish(result, Template::Json(r#"{
-  "vars": "{{ var }}"
-}"#))
+        cx.finish(result, Template::Map(&[("vars", Template::Text("{{ var }}"))]))
     }
     /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
     /// live outputs.
@@ -547,7 +545,7 @@ async fn count_inner(cx: &Cx<'_>) -> NodeResult {
 /// `zero`: SetVariable (line 33).
 async fn zero(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("zero", "SetVariable", 33).releasing(&["zero"]);
-    let body = async { cx.set_variable("w", Template::Json(r#"0"#)) };
+    let body = async { cx.set_variable("w", Template::Int(0)) };
     cx.node(&NODE, body).await
 }
 
@@ -653,7 +651,7 @@ async fn broken(cx: &Cx<'_>) -> NodeResult {
 async fn unreachable_success(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("unreachable-success", "SetVariable", 45)
         .releasing(&["unreachable-success"]);
-    let body = async { cx.set_variable("never", Template::Json(r#"true"#)) };
+    let body = async { cx.set_variable("never", Template::Bool(true)) };
     cx.node(&NODE, body).await
 }
 

@@ -167,9 +167,7 @@ impl ControlTree {
         if let Some(next) = cx.continuation(&input) {
             match ctx.continue_as_new(next, ContinueAsNewOptions::default())? {}
         }
-        cx.finish(result, Template::Json(r#"{
-  "vars": "{{ var }}"
-}"#))
+        cx.finish(result, Template::Map(&[("vars", Template::Text("{{ var }}"))]))
     }
     /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
     /// live outputs.
@@ -434,7 +432,7 @@ async fn broken(cx: &Cx<'_>) -> NodeResult {
 async fn first_ok(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("first-ok", "SetVariable", 51)
         .releasing(&["first-ok"]);
-    let body = async { cx.set_variable("a", Template::Json(r#"1"#)) };
+    let body = async { cx.set_variable("a", Template::Int(1)) };
     cx.node(&NODE, body).await
 }
 
@@ -442,7 +440,7 @@ async fn first_ok(cx: &Cx<'_>) -> NodeResult {
 async fn second_ok(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("second-ok", "SetVariable", 52)
         .releasing(&["second-ok"]);
-    let body = async { cx.set_variable("b", Template::Json(r#"2"#)) };
+    let body = async { cx.set_variable("b", Template::Int(2)) };
     cx.node(&NODE, body).await
 }
 
@@ -566,7 +564,7 @@ async fn loops(cx: &Cx<'_>) -> NodeResult {
 /// `zero`: SetVariable (line 79).
 async fn zero(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("zero", "SetVariable", 79).releasing(&["zero"]);
-    let body = async { cx.set_variable("n", Template::Json(r#"0"#)) };
+    let body = async { cx.set_variable("n", Template::Int(0)) };
     cx.node(&NODE, body).await
 }
 
@@ -771,7 +769,7 @@ async fn catch(cx: &Cx<'_>) -> NodeResult {
 async fn cleanup(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("cleanup", "SetVariable", 119)
         .releasing(&["cleanup"]);
-    let body = async { cx.set_variable("finally", Template::Json(r#"true"#)) };
+    let body = async { cx.set_variable("finally", Template::Bool(true)) };
     cx.node(&NODE, body).await
 }
 
@@ -945,7 +943,7 @@ async fn only_if_vip(cx: &Cx<'_>) -> NodeResult {
 async fn vip_only(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("vip-only", "SetVariable", 166)
         .releasing(&["vip-only"]);
-    let body = async { cx.set_variable("vip", Template::Json(r#"true"#)) };
+    let body = async { cx.set_variable("vip", Template::Bool(true)) };
     cx.node(&NODE, body).await
 }
 
@@ -1034,7 +1032,7 @@ async fn reactive_setup(cx: &Cx<'_>) -> NodeResult {
 async fn start_going(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("start-going", "SetVariable", 180)
         .releasing(&["start-going"]);
-    let body = async { cx.set_variable("go", Template::Json(r#"true"#)) };
+    let body = async { cx.set_variable("go", Template::Bool(true)) };
     cx.node(&NODE, body).await
 }
 
@@ -1069,7 +1067,7 @@ async fn still_go(cx: &Cx<'_>) -> NodeResult {
 async fn stop(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("stop", "SetVariable", 185)
         .releasing(&["stop"]);
-    let body = async { cx.set_variable("go", Template::Json(r#"false"#)) };
+    let body = async { cx.set_variable("go", Template::Bool(false)) };
     cx.node(&NODE, body).await
 }
 
@@ -1191,9 +1189,7 @@ async fn ping(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(r#"{
-  "url": "{{ input.base }}/tick"
-}"#),
+            Template::Map(&[("url", Template::Text("{{ input.base }}/tick"))]),
             &DEFAULT_POLICY,
         );
     cx.node(&NODE, body).await
@@ -1225,9 +1221,7 @@ async fn big(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(r#"{
-  "url": "{{ input.base }}/big"
-}"#),
+            Template::Map(&[("url", Template::Text("{{ input.base }}/big"))]),
             &DEFAULT_POLICY,
         );
     cx.node(&NODE, body).await
@@ -1272,9 +1266,7 @@ async fn call(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(r#"{
-  "url": "{{ input.base }}/tick"
-}"#),
+            Template::Map(&[("url", Template::Text("{{ input.base }}/tick"))]),
             &DEFAULT_POLICY,
         );
     cx.node(&NODE, body).await

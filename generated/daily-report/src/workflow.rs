@@ -59,9 +59,7 @@ impl DailyReport {
     ) -> WorkflowResult<Output> {
         let cx = Cx::start(ctx, NAME, &input, SETTINGS)?;
         let result = report(&cx).await;
-        cx.finish(result, Template::Json(r#"{
-  "report": "{{ compose }}"
-}"#))
+        cx.finish(result, Template::Map(&[("report", Template::Text("{{ compose }}"))]))
     }
     /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
     /// live outputs.

@@ -77,13 +77,13 @@ impl DocumentReview {
         let result = review_flow(&cx).await;
         cx.finish(
             result,
-            Template::Json(
-                r#"{
-  "doc": "{{ input.doc }}",
-  "title": "{{ fetch.body.title }}",
-  "verdict": "{{ review.verdict }}",
-  "published": "{{ publish.status }}"
-}"#,
+            Template::Map(
+                &[
+                    ("doc", Template::Text("{{ input.doc }}")),
+                    ("title", Template::Text("{{ fetch.body.title }}")),
+                    ("verdict", Template::Text("{{ review.verdict }}")),
+                    ("published", Template::Text("{{ publish.status }}")),
+                ],
             ),
         )
     }
@@ -140,13 +140,14 @@ async fn fetch(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(
-                r#"{
-  "url": "{{ input.api }}/doc",
-  "query": {
-    "id": "{{ input.doc }}"
-  }
-}"#,
+            Template::Map(
+                &[
+                    ("url", Template::Text("{{ input.api }}/doc")),
+                    (
+                        "query",
+                        Template::Map(&[("id", Template::Text("{{ input.doc }}"))]),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );
@@ -177,15 +178,20 @@ async fn publish(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(
-                r#"{
-  "method": "POST",
-  "url": "{{ input.api }}/published",
-  "json": {
-    "doc": "{{ input.doc }}",
-    "verdict": "{{ review.verdict }}"
-  }
-}"#,
+            Template::Map(
+                &[
+                    ("method", Template::Text("POST")),
+                    ("url", Template::Text("{{ input.api }}/published")),
+                    (
+                        "json",
+                        Template::Map(
+                            &[
+                                ("doc", Template::Text("{{ input.doc }}")),
+                                ("verdict", Template::Text("{{ review.verdict }}")),
+                            ],
+                        ),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );

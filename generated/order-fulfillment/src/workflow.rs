@@ -71,14 +71,14 @@ impl OrderFulfillment {
         let result = fulfil(&cx).await;
         cx.finish(
             result,
-            Template::Json(
-                r#"{
-  "orderId": "{{ input.orderId }}",
-  "total": "{{ total }}",
-  "chargeId": "{{ charge_card.chargeId }}",
-  "reservation": "{{ reserve_stock.reservationId }}",
-  "status": "{{ status }}"
-}"#,
+            Template::Map(
+                &[
+                    ("orderId", Template::Text("{{ input.orderId }}")),
+                    ("total", Template::Text("{{ total }}")),
+                    ("chargeId", Template::Text("{{ charge_card.chargeId }}")),
+                    ("reservation", Template::Text("{{ reserve_stock.reservationId }}")),
+                    ("status", Template::Text("{{ status }}")),
+                ],
             ),
         )
     }
@@ -208,11 +208,11 @@ async fn charge_card(cx: &Cx<'_>) -> NodeResult {
             &NODE,
             crate::activities::ChargeCard,
             "payments",
-            Template::Json(
-                r#"{
-  "orderId": "{{ input.orderId }}",
-  "amount": "{{ total }}"
-}"#,
+            Template::Map(
+                &[
+                    ("orderId", Template::Text("{{ input.orderId }}")),
+                    ("amount", Template::Text("{{ total }}")),
+                ],
             ),
             &ActivityPolicy {
                 timeout_ms: 20000,
@@ -233,12 +233,12 @@ async fn reserve_stock(cx: &Cx<'_>) -> NodeResult {
             &NODE,
             crate::activities::ReserveStock,
             "inventory",
-            Template::Json(
-                r#"{
-  "orderId": "{{ input.orderId }}",
-  "sku": "{{ input.sku }}",
-  "quantity": "{{ input.quantity }}"
-}"#,
+            Template::Map(
+                &[
+                    ("orderId", Template::Text("{{ input.orderId }}")),
+                    ("sku", Template::Text("{{ input.sku }}")),
+                    ("quantity", Template::Text("{{ input.quantity }}")),
+                ],
             ),
             &ActivityPolicy {
                 timeout_ms: 5000,

@@ -69,11 +69,16 @@ impl PurchaseApproval {
         let result = purchase(&cx).await;
         cx.finish(
             result,
-            Template::Json(
-                r#"{
-  "decision": "{{ decision }}",
-  "by": "{{ has(manager_approval.by) ? manager_approval.by : 'nobody' }}"
-}"#,
+            Template::Map(
+                &[
+                    ("decision", Template::Text("{{ decision }}")),
+                    (
+                        "by",
+                        Template::Text(
+                            "{{ has(manager_approval.by) ? manager_approval.by : 'nobody' }}",
+                        ),
+                    ),
+                ],
             ),
         )
     }

@@ -74,10 +74,12 @@ impl TeamDigest {
         }
         cx.finish(
             result,
-            Template::Json(r#"{
-  "reports": "{{ reports }}",
-  "vars": "{{ var }}"
-}"#),
+            Template::Map(
+                &[
+                    ("reports", Template::Text("{{ reports }}")),
+                    ("vars", Template::Text("{{ var }}")),
+                ],
+            ),
         )
     }
     /// Completed, running, failed, skipped and waiting nodes, the paused flag, and the
@@ -149,9 +151,7 @@ async fn team_report(cx: &Cx<'_>) -> NodeResult {
                 r#"{"type":"object","required":["team"],"properties":{"team":{"type":"string"}}}"#,
             ),
         };
-        cx.child(&NODE, &CHILD, Template::Json(r#"{
-  "team": "{{ team }}"
-}"#))
+        cx.child(&NODE, &CHILD, Template::Map(&[("team", Template::Text("{{ team }}"))]))
     };
     cx.node(&NODE, body).await
 }
@@ -171,9 +171,7 @@ async fn bad_request(cx: &Cx<'_>) -> NodeResult {
         cx.child(
             &NODE,
             &CHILD,
-            Template::Json(r#"{
-  "item": "{{ input.teams[0] }}"
-}"#),
+            Template::Map(&[("item", Template::Text("{{ input.teams[0] }}"))]),
         )
     };
     match cx.node(&NODE, body).await {
@@ -204,9 +202,11 @@ async fn strict_check(cx: &Cx<'_>) -> NodeResult {
                 r#"{"type":"object","required":["case"],"properties":{"case":{"type":"string"},"items":{"type":"array","items":{"type":"integer"}},"name":{"type":"string"},"base":{"type":"string"},"qty":{"type":"integer"},"price":{"type":"integer"}}}"#,
             ),
         };
-        cx.child(&NODE, &CHILD, Template::Json(r#"{
-  "case": "parallel-strict"
-}"#))
+        cx.child(
+            &NODE,
+            &CHILD,
+            Template::Map(&[("case", Template::Text("parallel-strict"))]),
+        )
     };
     match cx.node(&NODE, body).await {
         Err(failure) if !failure.cancelled => {

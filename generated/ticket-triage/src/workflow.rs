@@ -78,15 +78,30 @@ impl TicketTriage {
         let result = root(&cx).await;
         cx.finish(
             result,
-            Template::Json(
-                r#"{
-  "customer": "{{ size(load_customer.rows) > 0 ? load_customer.rows[0].name : 'unknown' }}",
-  "category": "{{ classify.text }}",
-  "tokens": "{{ classify.usage.totalTokens }}",
-  "issue": "{{ file_issue.body.id }}",
-  "slackError": "{{ has(slack_failed.slackError) ? slack_failed.slackError : null }}",
-  "emailError": "{{ has(email_failed.emailError) ? email_failed.emailError : null }}"
-}"#,
+            Template::Map(
+                &[
+                    (
+                        "customer",
+                        Template::Text(
+                            "{{ size(load_customer.rows) > 0 ? load_customer.rows[0].name : 'unknown' }}",
+                        ),
+                    ),
+                    ("category", Template::Text("{{ classify.text }}")),
+                    ("tokens", Template::Text("{{ classify.usage.totalTokens }}")),
+                    ("issue", Template::Text("{{ file_issue.body.id }}")),
+                    (
+                        "slackError",
+                        Template::Text(
+                            "{{ has(slack_failed.slackError) ? slack_failed.slackError : null }}",
+                        ),
+                    ),
+                    (
+                        "emailError",
+                        Template::Text(
+                            "{{ has(email_failed.emailError) ? email_failed.emailError : null }}",
+                        ),
+                    ),
+                ],
             ),
         )
     }
@@ -136,14 +151,20 @@ async fn load_customer(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::database_query,
-            Template::Json(
-                r#"{
-  "connectionString": "{{ env.DATABASE_URL }}",
-  "query": "select name, plan from customers where email = $1",
-  "parameters": [
-    "{{ input.email }}"
-  ]
-}"#,
+            Template::Map(
+                &[
+                    ("connectionString", Template::Text("{{ env.DATABASE_URL }}")),
+                    (
+                        "query",
+                        Template::Text(
+                            "select name, plan from customers where email = $1",
+                        ),
+                    ),
+                    (
+                        "parameters",
+                        Template::List(&[Template::Text("{{ input.email }}")]),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );
@@ -157,21 +178,33 @@ async fn classify(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::chat_completion,
-            Template::Json(
-                r#"{
-  "baseUrl": "{{ env.LLM_BASE_URL }}",
-  "apiKey": "{{ env.LLM_API_KEY }}",
-  "model": "gpt-4o-mini",
-  "temperature": 0,
-  "maxTokens": 5,
-  "messages": [
-    {
-      "role": "system",
-      "content": "Answer with one word: billing, bug or question."
-    }
-  ],
-  "prompt": "{{ input.subject }}: {{ input.body }}"
-}"#,
+            Template::Map(
+                &[
+                    ("baseUrl", Template::Text("{{ env.LLM_BASE_URL }}")),
+                    ("apiKey", Template::Text("{{ env.LLM_API_KEY }}")),
+                    ("model", Template::Text("gpt-4o-mini")),
+                    ("temperature", Template::Int(0)),
+                    ("maxTokens", Template::Int(5)),
+                    (
+                        "messages",
+                        Template::List(
+                            &[
+                                Template::Map(
+                                    &[
+                                        ("role", Template::Text("system")),
+                                        (
+                                            "content",
+                                            Template::Text(
+                                                "Answer with one word: billing, bug or question.",
+                                            ),
+                                        ),
+                                    ],
+                                ),
+                            ],
+                        ),
+                    ),
+                    ("prompt", Template::Text("{{ input.subject }}: {{ input.body }}")),
+                ],
             ),
             &DEFAULT_POLICY,
         );
@@ -185,19 +218,32 @@ async fn file_issue(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(
-                r#"{
-  "method": "POST",
-  "url": "{{ env.TRACKER_URL }}/issues",
-  "headers": {
-    "Authorization": "Bearer {{ env.API_TOKEN }}"
-  },
-  "json": {
-    "title": "{{ input.subject }}",
-    "label": "{{ classify.text }}",
-    "ticket": "{{ input.ticketId }}"
-  }
-}"#,
+            Template::Map(
+                &[
+                    ("method", Template::Text("POST")),
+                    ("url", Template::Text("{{ env.TRACKER_URL }}/issues")),
+                    (
+                        "headers",
+                        Template::Map(
+                            &[
+                                (
+                                    "Authorization",
+                                    Template::Text("Bearer {{ env.API_TOKEN }}"),
+                                ),
+                            ],
+                        ),
+                    ),
+                    (
+                        "json",
+                        Template::Map(
+                            &[
+                                ("title", Template::Text("{{ input.subject }}")),
+                                ("label", Template::Text("{{ classify.text }}")),
+                                ("ticket", Template::Text("{{ input.ticketId }}")),
+                            ],
+                        ),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );
@@ -212,11 +258,16 @@ async fn alert_team(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::slack_message,
-            Template::Json(
-                r#"{
-  "webhookUrl": "{{ env.SLACK_WEBHOOK_URL }}",
-  "text": "New {{ classify.text }} ticket {{ input.ticketId }}: {{ input.subject }} (issue {{ file_issue.body.id }})"
-}"#,
+            Template::Map(
+                &[
+                    ("webhookUrl", Template::Text("{{ env.SLACK_WEBHOOK_URL }}")),
+                    (
+                        "text",
+                        Template::Text(
+                            "New {{ classify.text }} ticket {{ input.ticketId }}: {{ input.subject }} (issue {{ file_issue.body.id }})",
+                        ),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );
@@ -243,20 +294,30 @@ async fn answer_customer(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::email_send,
-            Template::Json(
-                r#"{
-  "smtp": {
-    "host": "{{ env.SMTP_HOST }}",
-    "port": "{{ env.SMTP_PORT }}",
-    "security": "starttls",
-    "username": "{{ env.SMTP_USER }}",
-    "password": "{{ env.SMTP_PASSWORD }}"
-  },
-  "from": "Support <support@example.com>",
-  "to": "{{ input.email }}",
-  "subject": "Re: {{ input.subject }}",
-  "body": "Thank you. We filed your ticket {{ input.ticketId }} as issue {{ file_issue.body.id }}."
-}"#,
+            Template::Map(
+                &[
+                    (
+                        "smtp",
+                        Template::Map(
+                            &[
+                                ("host", Template::Text("{{ env.SMTP_HOST }}")),
+                                ("port", Template::Text("{{ env.SMTP_PORT }}")),
+                                ("security", Template::Text("starttls")),
+                                ("username", Template::Text("{{ env.SMTP_USER }}")),
+                                ("password", Template::Text("{{ env.SMTP_PASSWORD }}")),
+                            ],
+                        ),
+                    ),
+                    ("from", Template::Text("Support <support@example.com>")),
+                    ("to", Template::Text("{{ input.email }}")),
+                    ("subject", Template::Text("Re: {{ input.subject }}")),
+                    (
+                        "body",
+                        Template::Text(
+                            "Thank you. We filed your ticket {{ input.ticketId }} as issue {{ file_issue.body.id }}.",
+                        ),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );

@@ -80,12 +80,12 @@ impl UserOnboarding {
         let result = onboard(&cx).await;
         cx.finish(
             result,
-            Template::Json(
-                r#"{
-  "userId": "{{ create_user.body.id }}",
-  "plan": "{{ input.plan }}",
-  "welcomed": "{{ send_welcome.status == 202 }}"
-}"#,
+            Template::Map(
+                &[
+                    ("userId", Template::Text("{{ create_user.body.id }}")),
+                    ("plan", Template::Text("{{ input.plan }}")),
+                    ("welcomed", Template::Text("{{ send_welcome.status == 202 }}")),
+                ],
             ),
         )
     }
@@ -164,18 +164,31 @@ async fn create_user(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(
-                r#"{
-  "method": "POST",
-  "url": "{{ input.apiBase }}/users",
-  "headers": {
-    "Authorization": "Bearer {{ env.USERS_API_TOKEN }}"
-  },
-  "json": {
-    "email": "{{ input.email }}",
-    "name": "{{ input.name }}"
-  }
-}"#,
+            Template::Map(
+                &[
+                    ("method", Template::Text("POST")),
+                    ("url", Template::Text("{{ input.apiBase }}/users")),
+                    (
+                        "headers",
+                        Template::Map(
+                            &[
+                                (
+                                    "Authorization",
+                                    Template::Text("Bearer {{ env.USERS_API_TOKEN }}"),
+                                ),
+                            ],
+                        ),
+                    ),
+                    (
+                        "json",
+                        Template::Map(
+                            &[
+                                ("email", Template::Text("{{ input.email }}")),
+                                ("name", Template::Text("{{ input.name }}")),
+                            ],
+                        ),
+                    ),
+                ],
             ),
             &ActivityPolicy {
                 timeout_ms: 5000,
@@ -222,15 +235,20 @@ async fn create_workspace(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(
-                r#"{
-  "method": "POST",
-  "url": "{{ input.apiBase }}/workspaces",
-  "json": {
-    "owner": "{{ create_user.body.id }}",
-    "plan": "{{ input.plan }}"
-  }
-}"#,
+            Template::Map(
+                &[
+                    ("method", Template::Text("POST")),
+                    ("url", Template::Text("{{ input.apiBase }}/workspaces")),
+                    (
+                        "json",
+                        Template::Map(
+                            &[
+                                ("owner", Template::Text("{{ create_user.body.id }}")),
+                                ("plan", Template::Text("{{ input.plan }}")),
+                            ],
+                        ),
+                    ),
+                ],
             ),
             &DEFAULT_POLICY,
         );
@@ -244,18 +262,21 @@ async fn send_welcome(cx: &Cx<'_>) -> NodeResult {
         .builtin(
             &NODE,
             crate::activities::Activities::http_request,
-            Template::Json(
-                r#"{
-  "method": "POST",
-  "url": "{{ input.apiBase }}/emails",
-  "json": {
-    "to": "{{ input.email }}",
-    "template": "welcome"
-  },
-  "expectStatus": [
-    202
-  ]
-}"#,
+            Template::Map(
+                &[
+                    ("method", Template::Text("POST")),
+                    ("url", Template::Text("{{ input.apiBase }}/emails")),
+                    (
+                        "json",
+                        Template::Map(
+                            &[
+                                ("to", Template::Text("{{ input.email }}")),
+                                ("template", Template::Text("welcome")),
+                            ],
+                        ),
+                    ),
+                    ("expectStatus", Template::List(&[Template::Int(202)])),
+                ],
             ),
             &DEFAULT_POLICY,
         );

@@ -219,8 +219,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     where
         AD: ActivityDefinition<Input = BuiltinInput, Output = Value>,
     {
-        let template = config.value()?;
-        let (rendered, max_output_bytes) = self.ctx.state(|w| (secrets::render_deferring(&template, &View { flow: w.flow(), frame: &self.frame }), w.flow().max_output_bytes()));
+        let (rendered, max_output_bytes) = self.ctx.state(|w| (secrets::render_deferring(config, &View { flow: w.flow(), frame: &self.frame }), w.flow().max_output_bytes()));
         let (config, secrets) = rendered?;
         let input =
             BuiltinInput { node: node.id.to_string(), idempotency_key: format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node)), config, secrets, max_output_bytes };

@@ -7,21 +7,21 @@
 //! template (say, user input containing `{{ env.TOKEN }}`) is never resolved.
 
 use serde_json::Value;
-use wfc_expr::{Scope, Segment, Template};
+use wfc_expr::{Scope, Segment};
 
-use crate::values::{Deferred, Failure, Part};
+use crate::values::{Deferred, Failure, Part, Template};
 
 /// Renders a configuration in the workflow, deferring every string that reads `env`.
-pub fn render_deferring(value: &Value, scope: &dyn Scope) -> Result<(Value, Vec<Deferred>), Failure> {
+pub fn render_deferring(template: Template, scope: &dyn Scope) -> Result<(Value, Vec<Deferred>), Failure> {
     let mut deferred = Vec::new();
-    let rendered = walk(value, scope, String::new(), &mut deferred)?;
+    let rendered = walk(template, scope, String::new(), &mut deferred)?;
     Ok((rendered, deferred))
 }
 
-fn walk(value: &Value, scope: &dyn Scope, pointer: String, deferred: &mut Vec<Deferred>) -> Result<Value, Failure> {
-    Ok(match value {
-        Value::String(text) => {
-            let template = Template::parse(text).map_err(|e| Failure::new(e.message))?;
+fn walk(template: Template, scope: &dyn Scope, pointer: String, deferred: &mut Vec<Deferred>) -> Result<Value, Failure> {
+    Ok(match template {
+        Template::Text(text) => {
+            let template = wfc_expr::Template::parse(text).map_err(|e| Failure::new(e.message))?;
             let reads_env = template.exprs().any(|e| wfc_expr::parse_expr(e.source).is_ok_and(|r| r.variables.iter().any(|v| v == "env")));
             if !reads_env {
                 return wfc_expr::render(text, scope).map_err(Failure::from);
@@ -43,11 +43,11 @@ fn walk(value: &Value, scope: &dyn Scope, pointer: String, deferred: &mut Vec<De
             deferred.push(Deferred { pointer, parts });
             Value::Null
         }
-        Value::Array(items) => Value::Array(items.iter().enumerate().map(|(i, item)| walk(item, scope, format!("{pointer}/{i}"), deferred)).collect::<Result<_, _>>()?),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), walk(v, scope, format!("{pointer}/{}", escape(k)), deferred)?))).collect::<Result<_, Failure>>()?)
+        Template::List(items) => Value::Array(items.iter().enumerate().map(|(i, item)| walk(*item, scope, format!("{pointer}/{i}"), deferred)).collect::<Result<_, _>>()?),
+        Template::Map(entries) => {
+            Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), walk(*v, scope, format!("{pointer}/{}", escape(k)), deferred)?))).collect::<Result<_, Failure>>()?)
         }
-        other => other.clone(),
+        scalar => scalar.render(scope)?,
     })
 }
 
@@ -71,11 +71,11 @@ mod tests {
     #[test]
     fn env_strings_are_deferred_and_data_is_never_resolved_as_a_template() {
         let data = Data(json!({"input": {"base": "https://x", "note": "{{ env.SECRET }}"}}));
-        let config = json!({
-            "url": "{{ input.base }}/v1?key={{ env.KEY }}",
-            "headers": {"Authorization": "Bearer {{ env.TOKEN }}", "X-Note": "{{ input.note }}"},
-        });
-        let (rendered, deferred) = render_deferring(&config, &data).unwrap();
+        let config = Template::Map(&[
+            ("headers", Template::Map(&[("Authorization", Template::Text("Bearer {{ env.TOKEN }}")), ("X-Note", Template::Text("{{ input.note }}"))])),
+            ("url", Template::Text("{{ input.base }}/v1?key={{ env.KEY }}")),
+        ]);
+        let (rendered, deferred) = render_deferring(config, &data).unwrap();
         assert_eq!(rendered["url"], Value::Null);
         assert_eq!(rendered["headers"]["X-Note"], json!("{{ env.SECRET }}"));
         assert_eq!(deferred.len(), 2);
@@ -90,8 +90,8 @@ mod tests {
     #[test]
     fn an_expression_sees_only_the_variables_it_names() {
         let env = Data(json!({"env": {"KEY": "k1", "TEMPORAL_API_KEY": "cloud-secret"}}));
-        let config = json!({"a": "{{ env.KEY }}", "b": "{{ string(env) }}", "c": "{{ has(env.TEMPORAL_API_KEY) }}"});
-        let (rendered, deferred) = render_deferring(&config, &Data(json!({}))).unwrap();
+        let config = Template::Map(&[("a", Template::Text("{{ env.KEY }}")), ("b", Template::Text("{{ string(env) }}")), ("c", Template::Text("{{ has(env.TEMPORAL_API_KEY) }}"))]);
+        let (rendered, deferred) = render_deferring(config, &Data(json!({}))).unwrap();
         let only_a = Deferred { pointer: "/a".into(), parts: deferred[0].parts.clone() };
         assert_eq!(resolve(rendered.clone(), &[only_a], &env).unwrap()["a"], json!("k1"));
         let whole = resolve(rendered.clone(), &deferred[1..2], &env).unwrap_err();

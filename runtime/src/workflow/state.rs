@@ -336,6 +336,19 @@ impl wfc_expr::Scope for FlowState {
     /// `_`), variables, then the input's top-level fields (the btree blackboard). btree's flat
     /// dotted keys (`agent.steps` written by a `CounterAction`) overlay the nested value, so
     /// `agent.steps` reads the flat key first.
+    /// Node outputs and the input are projected where they are kept, never copied whole.
+    fn project(&self, name: &str, paths: &[wfc_expr::FieldPath]) -> Option<Value> {
+        let kept = match name {
+            "input" => Some(&self.input),
+            "workflow" | "var" | "nodes" | "env" | "loop" | "parallel" | "error" => None,
+            _ => self.outputs.get(name).or_else(|| self.outputs.iter().find(|(id, _)| id.replace('-', "_") == name).map(|(_, v)| v)),
+        };
+        match kept {
+            Some(value) => Some(wfc_expr::project(value, paths)),
+            None => self.lookup(name).map(|value| wfc_expr::project(&value, paths)),
+        }
+    }
+
     fn lookup(&self, name: &str) -> Option<Value> {
         match name {
             "input" => return Some(self.input.clone()),
@@ -431,17 +444,18 @@ impl Frame {
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<Value> {
+    /// What `read` makes of the value `name` has in this frame or an enclosing one.
+    fn find<T>(&self, name: &str, read: &impl Fn(&Value) -> T) -> Option<T> {
         if let Some(value) = self.names.get(name) {
-            return Some(value.clone());
+            return Some(read(value));
         }
         if let Some(outputs) = &self.outputs {
             let outputs = outputs.borrow();
             if let Some((_, v)) = outputs.iter().find(|(id, _)| id.as_str() == name || id.replace('-', "_") == name) {
-                return Some(v.clone());
+                return Some(read(v));
             }
         }
-        self.parent.as_ref().and_then(|p| p.lookup(name))
+        self.parent.as_ref().and_then(|p| p.find(name, read))
     }
 }
 
@@ -453,7 +467,11 @@ pub struct View<'s> {
 
 impl wfc_expr::Scope for View<'_> {
     fn lookup(&self, name: &str) -> Option<Value> {
-        self.frame.lookup(name).or_else(|| self.flow.lookup(name))
+        self.frame.find(name, &Value::clone).or_else(|| self.flow.lookup(name))
+    }
+
+    fn project(&self, name: &str, paths: &[wfc_expr::FieldPath]) -> Option<Value> {
+        self.frame.find(name, &|value| wfc_expr::project(value, paths)).or_else(|| self.flow.project(name, paths))
     }
 }
 
