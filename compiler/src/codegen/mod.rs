@@ -133,16 +133,22 @@ pub fn generate(flow: &Flow, plan: &Plan, releases: &crate::plan::liveness::Rele
     let mut items = items::Items::new(flow, plan);
     items.siblings = options.siblings.clone();
     items.releases = releases.clone();
+    // A template nested as deep as the syntax layer allows is as deep a Rust expression: syn
+    // parses, prettyplease prints and both drop it recursively, so that runs on a stack of its
+    // own, sized for the deepest template the syntax layer lets through.
     let rust = |path: &str, doc: &str, tokens: TokenStream| -> Result<GeneratedFile, Vec<Diagnostic>> {
-        let file: syn::File = syn::parse2(tokens.clone()).map_err(|e| {
-            vec![
-                Diagnostic::error(Code::Internal, Span::default(), format!("generated {path} does not parse: {e}"))
-                    .label("while generating this flow")
-                    .help(format!("this is a bug in wfc; the code was:\n{tokens}")),
-            ]
-        })?;
-        let contents = format!("// {header}\n\n//! {doc}\n\n{}", format_items(file));
-        Ok(GeneratedFile { path: path.to_string(), contents })
+        stacker::grow(16 * 1024 * 1024, || {
+            let file: syn::File = syn::parse2(tokens.clone()).map_err(|e| {
+                vec![
+                    Diagnostic::error(Code::Internal, Span::default(), format!("generated {path} does not parse: {e}"))
+                        .label("while generating this flow")
+                        .help(format!("this is a bug in wfc; the code was:\n{tokens}")),
+                ]
+            })?;
+            let contents = format!("// {header}\n\n//! {doc}\n\n{}", format_items(file));
+            drop(tokens);
+            Ok(GeneratedFile { path: path.to_string(), contents })
+        })
     };
     Ok(vec![
         GeneratedFile { path: "Cargo.toml".into(), contents: manifest::cargo_toml(flow, options, &header) },
