@@ -180,6 +180,22 @@ impl Crates {
         Ok(started.elapsed())
     }
 
+    /// `cargo build --release --timings` of a crate: each unit compiled, with its seconds, read
+    /// from the report cargo writes (`UNIT_DATA` in `cargo-timings/cargo-timing.html`).
+    fn timings(&self, crate_dir: &Path) -> anyhow::Result<Vec<(String, f64)>> {
+        let status = Command::new(&self.cargo).args(["build", "-q", "--release", "--timings"]).current_dir(crate_dir).env("CARGO_TARGET_DIR", &self.target).status()?;
+        anyhow::ensure!(status.success(), "cargo build --timings of {} failed", crate_dir.display());
+        let html = std::fs::read_to_string(self.target.join("cargo-timings/cargo-timing.html"))?;
+        let data = html.split_once("const UNIT_DATA = ").and_then(|(_, rest)| rest.split_once(";\n")).map(|(json, _)| json).unwrap_or("[]");
+        let units: Vec<serde_json::Value> = serde_json::from_str(data)?;
+        // Units that were fresh are listed too, with no time: only those that ran are shown.
+        Ok(units
+            .iter()
+            .map(|u| (format!("{}{}", u["name"].as_str().unwrap_or("?"), u["target"].as_str().unwrap_or("")), u["duration"].as_f64().unwrap_or(0.0)))
+            .filter(|(_, seconds)| *seconds >= 0.01)
+            .collect())
+    }
+
     /// Generates and compiles a flow; returns its release worker binary.
     fn worker(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
         let (crate_dir, _) = self.generate(name, text)?;
@@ -214,6 +230,14 @@ fn build_time(crates: &Crates) -> anyhow::Result<()> {
             generated_time.as_secs_f64() / hand_time.as_secs_f64()
         );
         figures.push((profile, generated_time, hand_time));
+    }
+    // What remains of the release rebuild, unit by unit (`cargo build --timings`).
+    crates.generate("bench-ten-steps", &original)?;
+    crates.compile_profile(&generated, true)?;
+    crates.generate("bench-ten-steps", &changed)?;
+    println!("release rebuild, by unit that was compiled (cargo --timings; every other unit was fresh):");
+    for (unit, seconds) in crates.timings(&generated)? {
+        println!("  {unit:<40} {seconds:>6.2}s");
     }
     for (profile, generated_time, hand_time) in figures {
         println!("build: {profile} one-node rebuild generated {:.1}s, hand-written {:.1}s", generated_time.as_secs_f64(), hand_time.as_secs_f64());
