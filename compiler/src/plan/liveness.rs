@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::facts::Facts;
 use super::{Plan, RegionIdx, RegionKind, Role, StepIdx};
 use crate::check::Reads;
-use crate::model::{Flow, Node, NodeKind};
+use crate::model::{Flow, NodeKind};
 
 /// Node id → the outputs released when that node ends.
 pub type Releases = BTreeMap<String, Vec<String>>;
@@ -48,7 +48,6 @@ pub fn releases(flow: &Flow, plan: &Plan, reads: &Reads) -> Releases {
         }
     }
     let reruns = rerun_regions(flow, plan);
-    let by_id: HashMap<&str, &Node> = flow.nodes().into_iter().map(|n| (n.id.as_str(), n)).collect();
     for node in flow.nodes() {
         let id = node.id.as_str();
         let Some([x]) = steps.get(id).map(Vec::as_slice) else { continue };
@@ -63,7 +62,7 @@ pub fn releases(flow: &Flow, plan: &Plan, reads: &Reads) -> Releases {
         for p in candidates {
             let owner = plan.step(p).node.as_str();
             let single = steps.get(owner).is_some_and(|s| s.len() == 1);
-            if single && by_id.contains_key(owner) && dead_after(plan, &facts, &reruns, p, *x, &readers) {
+            if single && dead_after(plan, &facts, &reruns, p, *x, &readers) {
                 releases.entry(owner.to_string()).or_default().push(id.to_string());
                 break;
             }
