@@ -173,6 +173,20 @@ pub struct Settings {
     pub activity: ActivityPolicy,
     pub max_concurrency: Option<u64>,
     pub max_output_bytes: Option<u64>,
+    pub versioning: Versioning,
+    /// The Worker Deployment's name; the flow's name when unset.
+    pub deployment: Option<String>,
+}
+
+/// `settings.versioning`: whether a run stays on the build that started it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Versioning {
+    /// A run finishes on the build that started it.
+    #[default]
+    Pinned,
+    /// A run moves to the deployment's current build at its next workflow task; edits that
+    /// break running workflows must then be patched (`wfc build --previous`).
+    AutoUpgrade,
 }
 
 /// Timeout and retry policy of one activity call, fully resolved.

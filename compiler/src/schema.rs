@@ -46,7 +46,9 @@ pub fn document_schema() -> Value {
                         "properties": {"timeout": {"$ref": "#/$defs/duration"}, "retry": {"$ref": "#/$defs/retry"}}
                     },
                     "maxConcurrency": {"type": "integer", "minimum": 1},
-                    "maxOutputBytes": {"type": "integer", "minimum": 1}
+                    "maxOutputBytes": {"type": "integer", "minimum": 1},
+                    "versioning": {"enum": ["pinned", "auto-upgrade"], "description": "pinned (default): a run finishes on the build that started it; auto-upgrade: it moves to the current build"},
+                    "deployment": {"type": "string", "description": "The Worker Deployment's name; default the flow's name"}
                 }
             },
             "trigger": {

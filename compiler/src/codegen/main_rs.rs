@@ -4,9 +4,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::items::Items;
-use crate::model::{Flow, NodeKind};
+use crate::model::{Flow, NodeKind, Versioning};
 
-pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
+pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
     let workflow = &items.workflow_type;
     let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::Builtin { .. }));
     let register_activities = uses_builtins.then(|| quote! { .register_activities(activities::Activities) });
@@ -18,6 +18,11 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
             quote! { Some(::wfc_runtime::cli::Schedule { cron: #cron, timezone: #timezone, input: #input }) }
         }
         None => quote! { None },
+    };
+    let deployment = flow.settings.deployment.as_deref().unwrap_or(&flow.name);
+    let versioning = match flow.settings.versioning {
+        Versioning::Pinned => quote! { Pinned },
+        Versioning::AutoUpgrade => quote! { AutoUpgrade },
     };
     quote! {
         mod activities;
@@ -42,6 +47,11 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
                 },
                 replayer: || Ok(WorkflowReplayerOptions::new().register_workflow::<workflow::#workflow>()?.build()),
                 input: ::wfc_runtime::cli::checked_input::<::wfc_runtime::codegen::Run<types::Input>>,
+                deployment: ::wfc_runtime::cli::Deployment {
+                    name: #deployment,
+                    build_id: #build_id,
+                    versioning: ::wfc_runtime::cli::Versioning::#versioning,
+                },
             })
         }
     }

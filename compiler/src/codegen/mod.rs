@@ -150,12 +150,34 @@ pub fn generate(flow: &Flow, plan: &Plan, releases: &crate::plan::liveness::Rele
             Ok(GeneratedFile { path: path.to_string(), contents })
         })
     };
+    let manifest = GeneratedFile { path: "Cargo.toml".into(), contents: manifest::cargo_toml(flow, options, &header) };
+    let workflow = rust("src/workflow.rs", &format!("The `{}` workflow: one function per node or region.", flow.name), workflow::generate(flow, plan, &items))?;
+    let types = rust("src/types.rs", "Types from the flow's schemas.", types::generate(flow, &items)?)?;
+    let activities = rust("src/activities.rs", "The activities this flow calls.", activities::generate(flow, &items))?;
+    let build_id = build_id(&[&manifest, &workflow, &types, &activities]);
     Ok(vec![
-        GeneratedFile { path: "Cargo.toml".into(), contents: manifest::cargo_toml(flow, options, &header) },
+        manifest,
         GeneratedFile { path: "README.md".into(), contents: manifest::readme(flow, options, &header) },
-        rust("src/main.rs", &format!("The `{}` worker binary.", package_name(flow)), main_rs::generate(flow, &items))?,
-        rust("src/workflow.rs", &format!("The `{}` workflow: one function per node or region.", flow.name), workflow::generate(flow, plan, &items))?,
-        rust("src/types.rs", "Types from the flow's schemas.", types::generate(flow, &items)?)?,
-        rust("src/activities.rs", "The activities this flow calls.", activities::generate(flow, &items))?,
+        rust("src/main.rs", &format!("The `{}` worker binary.", package_name(flow)), main_rs::generate(flow, &items, &build_id))?,
+        workflow,
+        types,
+        activities,
     ])
+}
+
+/// The build id of a worker: the wfc version and a digest of the code that decides behaviour
+/// (the workflow, its types and activities, and the manifest that pins the runtime), headers
+/// left out. Identical builds get the same id wherever they are built; any change in what runs
+/// gets a new one.
+fn build_id(files: &[&GeneratedFile]) -> String {
+    let mut digest = Sha256::new();
+    for file in files {
+        let body = file.contents.split_once('\n').map_or("", |(_, body)| body);
+        digest.update(file.path.as_bytes());
+        digest.update([0]);
+        digest.update(body.as_bytes());
+        digest.update([0]);
+    }
+    let hex: String = digest.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", env!("CARGO_PKG_VERSION"))
 }

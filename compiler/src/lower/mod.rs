@@ -14,7 +14,7 @@ mod sim;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{ActivityPolicy, Body, Flow, RemoteActivity, Schedule, Settings};
+use crate::model::{ActivityPolicy, Body, Flow, RemoteActivity, Schedule, Settings, Versioning};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Kind, Value, printable};
 
@@ -256,12 +256,16 @@ impl<'a> Lowerer<'a> {
 
     fn settings(&mut self, value: &Value) -> Settings {
         let mut settings = Settings::default();
-        if !self.known_fields(value, &["timeout", "activity", "maxConcurrency", "maxOutputBytes"], "`settings`") {
+        if !self.known_fields(value, &["timeout", "activity", "maxConcurrency", "maxOutputBytes", "versioning", "deployment"], "`settings`") {
             return settings;
         }
         settings.timeout_ms = value.get("timeout").and_then(|v| self.duration(v));
         settings.max_concurrency = value.get("maxConcurrency").and_then(|v| self.uint(v, 1, 10_000));
         settings.max_output_bytes = value.get("maxOutputBytes").and_then(|v| self.uint(v, 1, u64::from(u32::MAX)));
+        if let Some(versioning) = value.get("versioning").and_then(|v| self.enumerated("versioning", v, &["pinned", "auto-upgrade"])) {
+            settings.versioning = if versioning == "auto-upgrade" { Versioning::AutoUpgrade } else { Versioning::Pinned };
+        }
+        settings.deployment = value.get("deployment").and_then(|v| self.temporal_name(v, "a deployment name"));
         if let Some(activity) = value.get("activity")
             && self.known_fields(activity, &["timeout", "retry"], "`settings.activity`")
         {

@@ -33,5 +33,10 @@ fn main() -> ::std::process::ExitCode {
         input: ::wfc_runtime::cli::checked_input::<
             ::wfc_runtime::codegen::Run<types::Input>,
         >,
+        deployment: ::wfc_runtime::cli::Deployment {
+            name: "ai-agent-workflow",
+            build_id: "0.1.0-ba8a7489f7a7",
+            versioning: ::wfc_runtime::cli::Versioning::Pinned,
+        },
     })
 }

@@ -33,5 +33,10 @@ fn main() -> ::std::process::ExitCode {
         input: ::wfc_runtime::cli::checked_input::<
             ::wfc_runtime::codegen::Run<types::Input>,
         >,
+        deployment: ::wfc_runtime::cli::Deployment {
+            name: "checkout-workflow",
+            build_id: "0.1.0-c8f5d9978e1a",
+            versioning: ::wfc_runtime::cli::Versioning::Pinned,
+        },
     })
 }

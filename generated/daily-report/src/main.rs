@@ -37,5 +37,10 @@ fn main() -> ::std::process::ExitCode {
         input: ::wfc_runtime::cli::checked_input::<
             ::wfc_runtime::codegen::Run<types::Input>,
         >,
+        deployment: ::wfc_runtime::cli::Deployment {
+            name: "daily-report",
+            build_id: "0.1.0-c48d29db2ea6",
+            versioning: ::wfc_runtime::cli::Versioning::Pinned,
+        },
     })
 }

@@ -34,5 +34,10 @@ fn main() -> ::std::process::ExitCode {
         input: ::wfc_runtime::cli::checked_input::<
             ::wfc_runtime::codegen::Run<types::Input>,
         >,
+        deployment: ::wfc_runtime::cli::Deployment {
+            name: "document-review",
+            build_id: "0.1.0-0358fd4b20ce",
+            versioning: ::wfc_runtime::cli::Versioning::Pinned,
+        },
     })
 }

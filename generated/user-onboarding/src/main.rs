@@ -34,5 +34,10 @@ fn main() -> ::std::process::ExitCode {
         input: ::wfc_runtime::cli::checked_input::<
             ::wfc_runtime::codegen::Run<types::Input>,
         >,
+        deployment: ::wfc_runtime::cli::Deployment {
+            name: "user-onboarding",
+            build_id: "0.1.0-e7f61cfaeb24",
+            versioning: ::wfc_runtime::cli::Versioning::Pinned,
+        },
     })
 }

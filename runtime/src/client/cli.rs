@@ -1,10 +1,13 @@
 //! The command line of every generated worker binary: `worker`, `start`, `signal`, `query`,
-//! `result`, `history`, `replay` and `timeline`.
+//! `result`, `history`, `timeline`, `schedule`, and for changing a flow in production `deploy`,
+//! `versions`, `replay` and `reset`.
 //!
 //! Connection settings come from Temporal's standard environment configuration
 //! (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, TLS variables, `temporal.toml`).
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,17 +19,20 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::connect as client;
+pub use super::deployment::{Deployment, Versioning};
+use super::observe::Health;
+use super::replay::Source;
 use crate::workflow::run::RunInput;
 use temporalio_client::schedules::{CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions};
 use temporalio_client::{
-    Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory, WorkflowQueryOptions,
-    WorkflowSignalOptions, WorkflowStartOptions,
+    Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowSignalOptions,
+    WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::coresdk::AsJsonPayloadExt;
 use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::runtime::RuntimeOptions;
-use temporalio_sdk::workflow_replayer::{WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 use temporalio_sdk::{Runtime, Worker as SdkWorker, WorkerOptions};
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +54,8 @@ pub struct Worker {
     pub replayer: fn() -> anyhow::Result<WorkflowReplayerOptions>,
     /// Checks a run's input (JSON text) against the flow's input type: [`checked_input`].
     pub input: fn(&str) -> Result<Value, String>,
+    /// The Worker Deployment version this build polls as.
+    pub deployment: Deployment,
 }
 
 /// A flow's `trigger: {type: schedule}`.
@@ -73,7 +81,26 @@ enum Command {
         /// Poll this task queue instead of the flow's own.
         #[arg(long)]
         task_queue: Option<String>,
+        /// Serve Prometheus metrics on this address (`/metrics`), e.g. `127.0.0.1:9464`.
+        #[arg(long)]
+        metrics: Option<SocketAddr>,
+        /// Serve a health endpoint on this address (`/healthz`: 200 while polling).
+        #[arg(long)]
+        health: Option<SocketAddr>,
     },
+    /// Make this build the deployment's current version (or, with `--ramp`, the ramping one):
+    /// new runs start on it. Waits until a worker of this build has polled.
+    Deploy {
+        /// Send only this percentage of new runs to this build.
+        #[arg(long, value_parser = percentage)]
+        ramp: Option<f32>,
+        /// How long to wait for a worker of this build to poll, in seconds.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Every version of this flow's deployment: which is current or ramping, and how many open
+    /// runs each still has (an old worker can stop when its count reaches 0).
+    Versions,
     /// Start a run with a JSON input; print its workflow id, and its result with `--wait`.
     Start {
         /// The input as JSON; checked against the flow's input type before the run starts.
@@ -101,9 +128,27 @@ enum Command {
     Result { id: String },
     /// Print a run's history as JSON (the SDK's format, which `replay` reads).
     History { id: String },
-    /// Check that this build replays a recorded history (from `history`): a flow edit that would
-    /// break running workflows is reported as incompatible.
-    Replay { file: std::path::PathBuf },
+    /// Check that this build replays histories: a file written by `history`, every `*.json` of
+    /// `--dir`, or every open run of the flow (`--open`). Exit 1 names each run it would break
+    /// and the node where it diverges.
+    Replay {
+        #[arg(required_unless_present_any = ["open", "dir"], conflicts_with_all = ["open", "dir"])]
+        file: Option<PathBuf>,
+        /// Replay every `*.json` history in this folder.
+        #[arg(long, conflicts_with = "open")]
+        dir: Option<PathBuf>,
+        /// Replay the history of every open run of this flow, fetched from the server.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Retry a run from a node, on this build: reset it to just before the node first started,
+    /// keeping (not re-running) everything before. Refused when this build does not replay that.
+    Reset {
+        id: String,
+        /// The node to run again.
+        #[arg(long)]
+        node: String,
+    },
     /// Query a run, e.g. `query ID status`.
     Query { id: String, query: String },
     /// Per node of a run: start, end, duration, attempts and error, from its history.
@@ -155,12 +200,23 @@ pub fn main(worker: Worker) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match args.command {
-            Command::Worker { task_queue } => run_worker(&worker, task_queue, subscriber).await.map(|()| ExitCode::SUCCESS),
+            Command::Worker { task_queue, metrics, health } => run_worker(&worker, task_queue, metrics, health, subscriber).await.map(|()| ExitCode::SUCCESS),
+            Command::Deploy { ramp, wait } => super::deployment::deploy(&client().await?, &worker.deployment, ramp, Duration::from_secs(wait)).await,
+            Command::Versions => super::deployment::versions(&client().await?, &worker.deployment).await,
+            Command::Reset { id, node } => super::reset::reset(&worker, &id, &node).await,
             Command::Start { input, id, task_queue, wait } => start(&worker, &input, id, task_queue, wait).await,
             Command::Signal { id, name, input } => signal(&worker, &id, &name, &input).await,
             Command::Result { id } => result(&id).await,
             Command::History { id } => history(&id).await,
-            Command::Replay { file } => replay(&worker, &file).await,
+            Command::Replay { file, dir, open: _ } => {
+                let source = match (file, dir) {
+                    (Some(file), _) => Source::File(file),
+                    (None, Some(dir)) => Source::Dir(dir),
+                    // clap lets no other case through: a file, `--dir` or `--open` is required.
+                    (None, None) => Source::Open,
+                };
+                super::replay::replay(&worker, source).await
+            }
             Command::Timeline { id } => super::timeline::print(&id).await,
             Command::Schedule { action } => schedule(&worker, action).await,
             Command::Query { id, query: name } => query(&id, &name).await,
@@ -182,22 +238,41 @@ fn logging() -> Arc<dyn tracing::Subscriber + Send + Sync> {
     subscriber
 }
 
-async fn run_worker(spec: &Worker, task_queue: Option<String>, subscriber: Arc<dyn tracing::Subscriber + Send + Sync>) -> anyhow::Result<()> {
-    let telemetry = TelemetryOptions::builder().subscriber_override(subscriber).build();
+async fn run_worker(
+    spec: &Worker,
+    task_queue: Option<String>,
+    metrics: Option<SocketAddr>,
+    health: Option<SocketAddr>,
+    subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+) -> anyhow::Result<()> {
+    let meter = metrics.map(super::observe::metrics).transpose()?;
+    let status = Health::default();
+    if let Some(addr) = health {
+        status.clone().serve(addr).await?;
+    }
+    let telemetry = TelemetryOptions::builder().subscriber_override(subscriber).maybe_metrics(meter).build();
     let runtime_options = RuntimeOptions::builder().telemetry_options(telemetry).build().map_err(|e| anyhow!("{e}"))?;
     let runtime = Runtime::from_current_tokio(runtime_options).map_err(|e| anyhow!("{e}"))?;
     let client = reconnecting_client().await?;
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
-    let options = (spec.options)(task_queue.clone())?;
+    let mut options = (spec.options)(task_queue.clone())?;
+    options.deployment_options = spec.deployment.worker_options();
+    let adopt = super::deployment::adopt_if_first(client.clone(), spec.deployment);
     let mut worker = SdkWorker::new(&runtime, client, options).map_err(|e| anyhow!("cannot create the worker: {e}"))?;
     let stop = worker.shutdown_handle();
+    let stopping = status.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(target: "wfc::worker", "shutting down");
+        stopping.set(false);
         stop();
     });
-    tracing::info!(target: "wfc::worker", task_queue, workflow = spec.name, "worker started");
-    worker.run().await.map_err(|e| anyhow!("the worker stopped: {e}"))
+    tokio::spawn(adopt);
+    tracing::info!(target: "wfc::worker", task_queue, workflow = spec.name, version = spec.deployment.version(), "worker started");
+    status.set(true);
+    let outcome = worker.run().await.map_err(|e| anyhow!("the worker stopped: {e}"));
+    status.set(false);
+    outcome
 }
 
 /// The client, once the server answers: a worker started while Temporal is down (a restart, a
@@ -355,27 +430,6 @@ async fn history(id: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Exit code of `replay` when the history does not replay: this build is incompatible.
-const INCOMPATIBLE: u8 = 1;
-
-async fn replay(spec: &Worker, file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let history = WorkflowHistory::from_json(&bytes).map_err(|e| anyhow!("{} is not a history written by `history`: {e}", file.display()))?;
-    let replayer = WorkflowReplayer::new((spec.replayer)()?).map_err(|e| anyhow!("cannot create the replayer: {e}"))?;
-    match replayer.replay_workflow(history).await {
-        Ok(()) => {
-            println!("ok: this build of `{}` replays {}", spec.name, file.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(WorkflowReplayError::Replay(failure)) => {
-            eprintln!("incompatible: this build of `{}` does not replay {}: {failure}", spec.name, file.display());
-            eprintln!("help: running workflows with this history would fail after a deploy; keep the old build for them, or start new runs on a new task queue");
-            Ok(ExitCode::from(INCOMPATIBLE))
-        }
-        Err(e) => Err(anyhow!("replay failed: {e}")),
-    }
-}
-
 async fn schedule(spec: &Worker, action: ScheduleCommand) -> anyhow::Result<ExitCode> {
     let Some(schedule) = &spec.schedule else {
         eprintln!("error: `{}` has no schedule trigger; add `trigger: {{type: schedule, config: {{cron: ...}}}}` to the flow", spec.name);
@@ -428,4 +482,12 @@ async fn schedule(spec: &Worker, action: ScheduleCommand) -> anyhow::Result<Exit
 
 fn zone(timezone: &str) -> String {
     if timezone.is_empty() { " (UTC)".to_string() } else { format!(" ({timezone})") }
+}
+
+/// A `--ramp` percentage: a number in (0, 100].
+fn percentage(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        _ => Err(format!("`{text}` is not a percentage in (0, 100]")),
+    }
 }

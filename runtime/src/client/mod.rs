@@ -2,6 +2,10 @@
 //! signalling and querying runs, the worker process itself, schedules, replay and timelines).
 
 pub mod cli;
+mod deployment;
+mod observe;
+mod replay;
+mod reset;
 pub mod timeline;
 
 use anyhow::{Context, anyhow};

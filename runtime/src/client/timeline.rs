@@ -126,3 +126,45 @@ pub(crate) async fn print(id: &str) -> anyhow::Result<ExitCode> {
     print!("{}", render(&rows(&events)));
     Ok(ExitCode::SUCCESS)
 }
+
+/// The node each event belongs to, by event id: activities (`node` or `node#iteration`),
+/// timers (their summary starts with the node id), child workflows (`<workflow id>/<node>`) and
+/// the events that finish them. Events of in-workflow nodes and signals belong to none.
+pub fn nodes(events: &[HistoryEvent]) -> BTreeMap<i64, String> {
+    let node = |label: &str| label.split(['#', ' ']).next().unwrap_or_default().to_string();
+    let mut by_event = BTreeMap::new();
+    let mut by_timer = BTreeMap::new();
+    for event in events {
+        let Some(attributes) = &event.attributes else { continue };
+        let owner = match attributes {
+            Attributes::ActivityTaskScheduledEventAttributes(a) => Some(node(&a.activity_id)),
+            Attributes::TimerStartedEventAttributes(a) => {
+                let summary = text(event.user_metadata.as_ref().and_then(|m| m.summary.as_ref()));
+                let owner = summary.map(|s| node(&s));
+                if let Some(owner) = &owner {
+                    by_timer.insert(a.timer_id.clone(), owner.clone());
+                }
+                owner
+            }
+            Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(a) => a.workflow_id.rsplit_once('/').map(|(_, n)| node(n)),
+            Attributes::TimerFiredEventAttributes(a) => by_timer.get(&a.timer_id).cloned(),
+            Attributes::TimerCanceledEventAttributes(a) => by_timer.get(&a.timer_id).cloned(),
+            Attributes::ActivityTaskStartedEventAttributes(a) => by_event.get(&a.scheduled_event_id).cloned(),
+            Attributes::ActivityTaskCompletedEventAttributes(a) => by_event.get(&a.scheduled_event_id).cloned(),
+            Attributes::ActivityTaskFailedEventAttributes(a) => by_event.get(&a.scheduled_event_id).cloned(),
+            Attributes::ActivityTaskTimedOutEventAttributes(a) => by_event.get(&a.scheduled_event_id).cloned(),
+            Attributes::ActivityTaskCanceledEventAttributes(a) => by_event.get(&a.scheduled_event_id).cloned(),
+            Attributes::ActivityTaskCancelRequestedEventAttributes(a) => by_event.get(&a.scheduled_event_id).cloned(),
+            Attributes::ChildWorkflowExecutionStartedEventAttributes(a) => by_event.get(&a.initiated_event_id).cloned(),
+            Attributes::ChildWorkflowExecutionCompletedEventAttributes(a) => by_event.get(&a.initiated_event_id).cloned(),
+            Attributes::ChildWorkflowExecutionFailedEventAttributes(a) => by_event.get(&a.initiated_event_id).cloned(),
+            Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a) => by_event.get(&a.initiated_event_id).cloned(),
+            Attributes::ChildWorkflowExecutionCanceledEventAttributes(a) => by_event.get(&a.initiated_event_id).cloned(),
+            _ => None,
+        };
+        if let Some(owner) = owner {
+            by_event.insert(event.event_id, owner);
+        }
+    }
+    by_event
+}

@@ -115,8 +115,13 @@ impl<'a, W: Flow> Cx<'a, W> {
             return Err(Failure::cancelled("cancelled before it started").at(node));
         }
         self.ctx.state_mut(|w| w.flow_mut().enter(node));
+        let started = self.ctx.workflow_time();
         let result = body.await.map(IntoOutput::into_output);
         let result = self.ctx.state_mut(|w| w.flow_mut().exit(node, result));
+        if !self.ctx.is_replaying() {
+            let took = self.ctx.workflow_time().zip(started).and_then(|(end, start)| end.duration_since(start).ok()).unwrap_or_default();
+            self.ctx.state(|w| super::metrics::node_finished(w.flow().name(), node.id, result.is_ok(), took));
+        }
         if let Ok(output) = &result
             && node.keep
         {

@@ -7,6 +7,7 @@ pub mod control;
 pub mod cx;
 pub mod dag;
 pub mod mailbox;
+pub(crate) mod metrics;
 pub mod run;
 pub mod secrets;
 pub mod signals;

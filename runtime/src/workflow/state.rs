@@ -211,6 +211,11 @@ impl FlowState {
         Some(value.clone())
     }
 
+    /// The workflow name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn enter(&mut self, node: &NodeInfo) {
         self.states.insert(node.id.to_string(), NodeState::Running);
     }
