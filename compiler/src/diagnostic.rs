@@ -111,6 +111,11 @@ codes! {
     /// hand the worker's whole environment, its credentials included, to the activity. Name
     /// each variable the activity needs.
     EnvByName = "E0110", "env-by-name";
+    /// `wfc build --previous`: an edit of an `auto-upgrade` flow that breaks running workflows
+    /// and that no Temporal patch can make safe (a moved node, a node that now issues other
+    /// commands, a changed decision, an edit of a graph, a read of an added node's output).
+    /// Patched automatically are nodes added to or removed from a `Sequence`.
+    Unpatchable = "E0111", "unpatchable";
     /// A graph node that no path from the start reaches. It is dropped from the plan.
     Unreachable = "W0001", "unreachable";
     /// A setting of an exported block that wfc has no equivalent for; it is ignored.

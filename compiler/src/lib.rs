@@ -9,10 +9,12 @@ pub mod catalog;
 pub mod check;
 pub mod codegen;
 pub mod diagnostic;
+pub mod diff;
 pub mod duration;
 pub mod ident;
 pub mod lower;
 pub mod model;
+pub mod patch;
 pub mod plan;
 pub mod render;
 pub mod schema;
@@ -37,12 +39,16 @@ pub struct BuildOptions {
     /// The other flows of the same build, by workflow name (see [`Checked::sibling`]), so child
     /// workflow calls to them are typed.
     pub siblings: BTreeMap<String, Sibling>,
+    /// `--previous`: the flow the running build was made from; an `auto-upgrade` flow's
+    /// breaking edits are then patched (see [`patch`]).
+    pub previous: Option<SourceFile>,
 }
 
 impl Default for BuildOptions {
-    /// No registry, no siblings, and the `wfc-runtime` release matching this compiler.
+    /// No registry, no siblings, no previous flow, and the `wfc-runtime` release matching this
+    /// compiler.
     fn default() -> Self {
-        BuildOptions { registry: lower::Registry::new(), runtime: RuntimeSource::Version(env!("CARGO_PKG_VERSION").to_string()), siblings: BTreeMap::new() }
+        BuildOptions { registry: lower::Registry::new(), runtime: RuntimeSource::Version(env!("CARGO_PKG_VERSION").to_string()), siblings: BTreeMap::new(), previous: None }
     }
 }
 
@@ -62,6 +68,8 @@ pub struct Checked {
     pub plan: Option<plan::Plan>,
     /// After which node each output is dead (empty when the flow has errors).
     pub releases: plan::liveness::Releases,
+    /// (reader node, output read): which node's expressions read which node's output.
+    pub reads: std::collections::BTreeSet<(String, String)>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -81,7 +89,7 @@ impl Checked {
 /// Parses, lowers, plans and checks a flow, collecting every diagnostic.
 pub fn check(source: &SourceFile, options: &BuildOptions) -> Checked {
     let (value, mut diagnostics) = syntax::parse(&source.text);
-    let Some(value) = value else { return Checked { flow: None, plan: None, releases: Default::default(), diagnostics } };
+    let Some(value) = value else { return Checked { flow: None, plan: None, releases: Default::default(), reads: Default::default(), diagnostics } };
     let (flow, lowered) = lower::lower(source, &value, &options.registry);
     diagnostics.extend(lowered);
     // Lowering gives up only with a reason; should it not, `check` must still not say "ok"
@@ -110,11 +118,34 @@ pub fn check(source: &SourceFile, options: &BuildOptions) -> Checked {
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
     diagnostics.dedup();
     let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
-    let releases = match (&flow, &plan) {
-        (Some(flow), Some(plan)) => plan::liveness::releases(flow, plan, &reads),
+    let (releases, read) = match (&flow, &plan) {
+        (Some(flow), Some(plan)) => {
+            let read = reads.at.iter().filter_map(|(step, output)| Some((plan.steps.get(step.0 as usize)?.node.clone(), output.clone()))).collect();
+            (plan::liveness::releases(flow, plan, &reads), read)
+        }
         _ => Default::default(),
     };
-    Checked { flow, plan, releases, diagnostics }
+    Checked { flow, plan, releases, reads: read, diagnostics }
+}
+
+/// Two versions of a flow, checked, and what the edit does to runs in flight (`wfc diff`).
+pub struct Compared {
+    pub old: Checked,
+    pub new: Checked,
+    /// Empty unless both sides check.
+    pub changes: Vec<diff::Change>,
+}
+
+/// Checks both versions of a flow and compares them node by node.
+pub fn compare(old: &SourceFile, new: &SourceFile, options: &BuildOptions) -> Compared {
+    let (old_checked, new_checked) = (check(old, options), check(new, options));
+    let changes = match (&old_checked.flow, &new_checked.flow) {
+        (Some(before), Some(after)) => {
+            diff::diff(&diff::Side { source: old, flow: before, checked: &old_checked }, &diff::Side { source: new, flow: after, checked: &new_checked })
+        }
+        _ => Vec::new(),
+    };
+    Compared { old: old_checked, new: new_checked, changes }
 }
 
 /// Reads a registry document (`activities:` as in a flow) for [`BuildOptions::registry`].
@@ -134,6 +165,8 @@ pub struct Built {
     pub files: Vec<GeneratedFile>,
     /// Warnings found while checking.
     pub warnings: Vec<Diagnostic>,
+    /// With `--previous`: what was patched, or why nothing was.
+    pub patches: Option<String>,
 }
 
 /// Checks a flow and generates its worker crate. Errors come back as diagnostics.
@@ -144,9 +177,33 @@ pub fn build(source: &SourceFile, options: &BuildOptions) -> Result<Built, Vec<D
 /// Generates the worker crate of a flow already checked (a multi-flow build checks each flow
 /// once, then generates each knowing the others).
 pub fn generate(source: &SourceFile, checked: Checked, options: &BuildOptions) -> Result<Built, Vec<Diagnostic>> {
+    let patched = match &options.previous {
+        Some(previous) => patch::merge(previous, source, &checked, options)?,
+        None => None,
+    };
     let Some(flow) = checked.flow else { return Err(checked.diagnostics) };
-    let plan = checked.plan.unwrap_or_default();
     let codegen_options = Options { siblings: options.siblings.clone(), ..Options::new(source, options.runtime.clone()) };
-    let files = codegen::generate(&flow, &plan, &checked.releases, &codegen_options)?;
-    Ok(Built { name: flow.name, files, warnings: checked.diagnostics })
+    let mut patches = options.previous.as_ref().map(|previous| match flow.settings.versioning {
+        model::Versioning::Pinned => format!("note: `{}` is pinned: its runs finish on the build that started them, so nothing from {} is patched", flow.name, previous.path),
+        model::Versioning::AutoUpgrade => format!("note: no edit since {} breaks running workflows: nothing to patch", previous.path),
+    });
+    let files = match patched {
+        // The merged flow keeps every output: its kept nodes were checked in the previous flow,
+        // so liveness, which needs the reads of one checked flow, is not run on it.
+        Some(merged) => {
+            let (plan, planned) = plan::build(&merged);
+            if let Some(problem) = planned.into_iter().find(Diagnostic::is_error) {
+                return Err(vec![problem]);
+            }
+            let on_patch: Vec<String> = merged
+                .nodes()
+                .iter()
+                .filter_map(|n| Some(format!("`{}` ({})", n.id, if n.patch.as_ref()?.when_patched { "added" } else { "removed, kept for old runs" })))
+                .collect();
+            patches = Some(format!("patched for runs in flight: {}", on_patch.join(", ")));
+            codegen::generate(&merged, &plan, &Default::default(), &codegen_options)?
+        }
+        None => codegen::generate(&flow, &checked.plan.unwrap_or_default(), &checked.releases, &codegen_options)?,
+    };
+    Ok(Built { name: flow.name, files, warnings: checked.diagnostics, patches })
 }

@@ -55,6 +55,21 @@ enum Command {
         /// A YAML document with an `activities:` map (see `check`).
         #[arg(long)]
         registry: Option<PathBuf>,
+        /// The flow the running build was made from: for an `auto-upgrade` flow, every edit
+        /// `wfc diff` reports as breaking is put on a Temporal patch, so runs started on the
+        /// old build replay and then follow the new flow. A `pinned` flow needs none.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+    },
+    /// What an edit does to runs in flight: each changed node, safe for running workflows or
+    /// breaking them, with the reason. Exit 0 when all are safe, 3 when one breaks, 1 for an
+    /// invalid flow.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// A YAML document with an `activities:` map (see `check`).
+        #[arg(long)]
+        registry: Option<PathBuf>,
     },
     /// Explain a diagnostic code, e.g. `wfc explain E0102`; without a code, list them all.
     Explain { code: Option<String> },
@@ -73,6 +88,8 @@ enum PlanFormat {
 /// Exit codes of DESIGN section 7.
 const INVALID_FLOW: u8 = 1;
 const USAGE_OR_IO: u8 = 2;
+/// `wfc diff`: some change breaks running workflows.
+const BREAKS_RUNNING: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -85,7 +102,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { flows, registry } => with_registry(registry.as_deref(), |r| check(&flows, r)),
         Command::Plan { flow, format, registry } => with_registry(registry.as_deref(), |r| plan(&flow, format, r)),
-        Command::Build { flows, output, check, runtime, registry } => with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r)),
+        Command::Build { flows, output, check, runtime, registry, previous } => {
+            with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r, previous.as_deref()))
+        }
+        Command::Diff { old, new, registry } => with_registry(registry.as_deref(), |r| diff(&old, &new, r)),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&wfc::schema::document_schema()).unwrap_or_default());
@@ -180,6 +200,21 @@ fn plan(path: &Path, format: PlanFormat, registry: &wfc::lower::Registry) -> Exi
     ExitCode::SUCCESS
 }
 
+fn diff(old: &Path, new: &Path, registry: &wfc::lower::Registry) -> ExitCode {
+    let (old_source, new_source) = match (read(old), read(new)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let compared = wfc::compare(&old_source, &new_source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
+    report(&old_source, &compared.old.diagnostics);
+    report(&new_source, &compared.new.diagnostics);
+    if compared.old.has_errors() || compared.new.has_errors() {
+        return ExitCode::from(INVALID_FLOW);
+    }
+    print!("{}", wfc::diff::render(&compared.changes));
+    if compared.changes.iter().any(|c| c.verdict == wfc::diff::Verdict::Breaks) { ExitCode::from(BREAKS_RUNNING) } else { ExitCode::SUCCESS }
+}
+
 fn check(flows: &[PathBuf], registry: &wfc::lower::Registry) -> ExitCode {
     let mut failed = false;
     for path in flows {
@@ -197,7 +232,18 @@ fn check(flows: &[PathBuf], registry: &wfc::lower::Registry) -> ExitCode {
     if failed { ExitCode::from(INVALID_FLOW) } else { ExitCode::SUCCESS }
 }
 
-fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &RuntimeSource, registry: &wfc::lower::Registry) -> ExitCode {
+fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &RuntimeSource, registry: &wfc::lower::Registry, previous: Option<&Path>) -> ExitCode {
+    let previous = match previous {
+        Some(_) if flows.len() != 1 => {
+            eprintln!("error: `--previous` goes with one flow: the one it is the previous version of");
+            return ExitCode::from(USAGE_OR_IO);
+        }
+        Some(path) => match read(path) {
+            Ok(source) => Some(source),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let mut invalid = false;
     let mut stale = Vec::new();
     let mut sources = Vec::new();
@@ -209,7 +255,7 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
     }
     // Each flow is checked once; flows built together know each other, so child workflow
     // calls between them are typed.
-    let mut options = wfc::BuildOptions { registry: registry.clone(), runtime: runtime.clone(), ..Default::default() };
+    let mut options = wfc::BuildOptions { registry: registry.clone(), runtime: runtime.clone(), previous, ..Default::default() };
     let checked: Vec<wfc::Checked> = sources.iter().map(|(_, source)| wfc::check(source, &options)).collect();
     // Two flows of one name would write the same crate, one over the other.
     let mut names = std::collections::BTreeMap::new();
@@ -231,6 +277,9 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
             }
         };
         report(&source, &built.warnings);
+        if let Some(note) = &built.patches {
+            eprintln!("{note}");
+        }
         let name = &built.name;
         let dir = match output {
             Some(out) if flows.len() == 1 => out.to_path_buf(),

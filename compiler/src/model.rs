@@ -233,6 +233,18 @@ pub struct Node {
     pub kind: NodeKind,
     /// Tree-form error routing: runs instead of failing, with `error.*` in scope.
     pub on_error: Option<Box<Node>>,
+    /// Set by `wfc build --previous` on a node only one side of a flow edit has.
+    pub patch: Option<Patch>,
+}
+
+/// A node of an edited flow that runs on one path of a Temporal patch only: an added node on
+/// runs that reach it under the new build, a removed one on runs that passed it under the old.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// The patch marker's id, e.g. `wfc:added:notify`.
+    pub id: String,
+    /// Runs when the patch is taken (added nodes), or when it is not (removed nodes).
+    pub when_patched: bool,
 }
 
 /// What a node does, with every default and alias resolved by lowering. Plan, check and codegen

@@ -21,16 +21,26 @@ pub struct NodeInfo {
     /// Outputs nothing can read once this node has ended (the compiler's liveness analysis):
     /// they are dropped from the flow state then, and not carried by continue-as-new.
     pub releases: &'static [&'static str],
+    /// `wfc build --previous`: the Temporal patch this node is on, and on which side. A node
+    /// whose side is not taken succeeds at once, skipped, with no output.
+    pub patch: Option<(&'static str, bool)>,
 }
 
 impl NodeInfo {
     pub const fn new(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: true, releases: &[] }
+        NodeInfo { id, kind, line, keep: true, releases: &[], patch: None }
     }
 
     /// A composite whose output is one of its children's, not kept twice.
     pub const fn passing(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: false, releases: &[] }
+        NodeInfo { id, kind, line, keep: false, releases: &[], patch: None }
+    }
+
+    /// This node, run only when the patch `id` is taken (`when_patched`), or only when it is
+    /// not: an added node runs on new runs and on old ones that reach it under the new build; a
+    /// removed node's code is kept for old runs that passed it.
+    pub const fn patched(self, id: &'static str, when_patched: bool) -> Self {
+        NodeInfo { patch: Some((id, when_patched)), ..self }
     }
 
     /// This node, releasing these outputs when it ends.

@@ -15,7 +15,12 @@ fn check(file_name: &str) -> Code {
     let source = SourceFile::new(path, text);
     let code = Code::ALL.iter().copied().find(|c| file_name.starts_with(c.as_str())).unwrap_or_else(|| panic!("{file_name}: no code prefix"));
     let warning = code.as_str().starts_with('W');
-    let diagnostics = match wfc::build(&source, &wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into()))) {
+    // A code about an edit (`wfc build --previous`) has the flow it edits beside it.
+    let stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
+    let previous_path = format!("tests/fixtures/invalid/{stem}.previous.yaml");
+    let previous = std::fs::read_to_string(repo_root().join(&previous_path)).ok().map(|text| SourceFile::new(previous_path, text));
+    let options = wfc::BuildOptions { previous, ..wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into())) };
+    let diagnostics = match wfc::build(&source, &options) {
         Ok(built) => {
             assert!(warning, "{file_name}: builds, with {:?}", built.warnings);
             built.warnings
@@ -25,7 +30,7 @@ fn check(file_name: &str) -> Code {
         Err(_) if warning => wfc::check(&source, &wfc::BuildOptions::default()).diagnostics,
         Err(diagnostics) => diagnostics,
     };
-    let checked = wfc::Checked { flow: None, plan: None, releases: Default::default(), diagnostics };
+    let checked = wfc::Checked { flow: None, plan: None, releases: Default::default(), reads: Default::default(), diagnostics };
     assert!(warning || checked.has_errors(), "{file_name}: no error");
     assert!(checked.diagnostics.iter().any(|d| d.code == code), "{file_name}: expected {}, got {:#?}", code.as_str(), checked.diagnostics);
     for d in &checked.diagnostics {
@@ -39,7 +44,11 @@ fn check(file_name: &str) -> Code {
 
 #[test]
 fn every_code_has_a_fixture_and_a_snapshot() {
-    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("tests/fixtures/invalid")).expect("fixtures").filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("tests/fixtures/invalid"))
+        .expect("fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.ends_with(".previous.yaml"))
+        .collect();
     files.sort();
     let covered = std::cell::RefCell::new(Vec::new());
     wfc_tests::cases::each(&files, |f| f.to_string(), |f| covered.borrow_mut().push(check(f)));

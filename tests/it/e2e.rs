@@ -608,8 +608,9 @@ fn an_approval_waits_rejects_a_bad_payload_completes_or_expires_and_pauses() {
     let edited = edited_purchase_approval();
     let replay = workers::client(&edited, &DevServer::shared().address, &["replay", &file]);
     assert_eq!(replay.status.code(), Some(1), "{}", String::from_utf8_lossy(&replay.stderr));
-    let stderr = String::from_utf8_lossy(&replay.stderr);
-    assert!(stderr.contains("incompatible: this build of `purchase-approval` does not replay") && stderr.contains("nondeterministic"), "{stderr}");
+    let (stdout, stderr) = (String::from_utf8_lossy(&replay.stdout), String::from_utf8_lossy(&replay.stderr));
+    assert!(stderr.contains("incompatible: this build of `purchase-approval` would break 1 of 1 runs"), "{stderr}");
+    assert!(stdout.contains("breaks: ") && stdout.contains("Nondeterminism"), "{stdout}");
 }
 
 /// `samples/purchase-approval.yaml` with a `Delay` added before the approval, built standalone

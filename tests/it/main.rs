@@ -3,7 +3,9 @@
 mod activities;
 mod codegen;
 mod conformance;
+mod deploys;
 mod diagnostics;
+mod diff;
 mod docs;
 mod e2e;
 mod fuzz;

@@ -19,6 +19,7 @@ pub struct Recorded {
 pub struct HttpServer {
     pub base_url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    routes: Arc<Mutex<BTreeMap<&'static str, Route>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -41,8 +42,8 @@ impl HttpServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("cannot bind an HTTP server on 127.0.0.1"));
         let base_url = format!("http://{}", server.server_addr().to_ip().expect("an IP listener"));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let routes: BTreeMap<&'static str, Route> = routes.into_iter().collect();
-        let (server2, requests2) = (server.clone(), requests.clone());
+        let routes: Arc<Mutex<BTreeMap<&'static str, Route>>> = Arc::new(Mutex::new(routes.into_iter().collect()));
+        let (server2, requests2, routes2) = (server.clone(), requests.clone(), routes.clone());
         let thread = std::thread::spawn(move || {
             for mut request in server2.incoming_requests() {
                 let mut body = String::new();
@@ -56,7 +57,8 @@ impl HttpServer {
                     body,
                 };
                 requests2.lock().unwrap_or_else(|e| e.into_inner()).push(recorded);
-                let (status, headers, json) = routes.get(key.as_str()).cloned().unwrap_or((404, Vec::new(), Value::String("not found".into())));
+                let route = routes2.lock().unwrap_or_else(|e| e.into_inner()).get(key.as_str()).cloned();
+                let (status, headers, json) = route.unwrap_or((404, Vec::new(), Value::String("not found".into())));
                 let raw = headers.iter().find(|(name, _)| *name == RAW_BODY).map(|(_, body)| body.clone());
                 let mut response = tiny_http::Response::from_string(raw.unwrap_or_else(|| json.to_string())).with_status_code(status);
                 if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
@@ -76,7 +78,17 @@ impl HttpServer {
                 });
             }
         });
-        HttpServer { base_url, requests, server, thread: Some(thread) }
+        HttpServer { base_url, requests, routes, server, thread: Some(thread) }
+    }
+
+    /// Answers `route` (`METHOD /path`) this way from now on, e.g. a failing endpoint fixed.
+    pub fn set_route(&self, route: &'static str, answer: Route) {
+        self.routes.lock().unwrap_or_else(|e| e.into_inner()).insert(route, answer);
+    }
+
+    /// How many requests came for `path` (query aside).
+    pub fn count(&self, path: &str) -> usize {
+        self.requests().iter().filter(|r| r.path.split('?').next() == Some(path)).count()
     }
 
     /// Every request received so far.

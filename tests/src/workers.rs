@@ -63,6 +63,37 @@ pub fn check_crates(label: &str, crates: &[wfc::Built]) -> Result<(), String> {
     Err(errors.lines().filter(|l| l.contains("error")).take(40).collect::<Vec<_>>().join("\n"))
 }
 
+/// Builds generated crates into worker binaries in one cargo invocation, each as a package of
+/// its own (`<label>-<variant>`), so two versions of one flow build side by side. The crates
+/// live in `<target>/wfc-<label>/`, rewritten only where they changed, so a second run is
+/// incremental. Returns each variant's binary.
+pub fn build_variants(label: &str, variants: &[(&str, &wfc::Built)]) -> Vec<PathBuf> {
+    let dir = target_dir().join(format!("wfc-{label}"));
+    let mut members = Vec::new();
+    for (variant, built) in variants {
+        let package = format!("{label}-{variant}");
+        let generated = format!("{}-worker", built.name);
+        for file in &built.files {
+            let path = dir.join(variant).join(&file.path);
+            let contents =
+                if file.path == "Cargo.toml" { file.contents.replace(&format!("name = \"{generated}\""), &format!("name = \"{package}\"")) } else { file.contents.clone() };
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(contents.as_str()) {
+                std::fs::create_dir_all(path.parent().expect("a folder")).expect("a scratch folder");
+                std::fs::write(&path, contents).expect("write a generated file");
+            }
+        }
+        members.push(format!("\"{variant}\""));
+    }
+    let workspace = format!("[workspace]\nresolver = \"3\"\nmembers = [{}]\n", members.join(", "));
+    if std::fs::read_to_string(dir.join("Cargo.toml")).ok().as_deref() != Some(workspace.as_str()) {
+        std::fs::write(dir.join("Cargo.toml"), workspace).expect("a workspace");
+    }
+    std::fs::copy(crate::repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let status = Command::new(cargo()).args(["build", "--quiet"]).current_dir(&dir).env("CARGO_TARGET_DIR", target_dir()).status().expect("cargo runs");
+    assert!(status.success(), "cargo build of the {label} variants failed");
+    variants.iter().map(|(variant, _)| target_dir().join("debug").join(format!("{label}-{variant}"))).collect()
+}
+
 /// The binary of a workspace package, built if needed.
 pub fn binary(package: &str) -> PathBuf {
     build_packages(&[package]);
@@ -79,6 +110,12 @@ impl WorkerProcess {
     /// Starts `bin worker` against `address` on the flow's own task queue, logging to `log`.
     pub fn start(bin: &Path, address: &str, env: &[(&str, &str)], log: PathBuf) -> WorkerProcess {
         Self::spawn(bin, &["worker"], address, env, log)
+    }
+
+    /// Starts `bin worker` with more arguments (`--metrics`, `--health`).
+    pub fn start_with(bin: &Path, args: &[&str], address: &str, log: PathBuf) -> WorkerProcess {
+        let all: Vec<&str> = std::iter::once("worker").chain(args.iter().copied()).collect();
+        Self::spawn(bin, &all, address, &[], log)
     }
 
     /// Starts `bin worker --task-queue <task_queue>`.

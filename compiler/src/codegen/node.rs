@@ -33,6 +33,10 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         Some(released) => quote! { #info.releasing(&[#(#released),*]) },
         None => info,
     };
+    let info = match &node.patch {
+        Some(crate::model::Patch { id, when_patched }) => quote! { #info.patched(#id, #when_patched) },
+        None => info,
+    };
     let body = body(flow, node, items);
     let run = match &node.on_error {
         Some(handler) => {

@@ -138,6 +138,7 @@ impl Lowerer<'_> {
             description: value.get("description").and_then(|v| self.string(v)),
             kind,
             on_error,
+            patch: None,
         })
     }
 

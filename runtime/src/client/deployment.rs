@@ -142,33 +142,41 @@ pub(crate) async fn adopt_if_first(client: Client, deployment: Deployment) {
 }
 
 /// `deploy [--ramp PERCENT]`: makes this build the current version, or the ramping one with
-/// `percent` of new runs.
+/// `percent` of new runs. The server refuses a build that does not yet poll every task queue of
+/// the current one; a worker that just started registers its queues within moments, so that
+/// refusal is retried until `within` has passed.
 pub(crate) async fn deploy(client: &Client, deployment: &Deployment, ramp: Option<f32>, within: Duration) -> anyhow::Result<ExitCode> {
-    let (_, token) = known(client, deployment, within).await?;
+    let deadline = Instant::now() + within;
     let version = deployment.version();
+    loop {
+        let (_, token) = known(client, deployment, deadline.saturating_duration_since(Instant::now())).await?;
+        let outcome = match ramp {
+            None => set_current(client, deployment, token).await,
+            Some(percentage) => {
+                let request = SetWorkerDeploymentRampingVersionRequest {
+                    namespace: client.options().namespace.clone(),
+                    deployment_name: deployment.name.to_string(),
+                    build_id: deployment.build_id.to_string(),
+                    percentage,
+                    conflict_token: token,
+                    identity: client.identity(),
+                    ..Default::default()
+                };
+                client.connection().workflow_service().set_worker_deployment_ramping_version(Request::new(request)).await.map(|_| ())
+            }
+        };
+        match outcome {
+            Ok(()) => break,
+            Err(status) if status.code() == Code::FailedPrecondition && Instant::now() < deadline => {
+                tracing::debug!(target: "wfc::deploy", reason = status.message(), "not yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(status) => return Err(anyhow!("cannot deploy `{version}`: {}", status.message())),
+        }
+    }
     match ramp {
-        None => {
-            set_current(client, deployment, token).await.map_err(|s| anyhow!("cannot make `{version}` current: {}", s.message()))?;
-            println!("`{version}` is now the current version: new runs start on it");
-        }
-        Some(percentage) => {
-            let request = SetWorkerDeploymentRampingVersionRequest {
-                namespace: client.options().namespace.clone(),
-                deployment_name: deployment.name.to_string(),
-                build_id: deployment.build_id.to_string(),
-                percentage,
-                conflict_token: token,
-                identity: client.identity(),
-                ..Default::default()
-            };
-            client
-                .connection()
-                .workflow_service()
-                .set_worker_deployment_ramping_version(Request::new(request))
-                .await
-                .map_err(|s| anyhow!("cannot ramp `{version}`: {}", s.message()))?;
-            println!("`{version}` is now ramping: {percentage}% of new runs start on it");
-        }
+        None => println!("`{version}` is now the current version: new runs start on it"),
+        Some(percentage) => println!("`{version}` is now ramping: {percentage}% of new runs start on it"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -104,6 +104,14 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// Runs one node: marks it running, runs its body, and records its output or failure. A
     /// node the previous run of a continued workflow finished answers with that result.
     pub async fn node<T: IntoOutput>(&self, node: &NodeInfo, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
+        // Asked first, at the same point on every run: a run replaying history without the
+        // marker takes the old side, every other run the new one (and records the marker).
+        if let Some((patch, when_patched)) = node.patch
+            && self.ctx.patched(patch) != when_patched
+        {
+            self.ctx.state_mut(|w| w.flow_mut().skip(&[node.id]));
+            return Ok(Value::Null);
+        }
         if let Some(result) = self.ctx.state_mut(|w| w.flow_mut().recall(node.id)) {
             if let Ok(output) = &result {
                 self.frame.record(node.id, output);
