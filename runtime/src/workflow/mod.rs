@@ -1,5 +1,6 @@
 //! Workflow code: what runs inside the workflow and is replayed from history. Every `impl Cx`
 //! lives here; nothing here does I/O, reads a clock or the environment, or iterates a hash map.
+//! (`metrics` only counts into the worker's meter, and only when not replaying.)
 
 pub mod actions;
 pub mod child;
