@@ -25,6 +25,7 @@ struct Bins {
     patch_v2: PathBuf,
     reset: PathBuf,
     reset_edited: PathBuf,
+    metrics: PathBuf,
 }
 
 fn flow(name: &str) -> SourceFile {
@@ -52,6 +53,7 @@ fn bins() -> &'static Bins {
                 "    - {type: HttpRequest, id: zero, config: {url: \"{{ input.base }}/zero\"}}\n    - {type: HttpRequest, id: first",
             ),
         );
+        let metrics = SourceFile::new("metrics.yaml", approval_v1.text.replace("name: deploy-approval", "name: deploy-metrics"));
         let built = [
             ("approval-v1", build(&approval_v1, None)),
             ("approval-v2", build(&flow("approval-v2"), None)),
@@ -61,6 +63,7 @@ fn bins() -> &'static Bins {
             ("patch-v2", build(&flow("patch-v2"), Some(flow("patch-v1")))),
             ("reset", build(&reset, None)),
             ("reset-edited", build(&edited, None)),
+            ("metrics", build(&metrics, None)),
         ];
         let variants: Vec<(&str, &wfc::Built)> = built.iter().map(|(name, b)| (*name, b)).collect();
         let mut bins = workers::build_variants("deploys", &variants).into_iter();
@@ -74,6 +77,7 @@ fn bins() -> &'static Bins {
             patch_v2: next(),
             reset: next(),
             reset_edited: next(),
+            metrics: next(),
         }
     })
 }
@@ -291,23 +295,41 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (code, text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default())
 }
 
+/// The value of a `wfc_node_finished_total` series of `node`, if the worker exported it.
+fn finished(metrics: &str, node: &str) -> Option<u64> {
+    let (code, body) = get(metrics, "/metrics");
+    assert_eq!(code, 200, "{body}");
+    body.lines()
+        .find(|l| l.starts_with("wfc_node_finished_total{") && l.contains(&format!("node=\"{node}\"")) && l.contains("outcome=\"completed\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
 #[test]
-fn a_worker_serves_prometheus_metrics_with_per_node_counts_and_a_health_endpoint() {
+fn a_worker_serves_metrics_that_count_each_node_once_across_a_replay_and_a_health_endpoint() {
     let bins = bins();
-    let api = HttpServer::start(["GET /first", "GET /second", "GET /third"].into_iter().map(|r| (r, (200, vec![], json!({"ok": true})))).collect());
-    let (metrics, health) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-    let _worker =
-        WorkerProcess::start_with(&bins.reset, &["--task-queue", "deploys-metrics", "--metrics", &metrics, "--health", &health], &DevServer::shared().address, log("metrics"));
-    eventually("the health endpoint answers 200", || (get(&health, "/healthz").0 == 200).then_some(()));
+    let api = HttpServer::start(vec![("GET /fetch", (200, vec![], json!({"ok": true})))]);
     let input = json!({"base": api.base_url}).to_string();
-    ok(&bins.reset, &["start", "--id", "metrics-1", "--input", &input, "--task-queue", "deploys-metrics", "--wait"]);
-    let (code, body) = get(&metrics, "/metrics");
-    assert_eq!(code, 200);
-    assert!(body.contains("temporal_workflow_completed"), "the SDK's own metrics: {body}");
-    let line = |node: &str| format!("wfc_node_finished_total{{flow=\"deploy-reset\",node=\"{node}\",outcome=\"completed\"}} 1");
-    for node in ["first", "second", "third"] {
-        assert!(body.lines().any(|l| l.contains("wfc_node_finished_total") && l.contains(&format!("node=\"{node}\"")) && l.ends_with(" 1")), "{} in {body}", line(node));
+    let address = &DevServer::shared().address;
+    let (metrics_a, health) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    {
+        let _a = WorkerProcess::start_with(&bins.metrics, &["--metrics", &metrics_a, "--health", &health], address, log("metrics-a"));
+        eventually("the health endpoint answers 200", || (get(&health, "/healthz").0 == 200).then_some(()));
+        assert_eq!(get(&health, "/nowhere").0, 404);
+        ok(&bins.metrics, &["start", "--id", "metrics-1", "--input", &input]);
+        waiting_for_approval(&bins.metrics, "metrics-1");
+        assert_eq!(finished(&metrics_a, "fetch"), Some(1));
+        let (_, body) = get(&metrics_a, "/metrics");
+        assert!(body.contains("temporal_workflow_task_") || body.contains("temporal_worker_"), "the SDK's own metrics: {body}");
+        assert!(body.contains("wfc_node_duration_seconds_bucket{"), "{body}");
     }
-    assert!(body.contains("wfc_node_duration_seconds_bucket"), "{body}");
-    assert_eq!(get(&health, "/nowhere").0, 404);
+    // Another worker picks the run up: it replays `fetch` from history (not counted again),
+    // then runs the rest.
+    let metrics_b = format!("127.0.0.1:{}", free_port());
+    let _b = WorkerProcess::start_with(&bins.metrics, &["--metrics", &metrics_b], address, log("metrics-b"));
+    ok(&bins.metrics, &["signal", "metrics-1", "approval", "--input", r#"{"by": "ops"}"#]);
+    ok(&bins.metrics, &["result", "metrics-1"]);
+    eventually("worker B counted the nodes it ran", || (finished(&metrics_b, "stamp") == Some(1)).then_some(()));
+    assert_eq!(finished(&metrics_b, "approve"), Some(1));
+    assert_eq!(finished(&metrics_b, "fetch"), None, "a replayed node is not counted again");
+    assert_eq!(api.count("/fetch"), 1);
 }

@@ -44,3 +44,21 @@ fn the_command_exits_0_when_safe_3_when_breaking_1_when_invalid() {
         assert_eq!(out.status.code(), Some(code), "{case}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn build_with_previous_patches_an_auto_upgrade_flow_and_leaves_a_pinned_one_alone() {
+    let build = |new: &str, previous: Option<&str>| {
+        let options = wfc::BuildOptions { previous: previous.map(|p| read(&format!("tests/flows/deploys/{p}.yaml"))), ..wfc::BuildOptions::default() };
+        wfc::build(&read(&format!("tests/flows/deploys/{new}.yaml")), &options).unwrap_or_else(|d| panic!("{new}: {d:?}"))
+    };
+    // Pinned: runs never meet the new code, so the crate is the one built without `--previous`.
+    let (plain, with_previous) = (build("approval-v2", None), build("approval-v2", Some("approval-v1")));
+    assert_eq!(plain.files, with_previous.files);
+    assert!(with_previous.patches.as_deref().is_some_and(|note| note.contains("pinned")), "{:?}", with_previous.patches);
+    // Auto-upgrade: the added nodes and the kept removed one are on patches.
+    let patched = build("patch-v2", Some("patch-v1"));
+    let workflow = &patched.files.iter().find(|f| f.path == "src/workflow.rs").expect("a workflow").contents;
+    for patch in [r#".patched("wfc:added:before", true)"#, r#".patched("wfc:added:after", true)"#, r#".patched("wfc:removed:legacy", false)"#] {
+        assert!(workflow.contains(patch), "{patch} in\n{workflow}");
+    }
+}
