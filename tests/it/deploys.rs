@@ -253,6 +253,16 @@ fn an_auto_upgrade_flow_built_with_previous_carries_old_runs_onto_the_new_flow()
     assert_eq!((api.count("/legacy"), api.count("/before"), api.count("/after")), (3, 1, 4));
     let worker_log = std::fs::read_to_string(&v2.log).unwrap_or_default();
     assert!(!worker_log.contains("Nondeterminism"), "{worker_log}");
+
+    // Once the old runs are gone the patches can go: the same flow built without `--previous`
+    // replays a run of the patched build (its markers are deprecated ones), but not an old run.
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploys-patch-new.json");
+    std::fs::write(&file, ok(&bins.patch_v2, &["history", "patch-new"])).expect("write a history");
+    let (code, stdout, stderr) = cli(&bins.patch_v2_unpatched, &["replay", &file.display().to_string()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploys-patch-old.json");
+    std::fs::write(&file, ok(&bins.patch_v2, &["history", "patch-old-1"])).expect("write a history");
+    assert_eq!(cli(&bins.patch_v2_unpatched, &["replay", &file.display().to_string()]).0, Some(1));
 }
 
 #[test]

@@ -105,9 +105,12 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// node the previous run of a continued workflow finished answers with that result.
     pub async fn node<T: IntoOutput>(&self, node: &NodeInfo, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
         // Asked first, at the same point on every run: a run replaying history without the
-        // marker takes the old side, every other run the new one (and records the marker).
+        // marker takes the old side, every other run the new one and records the marker. The
+        // marker is recorded as deprecated (in SDK 1.1.1 `deprecate_patch` answers exactly as
+        // `patched` does), so a later build without the patch still replays the runs that took
+        // the new side: Temporal skips a deprecated marker no code asks about.
         if let Some((patch, when_patched)) = node.patch
-            && self.ctx.patched(patch) != when_patched
+            && self.ctx.deprecate_patch(patch) != when_patched
         {
             self.ctx.state_mut(|w| w.flow_mut().skip(&[node.id]));
             return Ok(Value::Null);
