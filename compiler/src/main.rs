@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+#[path = "cli/run.rs"]
+mod run;
 use wfc::{Diagnostic, RuntimeSource, SourceFile, render};
 
 /// wfc compiles workflow definitions (behavior-tree YAML or JSON) ahead of time into standalone
@@ -61,6 +64,21 @@ enum Command {
         #[arg(long)]
         previous: Option<PathBuf>,
     },
+    /// Check, build and run a flow, on the Temporal the environment configures or on an
+    /// embedded dev server; follow it node by node and print its output as JSON. Exit 0 on
+    /// success, 1 when the flow is invalid or the run fails, 2 for usage or infrastructure.
+    Run {
+        flow: PathBuf,
+        /// The run's input as JSON.
+        #[arg(long, conflicts_with = "input_file")]
+        input: Option<String>,
+        /// A file holding the run's input as JSON.
+        #[arg(long)]
+        input_file: Option<PathBuf>,
+        /// A YAML document with an `activities:` map (see `check`).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
     /// What an edit does to runs in flight: each changed node, safe for running workflows or
     /// breaking them, with the reason. Exit 0 when all are safe, 3 when one breaks, 1 for an
     /// invalid flow.
@@ -105,6 +123,7 @@ fn main() -> ExitCode {
         Command::Build { flows, output, check, runtime, registry, previous } => {
             with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r, previous.as_deref()))
         }
+        Command::Run { flow, input, input_file, registry } => with_registry(registry.as_deref(), |r| run_flow(&flow, input, input_file.as_deref(), r)),
         Command::Diff { old, new, registry } => with_registry(registry.as_deref(), |r| diff(&old, &new, r)),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => {
@@ -198,6 +217,25 @@ fn plan(path: &Path, format: PlanFormat, registry: &wfc::lower::Registry) -> Exi
     };
     print!("{text}");
     ExitCode::SUCCESS
+}
+
+fn run_flow(path: &Path, input: Option<String>, input_file: Option<&Path>, registry: &wfc::lower::Registry) -> ExitCode {
+    let source = match read(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let input = match (input, input_file) {
+        (Some(input), _) => input,
+        (None, Some(file)) => match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                return ExitCode::from(USAGE_OR_IO);
+            }
+        },
+        (None, None) => "{}".to_string(),
+    };
+    run::run(&source, run::RunOptions { input, registry: registry.clone() }, report)
 }
 
 fn diff(old: &Path, new: &Path, registry: &wfc::lower::Registry) -> ExitCode {

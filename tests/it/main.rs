@@ -11,4 +11,5 @@ mod e2e;
 mod fuzz;
 mod hostile;
 mod plan;
+mod run;
 mod sim;

@@ -126,6 +126,9 @@ enum Command {
     },
     /// Wait for a run to finish and print its result as JSON.
     Result { id: String },
+    /// Follow a run: a line per node as it starts, completes, fails, is skipped or waits (with
+    /// the command that answers it) on stderr; then its result as JSON, like `result`.
+    Watch { id: String },
     /// Print a run's history as JSON (the SDK's format, which `replay` reads).
     History { id: String },
     /// Check that this build replays histories: a file written by `history`, every `*.json` of
@@ -207,6 +210,7 @@ pub fn main(worker: Worker) -> ExitCode {
             Command::Start { input, id, task_queue, wait } => start(&worker, &input, id, task_queue, wait).await,
             Command::Signal { id, name, input } => signal(&worker, &id, &name, &input).await,
             Command::Result { id } => result(&id).await,
+            Command::Watch { id } => super::watch::watch(&worker, &id).await,
             Command::History { id } => history(&id).await,
             Command::Replay { file, dir, open: _ } => {
                 let source = match (file, dir) {
@@ -364,7 +368,7 @@ fn json(raw: &RawValue, what: &str) -> anyhow::Result<Value> {
     }
 }
 
-fn print_result<E: std::fmt::Display>(result: Result<RawValue, E>) -> anyhow::Result<ExitCode> {
+pub(crate) fn print_result<E: std::fmt::Display>(result: Result<RawValue, E>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(output) => {
             println!("{}", serde_json::to_string_pretty(&json(&output, "the result")?)?);

@@ -7,6 +7,7 @@ mod observe;
 mod replay;
 mod reset;
 pub mod timeline;
+mod watch;
 
 use anyhow::{Context, anyhow};
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
