@@ -348,50 +348,26 @@ pub fn diff(old: &Side, new: &Side) -> Vec<Change> {
     let (before, after) = (Facts::new(old), Facts::new(new));
     let mut changes = Vec::new();
     for (id, node) in &after.nodes {
-        let Some(previous) = before.nodes.get(id) else {
-            let issued = commands(&node.kind);
-            let (verdict, reason) = if issued.is_empty() {
-                (Verdict::Safe, "issues no Temporal command".to_string())
-            } else {
-                (Verdict::Breaks, format!("issues {}: a run replayed on this build meets it where its history holds the next recorded command", list(&issued)))
-            };
-            changes.push(Change {
-                node: id.to_string(),
-                type_name: node.type_name.clone(),
-                edit: Edit::Added,
-                line: node.line,
-                verdict,
-                reason,
-                in_sequence: after.in_sequence(id),
-            });
-            continue;
-        };
-        if let Some(change) = compare(id, previous, node, &before, &after) {
-            changes.push(change);
+        match before.nodes.get(id) {
+            Some(previous) => changes.extend(compare(id, previous, node, &before, &after)),
+            None => changes.push(one_sided(node, Edit::Added, &after)),
         }
     }
-    for (id, node) in &before.nodes {
-        if after.nodes.contains_key(id) {
-            continue;
-        }
-        let issued = commands(&node.kind);
-        let (verdict, reason) = if issued.is_empty() {
-            (Verdict::Safe, "issued no Temporal command".to_string())
-        } else {
-            (Verdict::Breaks, format!("issued {}: a run that recorded it no longer finds it in this build", list(&issued)))
-        };
-        changes.push(Change {
-            node: id.to_string(),
-            type_name: node.type_name.clone(),
-            edit: Edit::Removed,
-            line: node.line,
-            verdict,
-            reason,
-            in_sequence: before.in_sequence(id),
-        });
-    }
+    changes.extend(before.nodes.iter().filter(|(id, _)| !after.nodes.contains_key(*id)).map(|(_, node)| one_sided(node, Edit::Removed, &before)));
     changes.sort_by(|a, b| (a.line, &a.node).cmp(&(b.line, &b.node)));
     changes
+}
+
+/// A node only one flow has: breaking when it issues a command.
+fn one_sided(node: &Node, edit: Edit, side: &Facts) -> Change {
+    let issued = commands(&node.kind);
+    let (verdict, reason) = match (issued.is_empty(), edit) {
+        (true, Edit::Added) => (Verdict::Safe, "issues no Temporal command".to_string()),
+        (true, _) => (Verdict::Safe, "issued no Temporal command".to_string()),
+        (false, Edit::Added) => (Verdict::Breaks, format!("issues {}: a run replayed on this build meets it where its history holds the next recorded command", list(&issued))),
+        (false, _) => (Verdict::Breaks, format!("issued {}: a run that recorded it no longer finds it in this build", list(&issued))),
+    };
+    Change { node: node.id.clone(), type_name: node.type_name.clone(), edit, line: node.line, verdict, reason, in_sequence: side.in_sequence(&node.id) }
 }
 
 /// A node present in both flows: how it changed, if it did.

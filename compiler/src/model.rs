@@ -529,6 +529,44 @@ impl Node {
         nodes
     }
 
+    /// [`Node::owned`], mutable: the children in plan order, then the `onError` handler.
+    pub fn owned_mut(&mut self) -> Vec<&mut Node> {
+        let mut nodes: Vec<&mut Node> = match &mut self.kind {
+            NodeKind::Sequence(c) | NodeKind::ReactiveSequence(c) | NodeKind::Selector(c) | NodeKind::Parallel { children: c, .. } => c.iter_mut().collect(),
+            NodeKind::Repeat(repeat) => repeat.body.iter_mut().collect(),
+            NodeKind::Conditional { then, otherwise, .. } => std::iter::once(then.as_mut()).chain(otherwise.as_deref_mut()).collect(),
+            NodeKind::GuardedConditional { condition, then, otherwise } => [condition.as_mut(), then.as_mut()].into_iter().chain(otherwise.as_deref_mut()).collect(),
+            NodeKind::Switch { cases, default, .. } => cases.iter_mut().map(|(_, n)| n).chain(default.as_deref_mut()).collect(),
+            NodeKind::Recovery { attempt, catch, finally } => std::iter::once(attempt.as_mut()).chain(catch.as_deref_mut()).chain(finally.as_deref_mut()).collect(),
+            NodeKind::Timeout { child, .. } | NodeKind::Retry { child, .. } | NodeKind::Decorated { child, .. } | NodeKind::Precondition { child, .. } => vec![child.as_mut()],
+            NodeKind::SoftAssert(Assertion::Child(child)) => vec![child.as_mut()],
+            NodeKind::Delay { child, .. } => child.as_deref_mut().into_iter().collect(),
+            NodeKind::SoftAssert(Assertion::Condition(_))
+            | NodeKind::Builtin { .. }
+            | NodeKind::Activity { .. }
+            | NodeKind::Child { .. }
+            | NodeKind::WaitSignal(_)
+            | NodeKind::Pause
+            | NodeKind::Log { .. }
+            | NodeKind::SetVariable { .. }
+            | NodeKind::Script { .. }
+            | NodeKind::CheckCondition { .. }
+            | NodeKind::Succeed
+            | NodeKind::Fail { .. }
+            | NodeKind::Template { .. }
+            | NodeKind::JsonPath { .. }
+            | NodeKind::Counter { .. }
+            | NodeKind::RegexExtract { .. }
+            | NodeKind::Start
+            | NodeKind::Condition { .. }
+            | NodeKind::Router { .. }
+            | NodeKind::Loop(_)
+            | NodeKind::ParallelGroup(_) => Vec::new(),
+        };
+        nodes.extend(self.on_error.as_deref_mut());
+        nodes
+    }
+
     /// This node and all its descendants, parents first.
     pub fn walk(&self) -> Vec<&Node> {
         let mut out = vec![self];

@@ -69,7 +69,7 @@ pub fn merge(previous: &SourceFile, source: &SourceFile, checked: &Checked, opti
                 if ancestors(&new_parent, id).any(|a| added.contains(a)) {
                     continue;
                 }
-                if matches!(new.body, Body::Graph(_)) || !sequence(&new_parent, id).is_some_and(in_both) {
+                if matches!(new.body, Body::Graph(_)) || !change.in_sequence.as_deref().is_some_and(in_both) {
                     diagnostics.push(refuse(change, span, "only a node added to a `Sequence` both versions have can be patched"));
                     continue;
                 }
@@ -84,7 +84,7 @@ pub fn merge(previous: &SourceFile, source: &SourceFile, checked: &Checked, opti
                 if ancestors(&old_parent, id).any(|a| removed.contains(a)) {
                     continue;
                 }
-                let parent = sequence(&old_parent, id);
+                let parent = change.in_sequence.as_deref();
                 let span = parent.and_then(|p| new_nodes.get(p)).map_or(Span::default(), |n| n.id_span);
                 if matches!(old.body, Body::Graph(_)) || !parent.is_some_and(in_both) {
                     diagnostics.push(refuse(change, span, "only a node removed from a `Sequence` both versions have can be patched"));
@@ -131,11 +131,6 @@ pub fn merge(previous: &SourceFile, source: &SourceFile, checked: &Checked, opti
     Ok(Some(merged))
 }
 
-/// The id of `id`'s parent when it is a `Sequence`.
-fn sequence<'a>(parents: &BTreeMap<&str, &'a Node>, id: &str) -> Option<&'a str> {
-    parents.get(id).filter(|p| matches!(p.kind, NodeKind::Sequence(_))).map(|p| p.id.as_str())
-}
-
 /// Each node's parent.
 fn parents(flow: &Flow) -> BTreeMap<&str, &Node> {
     let mut parents = BTreeMap::new();
@@ -155,38 +150,5 @@ fn find_mut<'n>(node: &'n mut Node, id: &str) -> Option<&'n mut Node> {
     if node.id == id {
         return Some(node);
     }
-    let children: Vec<&'n mut Node> = match &mut node.kind {
-        NodeKind::Sequence(c) | NodeKind::ReactiveSequence(c) | NodeKind::Selector(c) | NodeKind::Parallel { children: c, .. } => c.iter_mut().collect(),
-        NodeKind::Repeat(r) => r.body.iter_mut().collect(),
-        NodeKind::Conditional { then, otherwise, .. } => std::iter::once(then.as_mut()).chain(otherwise.as_deref_mut()).collect(),
-        NodeKind::GuardedConditional { condition, then, otherwise } => [condition.as_mut(), then.as_mut()].into_iter().chain(otherwise.as_deref_mut()).collect(),
-        NodeKind::Switch { cases, default, .. } => cases.iter_mut().map(|(_, n)| n).chain(default.as_deref_mut()).collect(),
-        NodeKind::Recovery { attempt, catch, finally } => std::iter::once(attempt.as_mut()).chain(catch.as_deref_mut()).chain(finally.as_deref_mut()).collect(),
-        NodeKind::Timeout { child, .. } | NodeKind::Retry { child, .. } | NodeKind::Decorated { child, .. } | NodeKind::Precondition { child, .. } => vec![child.as_mut()],
-        NodeKind::SoftAssert(crate::model::Assertion::Child(child)) => vec![child.as_mut()],
-        NodeKind::Delay { child, .. } => child.as_deref_mut().into_iter().collect(),
-        NodeKind::SoftAssert(crate::model::Assertion::Condition(_))
-        | NodeKind::Builtin { .. }
-        | NodeKind::Activity { .. }
-        | NodeKind::Child { .. }
-        | NodeKind::WaitSignal(_)
-        | NodeKind::Pause
-        | NodeKind::Log { .. }
-        | NodeKind::SetVariable { .. }
-        | NodeKind::Script { .. }
-        | NodeKind::CheckCondition { .. }
-        | NodeKind::Succeed
-        | NodeKind::Fail { .. }
-        | NodeKind::Template { .. }
-        | NodeKind::JsonPath { .. }
-        | NodeKind::Counter { .. }
-        | NodeKind::RegexExtract { .. }
-        | NodeKind::Start
-        | NodeKind::Condition { .. }
-        | NodeKind::Router { .. }
-        | NodeKind::Loop(_)
-        | NodeKind::ParallelGroup(_) => Vec::new(),
-    };
-    let handler = node.on_error.as_deref_mut();
-    children.into_iter().chain(handler).find_map(|child| find_mut(child, id))
+    node.owned_mut().into_iter().find_map(|child| find_mut(child, id))
 }
