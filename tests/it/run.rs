@@ -28,8 +28,10 @@ fn server(stderr: &str) -> String {
 fn nothing_left_on(address: &str) {
     assert!(std::net::TcpStream::connect(address).is_err(), "the embedded server on {address} still answers");
     let port = address.rsplit(':').next().unwrap_or_default();
-    let ps = Command::new("ps").args(["-eo", "args"]).output().expect("ps runs");
-    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout).lines().filter(|l| l.contains("start-dev") && l.contains(&format!("--port {port}"))).map(str::to_string).collect();
+    // Every process's command line, from /proc (no `ps` needed on a bare machine).
+    let commands = std::fs::read_dir("/proc").into_iter().flatten().filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok());
+    let left: Vec<String> =
+        commands.map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).filter(|l| l.contains("start-dev") && l.contains(&format!("--port {port} "))).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }
 
