@@ -78,6 +78,22 @@ enum Command {
         /// A YAML document with an `activities:` map (see `check`).
         #[arg(long)]
         registry: Option<PathBuf>,
+        /// Also serve a live view of the run (printed as `view: <url>`), kept up after the run
+        /// ends until Ctrl-C.
+        #[arg(long)]
+        ui: bool,
+        /// Follow a run already started (on the configured Temporal) instead of starting one.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["input", "input_file", "dry_run"])]
+        follow: Option<String>,
+        /// Walk the real flow without side effects: every built-in integration (HTTP, email,
+        /// Slack, database, AI) is recorded and answered, not called; the output lists what
+        /// would have been sent.
+        #[arg(long)]
+        dry_run: bool,
+        /// Outputs by node id (YAML or JSON) that a dry run answers instead of running those
+        /// nodes; needed for activities of other workers and child workflows.
+        #[arg(long, requires = "dry_run", value_name = "FILE")]
+        canned: Option<PathBuf>,
     },
     /// What an edit does to runs in flight: each changed node, safe for running workflows or
     /// breaking them, with the reason. Exit 0 when all are safe, 3 when one breaks, 1 for an
@@ -123,7 +139,10 @@ fn main() -> ExitCode {
         Command::Build { flows, output, check, runtime, registry, previous } => {
             with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r, previous.as_deref()))
         }
-        Command::Run { flow, input, input_file, registry } => with_registry(registry.as_deref(), |r| run_flow(&flow, input, input_file.as_deref(), r)),
+        Command::Run { flow, input, input_file, registry, ui, follow, dry_run, canned } => {
+            let mode = run::Mode { ui, follow: follow.clone(), dry_run: dry_run.then(|| canned.clone()) };
+            with_registry(registry.as_deref(), |r| run_flow(&flow, input, input_file.as_deref(), r, mode.clone()))
+        }
         Command::Diff { old, new, registry } => with_registry(registry.as_deref(), |r| diff(&old, &new, r)),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => {
@@ -219,7 +238,7 @@ fn plan(path: &Path, format: PlanFormat, registry: &wfc::lower::Registry) -> Exi
     ExitCode::SUCCESS
 }
 
-fn run_flow(path: &Path, input: Option<String>, input_file: Option<&Path>, registry: &wfc::lower::Registry) -> ExitCode {
+fn run_flow(path: &Path, input: Option<String>, input_file: Option<&Path>, registry: &wfc::lower::Registry, mode: run::Mode) -> ExitCode {
     let source = match read(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -235,7 +254,7 @@ fn run_flow(path: &Path, input: Option<String>, input_file: Option<&Path>, regis
         },
         (None, None) => "{}".to_string(),
     };
-    run::run(&source, run::RunOptions { input, registry: registry.clone() }, report)
+    run::run(&source, run::RunOptions { input, registry: registry.clone(), mode }, report)
 }
 
 fn diff(old: &Path, new: &Path, registry: &wfc::lower::Registry) -> ExitCode {

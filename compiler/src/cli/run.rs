@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use wfc::{RuntimeSource, SourceFile};
@@ -18,10 +19,26 @@ const INFRASTRUCTURE: u8 = 2;
 pub struct RunOptions {
     pub input: String,
     pub registry: wfc::lower::Registry,
+    pub mode: Mode,
+}
+
+/// How the run is started and followed.
+#[derive(Debug, Clone, Default)]
+pub struct Mode {
+    /// Serve the live view too, and keep serving it after the run ends, until Ctrl-C.
+    pub ui: bool,
+    /// A run already started, followed instead of starting a new one.
+    pub follow: Option<String>,
+    /// A dry run, with the file of canned outputs if one is given.
+    pub dry_run: Option<Option<PathBuf>>,
 }
 
 /// Process groups to stop when `wfc run` ends or is interrupted.
 static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// The exit code once the run has ended (Ctrl-C then ends `--ui` with it), else 0.
+static OUTCOME: AtomicU8 = AtomicU8::new(0);
+const INTERRUPTED: u8 = 130;
 
 pub fn run(source: &SourceFile, options: RunOptions, report: impl Fn(&SourceFile, &[wfc::Diagnostic])) -> ExitCode {
     if serde_json::from_str::<serde_json::Value>(&options.input).is_err() {
@@ -37,11 +54,32 @@ pub fn run(source: &SourceFile, options: RunOptions, report: impl Fn(&SourceFile
         }
     };
     report(source, &built.warnings);
+    let canned = match &options.mode.dry_run {
+        Some(file) => match dry_run(source, &build_options, file.as_deref(), &report) {
+            Ok(canned) => Some(canned),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let _ = ctrlc::set_handler(|| {
         stop_all();
-        std::process::exit(130);
+        std::process::exit(match OUTCOME.load(Ordering::SeqCst) {
+            0 => i32::from(INTERRUPTED),
+            ended => i32::from(ended) - 1,
+        });
     });
-    let outcome = start(&built, &options.input);
+    let outcome = start(&built, &options.input, &options.mode, canned.as_deref());
+    if options.mode.ui
+        && let Ok(code) = &outcome
+    {
+        // The view stays up for a look at the finished run; Ctrl-C ends it with the run's code.
+        let code = if *code == ExitCode::SUCCESS { 0 } else { RUN_FAILED };
+        OUTCOME.store(code + 1, Ordering::SeqCst);
+        eprintln!("the run has ended; the view stays up until Ctrl-C");
+        loop {
+            std::thread::park();
+        }
+    }
     stop_all();
     outcome.unwrap_or_else(|message| {
         eprintln!("error: {message}");
@@ -62,17 +100,19 @@ fn runtime() -> RuntimeSource {
 /// `$WFC_CACHE_DIR`, else `$XDG_CACHE_HOME/wfc`, else `~/.cache/wfc`.
 fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("WFC_CACHE_DIR") {
-        return PathBuf::from(dir);
+        let dir = PathBuf::from(dir);
+        return std::path::absolute(&dir).unwrap_or(dir);
     }
     let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
     base.unwrap_or_else(std::env::temp_dir).join("wfc")
 }
 
-fn start(built: &wfc::Built, input: &str) -> Result<ExitCode, String> {
+fn start(built: &wfc::Built, input: &str, mode: &Mode, canned: Option<&str>) -> Result<ExitCode, String> {
     let binary = compile(built)?;
-    let (address, embedded) = match configured_address() {
-        Some(address) => (address, false),
-        None => (embedded_server()?, true),
+    let (address, embedded) = match (configured_address(), &mode.follow) {
+        (Some(address), _) => (address, false),
+        (None, None) => (embedded_server()?, true),
+        (None, Some(_)) => return Err("--follow needs the Temporal server the run is on: set TEMPORAL_ADDRESS or a temporal.toml profile".to_string()),
     };
     let log = cache_dir().join("run").join(&built.name).join("worker.log");
     let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
@@ -83,7 +123,7 @@ fn start(built: &wfc::Built, input: &str) -> Result<ExitCode, String> {
     }
     spawn_group(&mut worker).map_err(|e| format!("cannot start the worker: {e}"))?;
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let id = format!("{}-{millis}", built.name);
+    let id = mode.follow.clone().unwrap_or_else(|| format!("{}-{millis}", built.name));
     eprintln!("workflow: {id}");
     eprintln!("server: {address}");
     let client = |args: &[&str]| {
@@ -94,11 +134,26 @@ fn start(built: &wfc::Built, input: &str) -> Result<ExitCode, String> {
         }
         command
     };
-    let started = client(&["start", "--input", input, "--id", &id]).stdout(Stdio::null()).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-    if !started.success() {
-        return Ok(ExitCode::from(started.code().map_or(INFRASTRUCTURE, |c| u8::try_from(c).unwrap_or(INFRASTRUCTURE))));
+    if mode.ui {
+        let port = free_port()?.to_string();
+        let mut view = client(&["ui", "--port", &port, "--run", &id]);
+        // The view prints its own address; the worker's log keeps the rest of what it says.
+        view.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).env("RUST_LOG", "error");
+        spawn_group(&mut view).map_err(|e| format!("cannot start the view: {e}"))?;
+        eprintln!("view: http://127.0.0.1:{port}/?run={}", url_component(&id));
     }
-    let watched = client(&["watch", &id]).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    if mode.follow.is_none() {
+        let mut args = vec!["start", "--input", input, "--id", &id];
+        if let Some(canned) = canned {
+            args.extend(["--dry-run", "--canned", canned]);
+        }
+        let started = client(&args).stdout(Stdio::null()).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        if !started.success() {
+            return Ok(ExitCode::from(started.code().map_or(INFRASTRUCTURE, |c| u8::try_from(c).unwrap_or(INFRASTRUCTURE))));
+        }
+    }
+    let watch: &[&str] = if canned.is_some() { &["watch", &id, "--dry-run"] } else { &["watch", &id] };
+    let watched = client(watch).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
     Ok(match watched.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(1) => {
@@ -107,6 +162,67 @@ fn start(built: &wfc::Built, input: &str) -> Result<ExitCode, String> {
         }
         _ => ExitCode::from(INFRASTRUCTURE),
     })
+}
+
+/// A dry run's canned outputs as JSON, once every node that a dry run cannot fake has one:
+/// activities of other workers and child workflows. A canned output for a node the flow does not
+/// have is a diagnostic at its key.
+fn dry_run(source: &SourceFile, options: &wfc::BuildOptions, file: Option<&Path>, report: &impl Fn(&SourceFile, &[wfc::Diagnostic])) -> Result<String, ExitCode> {
+    let Some(flow) = wfc::check(source, options).flow else { return Err(ExitCode::from(RUN_FAILED)) };
+    let nodes = flow.nodes();
+    let mut canned = serde_json::Map::new();
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            ExitCode::from(INFRASTRUCTURE)
+        })?;
+        let canned_source = SourceFile::new(file.to_string_lossy(), text);
+        let (value, mut diagnostics) = wfc::syntax::parse(&canned_source.text);
+        match value.as_ref().map(|v| &v.kind) {
+            Some(wfc::syntax::Kind::Map(entries)) => {
+                for (key, value) in entries {
+                    if nodes.iter().any(|n| n.id == key.name) {
+                        canned.insert(key.name.clone(), value.to_json());
+                    } else {
+                        let known: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+                        diagnostics.push(
+                            wfc::Diagnostic::error(wfc::Code::UnknownReference, key.span, format!("`{}` flow has no node `{}`", flow.name, key.name))
+                                .label("no such node")
+                                .help(format!("canned outputs are keyed by node id: {}", known.join(", "))),
+                        );
+                    }
+                }
+            }
+            Some(_) => diagnostics.push(
+                wfc::Diagnostic::error(wfc::Code::WrongType, value.as_ref().map(|v| v.span).unwrap_or_default(), "canned outputs are a map of node id to output")
+                    .label("not a map")
+                    .help("write e.g. `charge-card: {status: paid}`"),
+            ),
+            None => {}
+        }
+        if !diagnostics.is_empty() {
+            report(&canned_source, &diagnostics);
+            return Err(ExitCode::from(RUN_FAILED));
+        }
+    }
+    let not_runnable: Vec<String> = nodes
+        .iter()
+        .filter(|n| !canned.contains_key(&n.id))
+        .filter_map(|n| match &n.kind {
+            wfc::model::NodeKind::Activity { activity, task_queue, .. } => Some(format!("`{}` calls activity `{activity}` on task queue `{task_queue}`", n.id)),
+            wfc::model::NodeKind::Child { workflow, .. } => Some(format!("`{}` runs child workflow `{workflow}`", n.id)),
+            _ => None,
+        })
+        .collect();
+    if !not_runnable.is_empty() {
+        eprintln!("error: not runnable dry: these nodes run on other workers, which a dry run cannot fake:");
+        for line in &not_runnable {
+            eprintln!("  {line}");
+        }
+        eprintln!("help: give each a canned output: `wfc run FLOW --dry-run --canned FILE`, FILE mapping node id to output");
+        return Err(ExitCode::from(INFRASTRUCTURE));
+    }
+    Ok(serde_json::Value::Object(canned).to_string())
 }
 
 /// Writes the crate into the cache (only files that changed, so cargo rebuilds only what did)
@@ -127,6 +243,8 @@ fn compile(built: &wfc::Built) -> Result<PathBuf, String> {
         let _ = std::fs::copy(&lock, dir.join("Cargo.lock"));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cache_dir().join("target"), PathBuf::from);
+    // Cargo runs in the crate's folder: a relative target folder is made absolute from here.
+    let target = std::path::absolute(&target).unwrap_or(target);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = Command::new(&cargo)
         .args(["build", "--quiet"])
@@ -153,9 +271,18 @@ fn configured_address() -> Option<String> {
     file.is_file().then(|| format!("the profile in {}", file.display()))
 }
 
+fn free_port() -> Result<u16, String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))?.port())
+}
+
+/// A workflow id as a URL query value.
+fn url_component(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 /// Starts `temporal server start-dev` on a free port, in memory, and waits until it serves.
 fn embedded_server() -> Result<String, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))?.port();
+    let port = free_port()?;
     let address = format!("127.0.0.1:{port}");
     let cli = std::env::var("WFC_TEMPORAL").unwrap_or_else(|_| "temporal".to_string());
     let mut server = Command::new(&cli);

@@ -52,6 +52,7 @@ pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
                     build_id: #build_id,
                     versioning: ::wfc_runtime::cli::Versioning::#versioning,
                 },
+                view: include_str!("view.json"),
             })
         }
     }

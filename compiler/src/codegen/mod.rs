@@ -162,6 +162,8 @@ pub fn generate(flow: &Flow, plan: &Plan, releases: &crate::plan::liveness::Rele
         workflow,
         types,
         activities,
+        // The plan the live view (`ui`) draws: data, not code, and not part of the build id.
+        GeneratedFile { path: "src/view.json".into(), contents: format!("{:#}\n", crate::plan::render::json(plan)) },
     ])
 }
 

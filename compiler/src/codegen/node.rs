@@ -495,7 +495,7 @@ fn log(message: &TokenStream, level: LogLevel, output_key: Option<&str>) -> Toke
         Some(k) => quote! { Some(#k) },
         None => quote! { None },
     };
-    quote! { async { cx.log(#level, #message, #key) } }
+    quote! { async { cx.log(&NODE, #level, #message, #key) } }
 }
 
 /// A `Parallel`: every child a branch of one scope, decided by its quorum.

@@ -120,7 +120,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             })
         })
         .collect();
-    json!({"steps": steps, "edges": edges, "regions": regions, "dropped": plan.dropped})
+    json!({"name": plan.name, "steps": steps, "edges": edges, "regions": regions, "dropped": plan.dropped})
 }
 
 fn role(step: &Step) -> &'static str {

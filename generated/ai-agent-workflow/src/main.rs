@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "ai-agent-workflow",
-            build_id: "0.1.0-ba8a7489f7a7",
+            build_id: "0.1.0-062567c8573d",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -189,7 +189,7 @@ async fn agent_initialization(cx: &Cx<'_>) -> NodeResult {
 async fn load_agent(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("load-agent", "PrintAction", 16);
     let body = async {
-        cx.log(Level::Info, Template::Text("Initializing AI agent..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Initializing AI agent..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -212,7 +212,12 @@ async fn init_step_count(cx: &Cx<'_>) -> NodeResult {
 async fn load_context(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("load-context", "PrintAction", 33);
     let body = async {
-        cx.log(Level::Info, Template::Text("Loading conversation context..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Loading conversation context..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -268,7 +273,12 @@ async fn code_gen_pipeline(cx: &Cx<'_>) -> NodeResult {
 async fn analyze_requirements(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("analyze-requirements", "PrintAction", 58);
     let body = async {
-        cx.log(Level::Info, Template::Text("Analyzing code requirements..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Analyzing code requirements..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -304,7 +314,12 @@ async fn generate_code(cx: &Cx<'_>) -> NodeResult {
 async fn call_llm(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("call-llm", "PrintAction", 71);
     let body = async {
-        cx.log(Level::Info, Template::Text("Calling LLM for code generation..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Calling LLM for code generation..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -313,7 +328,7 @@ async fn call_llm(cx: &Cx<'_>) -> NodeResult {
 async fn validate_syntax(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("validate-syntax", "PrintAction", 76);
     let body = async {
-        cx.log(Level::Info, Template::Text("Validating syntax..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Validating syntax..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -329,7 +344,7 @@ async fn check_quality(cx: &Cx<'_>) -> NodeResult {
 async fn format_code(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("format-code", "PrintAction", 88);
     let body = async {
-        cx.log(Level::Info, Template::Text("Formatting generated code..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Formatting generated code..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -400,7 +415,12 @@ async fn parallel_analysis(cx: &Cx<'_>) -> NodeResult {
 async fn statistical_analysis(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("statistical-analysis", "PrintAction", 113);
     let body = async {
-        cx.log(Level::Info, Template::Text("Running statistical analysis..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Running statistical analysis..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -409,7 +429,7 @@ async fn statistical_analysis(cx: &Cx<'_>) -> NodeResult {
 async fn pattern_detection(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("pattern-detection", "PrintAction", 118);
     let body = async {
-        cx.log(Level::Info, Template::Text("Detecting patterns..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Detecting patterns..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -418,7 +438,7 @@ async fn pattern_detection(cx: &Cx<'_>) -> NodeResult {
 async fn anomaly_detection(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("anomaly-detection", "PrintAction", 123);
     let body = async {
-        cx.log(Level::Info, Template::Text("Detecting anomalies..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Detecting anomalies..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -428,6 +448,7 @@ async fn fallback_analysis(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("fallback-analysis", "PrintAction", 129);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("Running simplified analysis due to error..."),
             None,
@@ -440,7 +461,7 @@ async fn fallback_analysis(cx: &Cx<'_>) -> NodeResult {
 async fn save_analysis(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("save-analysis", "PrintAction", 135);
     let body = async {
-        cx.log(Level::Info, Template::Text("Saving analysis results..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Saving analysis results..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -461,7 +482,7 @@ async fn research_path(cx: &Cx<'_>) -> NodeResult {
 async fn default_route(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("default-route", "PrintAction", 145);
     let body = async {
-        cx.log(Level::Info, Template::Text("Executing research task..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Executing research task..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -554,7 +575,12 @@ async fn search_timeout(cx: &Cx<'_>) -> NodeResult {
 async fn execute_search(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("execute-search", "PrintAction", 180);
     let body = async {
-        cx.log(Level::Info, Template::Text("Searching web for information..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Searching web for information..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -580,7 +606,12 @@ async fn knowledge_base_lookup(cx: &Cx<'_>) -> NodeResult {
 async fn query_kb(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("query-kb", "PrintAction", 196);
     let body = async {
-        cx.log(Level::Info, Template::Text("Querying internal knowledge base..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Querying internal knowledge base..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -596,7 +627,7 @@ async fn ensure_progress(cx: &Cx<'_>) -> NodeResult {
 async fn use_cached(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("use-cached", "PrintAction", 204);
     let body = async {
-        cx.log(Level::Info, Template::Text("Using cached knowledge..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Using cached knowledge..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -606,6 +637,7 @@ async fn synthesize_info(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("synthesize-info", "PrintAction", 209);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("Synthesizing information from step {{agent.stepCount}}..."),
             None,
@@ -663,7 +695,12 @@ async fn accuracy_check(cx: &Cx<'_>) -> NodeResult {
 async fn verify_accuracy(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("verify-accuracy", "PrintAction", 229);
     let body = async {
-        cx.log(Level::Info, Template::Text("Verifying accuracy of results..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Verifying accuracy of results..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -698,7 +735,12 @@ async fn completeness_check(cx: &Cx<'_>) -> NodeResult {
 async fn verify_completeness(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("verify-completeness", "PrintAction", 247);
     let body = async {
-        cx.log(Level::Info, Template::Text("Checking completeness of response..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Checking completeness of response..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -729,6 +771,7 @@ async fn run_safety_filters(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("run-safety-filters", "PrintAction", 262);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("Running safety and content filters..."),
             None,
@@ -775,7 +818,7 @@ async fn format_response(cx: &Cx<'_>) -> NodeResult {
 async fn structure_response(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("structure-response", "PrintAction", 283);
     let body = async {
-        cx.log(Level::Info, Template::Text("Structuring response..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Structuring response..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -803,7 +846,7 @@ async fn check_format_preference(cx: &Cx<'_>) -> NodeResult {
 async fn format_markdown(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("format-markdown", "PrintAction", 297);
     let body = async {
-        cx.log(Level::Info, Template::Text("Formatting as markdown..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Formatting as markdown..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -812,7 +855,7 @@ async fn format_markdown(cx: &Cx<'_>) -> NodeResult {
 async fn format_plaintext(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("format-plaintext", "PrintAction", 303);
     let body = async {
-        cx.log(Level::Info, Template::Text("Formatting as plain text..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Formatting as plain text..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -821,7 +864,12 @@ async fn format_plaintext(cx: &Cx<'_>) -> NodeResult {
 async fn add_citations(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("add-citations", "PrintAction", 308);
     let body = async {
-        cx.log(Level::Info, Template::Text("Adding citations and sources..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Adding citations and sources..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -843,7 +891,7 @@ async fn delivery(cx: &Cx<'_>) -> NodeResult {
 async fn send_response(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("send-response", "PrintAction", 318);
     let body = async {
-        cx.log(Level::Info, Template::Text("Sending response to user..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Sending response to user..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -878,7 +926,12 @@ async fn post_delivery(cx: &Cx<'_>) -> NodeResult {
 async fn log_interaction(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("log-interaction", "PrintAction", 328);
     let body = async {
-        cx.log(Level::Info, Template::Text("Logging interaction for analytics..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Logging interaction for analytics..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -887,7 +940,12 @@ async fn log_interaction(cx: &Cx<'_>) -> NodeResult {
 async fn update_context(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("update-context", "PrintAction", 333);
     let body = async {
-        cx.log(Level::Info, Template::Text("Updating conversation context..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Updating conversation context..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -896,7 +954,7 @@ async fn update_context(cx: &Cx<'_>) -> NodeResult {
 async fn store_feedback(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("store-feedback", "PrintAction", 338);
     let body = async {
-        cx.log(Level::Info, Template::Text("Storing feedback signals..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Storing feedback signals..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -906,6 +964,7 @@ async fn agent_complete(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("agent-complete", "PrintAction", 343);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("AI agent workflow completed successfully!"),
             None,

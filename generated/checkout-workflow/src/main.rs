@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "checkout-workflow",
-            build_id: "0.1.0-c8f5d9978e1a",
+            build_id: "0.1.0-44fb6100ab05",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -133,7 +133,7 @@ async fn validation_phase(cx: &Cx<'_>) -> NodeResult {
 async fn validate_cart(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("validate-cart", "PrintAction", 15);
     let body = async {
-        cx.log(Level::Info, Template::Text("Validating shopping cart..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Validating shopping cart..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -183,7 +183,12 @@ async fn payment_sequence(cx: &Cx<'_>) -> NodeResult {
 async fn init_payment(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("init-payment", "PrintAction", 43);
     let body = async {
-        cx.log(Level::Info, Template::Text("Initializing payment gateway..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Initializing payment gateway..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -192,7 +197,7 @@ async fn init_payment(cx: &Cx<'_>) -> NodeResult {
 async fn charge_card(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("charge-card", "PrintAction", 48);
     let body = async {
-        cx.log(Level::Info, Template::Text("Charging credit card..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Charging credit card..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -246,7 +251,12 @@ async fn order_confirmation(cx: &Cx<'_>) -> NodeResult {
 async fn send_confirmation_email(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("send-confirmation-email", "PrintAction", 70);
     let body = async {
-        cx.log(Level::Info, Template::Text("Sending order confirmation email..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Sending order confirmation email..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -255,7 +265,7 @@ async fn send_confirmation_email(cx: &Cx<'_>) -> NodeResult {
 async fn send_sms(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("send-sms", "PrintAction", 75);
     let body = async {
-        cx.log(Level::Info, Template::Text("Sending SMS notification..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Sending SMS notification..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -264,7 +274,7 @@ async fn send_sms(cx: &Cx<'_>) -> NodeResult {
 async fn update_inventory(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("update-inventory", "PrintAction", 80);
     let body = async {
-        cx.log(Level::Info, Template::Text("Updating inventory levels..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Updating inventory levels..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -273,7 +283,7 @@ async fn update_inventory(cx: &Cx<'_>) -> NodeResult {
 async fn create_shipment(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("create-shipment", "PrintAction", 85);
     let body = async {
-        cx.log(Level::Info, Template::Text("Creating shipment record..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Creating shipment record..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -282,7 +292,12 @@ async fn create_shipment(cx: &Cx<'_>) -> NodeResult {
 async fn checkout_complete(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("checkout-complete", "PrintAction", 91);
     let body = async {
-        cx.log(Level::Info, Template::Text("Checkout completed successfully!"), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("Checkout completed successfully!"),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }

@@ -38,5 +38,6 @@ fn main() -> ::std::process::ExitCode {
             build_id: "0.1.0-e63a54c44900",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

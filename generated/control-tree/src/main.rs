@@ -39,5 +39,6 @@ fn main() -> ::std::process::ExitCode {
             build_id: "0.1.0-6d8cd09621d8",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -39,8 +39,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "daily-report",
-            build_id: "0.1.0-c48d29db2ea6",
+            build_id: "0.1.0-d66c381eabed",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -109,6 +109,8 @@ async fn compose(cx: &Cx<'_>) -> NodeResult {
 /// `announce`: Log (line 20).
 async fn announce(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("announce", "Log", 20).releasing(&["announce"]);
-    let body = async { cx.log(Level::Info, Template::Text("{{ compose }}"), None) };
+    let body = async {
+        cx.log(&NODE, Level::Info, Template::Text("{{ compose }}"), None)
+    };
     cx.node(&NODE, body).await
 }

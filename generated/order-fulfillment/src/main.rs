@@ -38,5 +38,6 @@ fn main() -> ::std::process::ExitCode {
             build_id: "0.1.0-46f3206db9fd",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

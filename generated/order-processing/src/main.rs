@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "order-processing",
-            build_id: "0.1.0-d81ddc28b349",
+            build_id: "0.1.0-0e5a1ef5f31a",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -137,7 +137,12 @@ async fn order_processing(cx: &Cx<'_>) -> NodeResult {
 async fn start(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("start", "PrintAction", 10);
     let body = async {
-        cx.log(Level::Info, Template::Text("=== Starting Order Processing ==="), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("=== Starting Order Processing ==="),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -146,7 +151,7 @@ async fn start(cx: &Cx<'_>) -> NodeResult {
 async fn validation_phase(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("validation-phase", "PrintAction", 17);
     let body = async {
-        cx.log(Level::Info, Template::Text("=== Phase 1: Validation ==="), None)
+        cx.log(&NODE, Level::Info, Template::Text("=== Phase 1: Validation ==="), None)
     };
     cx.node(&NODE, body).await
 }
@@ -202,6 +207,7 @@ async fn validate_inventory(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("validate-inventory", "PrintAction", 34);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("✓ Validating inventory availability..."),
             None,
@@ -214,7 +220,12 @@ async fn validate_inventory(cx: &Cx<'_>) -> NodeResult {
 async fn validate_payment(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("validate-payment", "PrintAction", 39);
     let body = async {
-        cx.log(Level::Info, Template::Text("✓ Validating payment method..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("✓ Validating payment method..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -223,7 +234,12 @@ async fn validate_payment(cx: &Cx<'_>) -> NodeResult {
 async fn validate_shipping(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("validate-shipping", "PrintAction", 44);
     let body = async {
-        cx.log(Level::Info, Template::Text("✓ Validating shipping address..."), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("✓ Validating shipping address..."),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -232,7 +248,12 @@ async fn validate_shipping(cx: &Cx<'_>) -> NodeResult {
 async fn payment_phase(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("payment-phase", "PrintAction", 50);
     let body = async {
-        cx.log(Level::Info, Template::Text("=== Phase 2: Payment Processing ==="), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("=== Phase 2: Payment Processing ==="),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -269,7 +290,7 @@ async fn payment_sequence(cx: &Cx<'_>) -> NodeResult {
 async fn charge_card(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("charge-card", "PrintAction", 64);
     let body = async {
-        cx.log(Level::Info, Template::Text("💳 Processing payment..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("💳 Processing payment..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -290,7 +311,12 @@ async fn payment_delay(cx: &Cx<'_>) -> NodeResult {
 async fn payment_success(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("payment-success", "PrintAction", 75);
     let body = async {
-        cx.log(Level::Info, Template::Text("✓ Payment processed successfully!"), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("✓ Payment processed successfully!"),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -299,7 +325,12 @@ async fn payment_success(cx: &Cx<'_>) -> NodeResult {
 async fn fulfillment_phase(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("fulfillment-phase", "PrintAction", 81);
     let body = async {
-        cx.log(Level::Info, Template::Text("=== Phase 3: Order Fulfillment ==="), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("=== Phase 3: Order Fulfillment ==="),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -349,6 +380,7 @@ async fn reserve_items(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("reserve-items", "PrintAction", 96);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("📦 Reserving items from inventory..."),
             None,
@@ -371,7 +403,7 @@ async fn inventory_delay(cx: &Cx<'_>) -> NodeResult {
 async fn inventory_complete(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("inventory-complete", "PrintAction", 106);
     let body = async {
-        cx.log(Level::Info, Template::Text("✓ Inventory updated"), None)
+        cx.log(&NODE, Level::Info, Template::Text("✓ Inventory updated"), None)
     };
     cx.node(&NODE, body).await
 }
@@ -393,6 +425,7 @@ async fn create_label(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("create-label", "PrintAction", 115);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("🏷\u{fe0f}  Generating shipping label..."),
             None,
@@ -415,7 +448,7 @@ async fn shipping_delay(cx: &Cx<'_>) -> NodeResult {
 async fn label_complete(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("label-complete", "PrintAction", 125);
     let body = async {
-        cx.log(Level::Info, Template::Text("✓ Shipping label created"), None)
+        cx.log(&NODE, Level::Info, Template::Text("✓ Shipping label created"), None)
     };
     cx.node(&NODE, body).await
 }
@@ -427,6 +460,7 @@ async fn send_confirmation(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("send-confirmation", "PrintAction", 130);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("📧 Sending order confirmation email..."),
             None,
@@ -439,7 +473,12 @@ async fn send_confirmation(cx: &Cx<'_>) -> NodeResult {
 async fn completion(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("completion", "PrintAction", 137);
     let body = async {
-        cx.log(Level::Info, Template::Text("=== Order Processing Complete ==="), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("=== Order Processing Complete ==="),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }
@@ -451,6 +490,7 @@ async fn success(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("success", "PrintAction", 142);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("✅ Order #12345 processed successfully!"),
             None,

@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "parallel-timeout-root",
-            build_id: "0.1.0-80c45bcb38ef",
+            build_id: "0.1.0-3d7a84aafbb3",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

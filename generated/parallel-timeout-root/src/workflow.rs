@@ -156,7 +156,7 @@ async fn parallel_tasks(cx: &Cx<'_>) -> NodeResult {
 async fn task1(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("task1", "PrintAction", 22);
     let body = async {
-        cx.log(Level::Info, Template::Text("Task 1: Fetching data..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Task 1: Fetching data..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -167,7 +167,7 @@ async fn task1(cx: &Cx<'_>) -> NodeResult {
 async fn task2(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("task2", "PrintAction", 28);
     let body = async {
-        cx.log(Level::Info, Template::Text("Task 2: Processing..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Task 2: Processing..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -178,7 +178,7 @@ async fn task2(cx: &Cx<'_>) -> NodeResult {
 async fn task3(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("task3", "PrintAction", 34);
     let body = async {
-        cx.log(Level::Info, Template::Text("Task 3: Validating..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Task 3: Validating..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -189,7 +189,12 @@ async fn task3(cx: &Cx<'_>) -> NodeResult {
 async fn complete(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("complete", "PrintAction", 41);
     let body = async {
-        cx.log(Level::Info, Template::Text("All tasks completed successfully!"), None)
+        cx.log(
+            &NODE,
+            Level::Info,
+            Template::Text("All tasks completed successfully!"),
+            None,
+        )
     };
     cx.node(&NODE, body).await
 }

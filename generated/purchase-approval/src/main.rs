@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "purchase-approval",
-            build_id: "0.1.0-eadae420bca9",
+            build_id: "0.1.0-18ef862c38b9",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -134,6 +134,7 @@ async fn ask(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("ask", "Log", 28).releasing(&["ask"]);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text(
                 "approval requested for {{ input.item }} ({{ input.amount }})",

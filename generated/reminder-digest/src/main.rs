@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "reminder-digest",
-            build_id: "0.1.0-9b1f995a6466",
+            build_id: "0.1.0-4d67f88de4ba",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

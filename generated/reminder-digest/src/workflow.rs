@@ -117,6 +117,7 @@ async fn greet(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("greet", "PrintAction", 8);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("Preparing the digest for {{ input.user }}"),
             None,
@@ -169,6 +170,7 @@ async fn urgent_digest(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("urgent-digest", "PrintAction", 28);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text(
                 "{{ input.user }}: {{ pending }} pending, {{ urgent }} urgent",
@@ -184,6 +186,7 @@ async fn calm_digest(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("calm-digest", "PrintAction", 33);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("{{ input.user }}: {{ pending }} pending, nothing urgent"),
             Some("digest"),

@@ -35,8 +35,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "simple-sequence",
-            build_id: "0.1.0-8b1032cfc418",
+            build_id: "0.1.0-f187dd729e7a",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

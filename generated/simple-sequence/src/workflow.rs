@@ -103,7 +103,7 @@ async fn simple_sequence(cx: &Cx<'_>) -> NodeResult {
 async fn step1(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("step1", "PrintAction", 9);
     let body = async {
-        cx.log(Level::Info, Template::Text("Starting workflow..."), None)
+        cx.log(&NODE, Level::Info, Template::Text("Starting workflow..."), None)
     };
     cx.node(&NODE, body).await
 }
@@ -113,7 +113,9 @@ async fn step1(cx: &Cx<'_>) -> NodeResult {
 /// Process Step
 async fn step2(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("step2", "PrintAction", 15);
-    let body = async { cx.log(Level::Info, Template::Text("Processing data..."), None) };
+    let body = async {
+        cx.log(&NODE, Level::Info, Template::Text("Processing data..."), None)
+    };
     cx.node(&NODE, body).await
 }
 
@@ -122,6 +124,8 @@ async fn step2(cx: &Cx<'_>) -> NodeResult {
 /// Complete Step
 async fn step3(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("step3", "PrintAction", 21);
-    let body = async { cx.log(Level::Info, Template::Text("Workflow complete!"), None) };
+    let body = async {
+        cx.log(&NODE, Level::Info, Template::Text("Workflow complete!"), None)
+    };
     cx.node(&NODE, body).await
 }

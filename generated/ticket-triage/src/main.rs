@@ -39,5 +39,6 @@ fn main() -> ::std::process::ExitCode {
             build_id: "0.1.0-2284f6713b6d",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

@@ -36,8 +36,9 @@ fn main() -> ::std::process::ExitCode {
         >,
         deployment: ::wfc_runtime::cli::Deployment {
             name: "user-onboarding",
-            build_id: "0.1.0-e7f61cfaeb24",
+            build_id: "0.1.0-dd62bcbdf5dd",
             versioning: ::wfc_runtime::cli::Versioning::Pinned,
         },
+        view: include_str!("view.json"),
     })
 }

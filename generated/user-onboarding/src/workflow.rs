@@ -145,6 +145,7 @@ async fn announce(cx: &Cx<'_>) -> NodeResult {
     const NODE: NodeInfo = NodeInfo::new("announce", "Log", 39).releasing(&["announce"]);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text(
                 "Onboarding {{ input.name }} <{{ input.email }}> on the {{ input.plan }} plan",
@@ -304,6 +305,7 @@ async fn notify_sales(cx: &Cx<'_>) -> NodeResult {
         .releasing(&["notify-sales"]);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text(
                 "New paying customer: user {{ create_user.body.id }} on {{ input.plan }}",
@@ -320,6 +322,7 @@ async fn free_tier(cx: &Cx<'_>) -> NodeResult {
         .releasing(&["free-tier"]);
     let body = async {
         cx.log(
+            &NODE,
             Level::Info,
             Template::Text("Free-tier user {{ create_user.body.id }}"),
             None,

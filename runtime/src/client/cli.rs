@@ -22,7 +22,8 @@ use super::connect as client;
 pub use super::deployment::{Deployment, Versioning};
 use super::observe::Health;
 use super::replay::Source;
-use crate::workflow::run::RunInput;
+use crate::workflow::dry::DryRun;
+use crate::workflow::run::{Run, RunInput};
 use temporalio_client::schedules::{CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions};
 use temporalio_client::{
     Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowSignalOptions,
@@ -56,6 +57,8 @@ pub struct Worker {
     pub input: fn(&str) -> Result<Value, String>,
     /// The Worker Deployment version this build polls as.
     pub deployment: Deployment,
+    /// The flow's plan as JSON (`src/view.json`), which the live view draws.
+    pub view: &'static str,
 }
 
 /// A flow's `trigger: {type: schedule}`.
@@ -114,6 +117,12 @@ enum Command {
         /// Wait for the run to finish and print its result.
         #[arg(long)]
         wait: bool,
+        /// A dry run: built-in integrations are recorded and answered, not called.
+        #[arg(long)]
+        dry_run: bool,
+        /// In a dry run, outputs by node id (JSON): what those nodes answer instead of running.
+        #[arg(long, requires = "dry_run", value_name = "JSON")]
+        canned: Option<String>,
     },
     /// Send a signal, e.g. `signal ID approval --input '{"approved": true}'`; the payload is
     /// checked against the signal's schema first. `pause` and `resume` take no input.
@@ -128,7 +137,13 @@ enum Command {
     Result { id: String },
     /// Follow a run: a line per node as it starts, completes, fails, is skipped or waits (with
     /// the command that answers it) on stderr; then its result as JSON, like `result`.
-    Watch { id: String },
+    Watch {
+        id: String,
+        /// Print `{"output": …, "wouldSend": […]}`: the result and every request a dry run
+        /// recorded instead of sending.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print a run's history as JSON (the SDK's format, which `replay` reads).
     History { id: String },
     /// Check that this build replays histories: a file written by `history`, every `*.json` of
@@ -156,6 +171,19 @@ enum Command {
     Query { id: String, query: String },
     /// Per node of a run: start, end, duration, attempts and error, from its history.
     Timeline { id: String },
+    /// A run's nodes in order (every node, in-workflow ones included), with durations, attempts,
+    /// failures and the lines its `Log` nodes wrote: its history replayed by this build.
+    Logs { id: String },
+    /// Serve a live view of the flow's runs on localhost: the plan as a graph, each node coloured
+    /// by its state; click a node for its input, output or error, attempts and timing.
+    Ui {
+        /// The port to serve on; 0 picks a free one. The address is printed as `view: <url>`.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The run to show; default the flow's newest.
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// The flow's Temporal Schedule (from its `trigger`): apply, trigger or delete it.
     Schedule {
         #[command(subcommand)]
@@ -192,6 +220,8 @@ const USAGE: u8 = 2;
 
 /// Runs the command line of a generated worker.
 pub fn main(worker: Worker) -> ExitCode {
+    // The flow's description lives as long as the process; the live view's tasks share it.
+    let worker: &'static Worker = Box::leak(Box::new(worker));
     let args = Args::parse();
     let subscriber = logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -203,14 +233,21 @@ pub fn main(worker: Worker) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match args.command {
-            Command::Worker { task_queue, metrics, health } => run_worker(&worker, task_queue, metrics, health, subscriber).await.map(|()| ExitCode::SUCCESS),
+            Command::Worker { task_queue, metrics, health } => run_worker(worker, task_queue, metrics, health, subscriber).await.map(|()| ExitCode::SUCCESS),
             Command::Deploy { ramp, wait } => super::deployment::deploy(&client().await?, &worker.deployment, ramp, Duration::from_secs(wait)).await,
             Command::Versions => super::deployment::versions(&client().await?, &worker.deployment).await,
-            Command::Reset { id, node } => super::reset::reset(&worker, &id, &node).await,
-            Command::Start { input, id, task_queue, wait } => start(&worker, &input, id, task_queue, wait).await,
-            Command::Signal { id, name, input } => signal(&worker, &id, &name, &input).await,
+            Command::Reset { id, node } => super::reset::reset(worker, &id, &node).await,
+            Command::Start { input, id, task_queue, wait, dry_run, canned } => {
+                let dry_run = match (dry_run, canned) {
+                    (false, _) => None,
+                    (true, None) => Some(DryRun::default()),
+                    (true, Some(canned)) => Some(DryRun { canned: serde_json::from_str(&canned).context("--canned is not a JSON object of outputs by node id")? }),
+                };
+                start(worker, &input, id, task_queue, wait, dry_run).await
+            }
+            Command::Signal { id, name, input } => signal(worker, &id, &name, &input).await,
             Command::Result { id } => result(&id).await,
-            Command::Watch { id } => super::watch::watch(&worker, &id).await,
+            Command::Watch { id, dry_run } => super::watch::watch(worker, &id, dry_run).await,
             Command::History { id } => history(&id).await,
             Command::Replay { file, dir, open: _ } => {
                 let source = match (file, dir) {
@@ -219,10 +256,12 @@ pub fn main(worker: Worker) -> ExitCode {
                     // clap lets no other case through: a file, `--dir` or `--open` is required.
                     (None, None) => Source::Open,
                 };
-                super::replay::replay(&worker, source).await
+                super::replay::replay(worker, source).await
             }
             Command::Timeline { id } => super::timeline::print(&id).await,
-            Command::Schedule { action } => schedule(&worker, action).await,
+            Command::Logs { id } => super::report::logs(worker, &id).await,
+            Command::Ui { port, run } => super::ui::serve(worker, port, run).await,
+            Command::Schedule { action } => schedule(worker, action).await,
             Command::Query { id, query: name } => query(&id, &name).await,
         }
     });
@@ -299,7 +338,7 @@ async fn reconnecting_client() -> anyhow::Result<Client> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -331,7 +370,7 @@ fn payload(value: &Value) -> anyhow::Result<RawValue> {
     Ok(RawValue { payloads: vec![value.as_json_payload()?] })
 }
 
-async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool) -> anyhow::Result<ExitCode> {
+async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool, dry_run: Option<DryRun>) -> anyhow::Result<ExitCode> {
     let typed = match (spec.input)(input) {
         Ok(v) => v,
         Err(e) => {
@@ -346,7 +385,8 @@ async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
     });
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     let options = WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).build();
-    let handle = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&typed)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
+    let run = Run { input: Ok(typed), resume: None, dry_run };
+    let handle = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(&run)?)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
     println!("{id}");
     if !wait {
         return Ok(ExitCode::SUCCESS);

@@ -1,12 +1,15 @@
 //! The client side: the generated binary's command line, run outside any workflow (starting,
-//! signalling and querying runs, the worker process itself, schedules, replay and timelines).
+//! signalling and querying runs, the worker process itself, schedules, replay, timelines, logs
+//! and the live view).
 
 pub mod cli;
 mod deployment;
 mod observe;
 mod replay;
+mod report;
 mod reset;
 pub mod timeline;
+mod ui;
 mod watch;
 
 use anyhow::{Context, anyhow};

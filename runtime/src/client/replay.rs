@@ -74,9 +74,7 @@ pub(crate) async fn replay(spec: &Worker, source: Source) -> anyhow::Result<Exit
 
 /// `None` when this build replays `events`; otherwise where and why it diverges.
 pub(crate) async fn check(spec: &Worker, events: &[HistoryEvent]) -> anyhow::Result<Option<String>> {
-    let replayer = WorkflowReplayer::new((spec.replayer)()?).map_err(|e| anyhow!("cannot create the replayer: {e}"))?;
-    let history = WorkflowHistory::from(History { events: events.to_vec() });
-    match replayer.replay_workflow(history).await {
+    match replay_events(spec, events).await? {
         Ok(()) => Ok(None),
         Err(WorkflowReplayError::Replay(failure)) => {
             let failure = failure.to_string();
@@ -91,6 +89,13 @@ pub(crate) async fn check(spec: &Worker, events: &[HistoryEvent]) -> anyhow::Res
         }
         Err(e) => Err(anyhow!("replay failed: {e}")),
     }
+}
+
+/// Runs this build's workflow code over `events`, as a worker would after losing its cache: the
+/// outer error is a replayer that cannot start, the inner one a history that does not replay.
+pub(crate) async fn replay_events(spec: &Worker, events: &[HistoryEvent]) -> anyhow::Result<Result<(), WorkflowReplayError>> {
+    let replayer = WorkflowReplayer::new((spec.replayer)()?).map_err(|e| anyhow!("cannot create the replayer: {e}"))?;
+    Ok(replayer.replay_workflow(WorkflowHistory::from(History { events: events.to_vec() })).await)
 }
 
 /// The core's own sentence (`[TMPRL1100] Nondeterminism error: …`) out of the failure's debug

@@ -24,7 +24,7 @@ pub struct Row {
     pub outcome: String,
 }
 
-fn seconds(event: &HistoryEvent) -> f64 {
+pub(crate) fn seconds(event: &HistoryEvent) -> f64 {
     event.event_time.as_ref().map_or(0.0, |t| t.seconds as f64 + f64::from(t.nanos) / 1e9)
 }
 

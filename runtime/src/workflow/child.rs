@@ -40,6 +40,10 @@ impl<W: Flow> Cx<'_, W> {
         if let Some(schema) = child.input_schema {
             crate::values::validate(schema, &input).map_err(|e| Failure::new(format!("invalid input for child workflow `{}`: {e}", child.workflow)))?;
         }
+        self.note(node.id, || super::journal::What::Input { input: input.clone() });
+        if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.elsewhere(node.id, &format!("child workflow `{}`", child.workflow)))) {
+            return answer;
+        }
         let id = format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node));
         let options = ChildWorkflowOptions::builder().workflow_id(id).task_queue(child.task_queue.to_string()).cancellation_token(self.scope.clone()).build();
         let started = self.ctx.start_child_workflow(ByName(child.workflow), input, options).await.map_err(|e| {

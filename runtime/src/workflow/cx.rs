@@ -15,6 +15,7 @@ use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, ApplicationFailure, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
+use super::journal::{self, What};
 use super::run::Run;
 use super::secrets;
 use crate::values::{ActivityPolicy, Failure, FlowSettings, Level, NodeInfo, NodeResult, Template};
@@ -64,6 +65,7 @@ impl<'a, W: Flow> Cx<'a, W> {
         ctx.state_mut(|w| {
             let flow = w.flow_mut();
             flow.start(name, &workflow_id, &run_id, input, settings);
+            flow.set_dry_run(run.dry_run.clone());
             if let Some(resume) = &run.resume {
                 flow.restore(resume.clone());
             }
@@ -113,6 +115,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             && self.ctx.deprecate_patch(patch) != when_patched
         {
             self.ctx.state_mut(|w| w.flow_mut().skip(&[node.id]));
+            self.note(node.id, || What::Skipped);
             return Ok(Value::Null);
         }
         if let Some(result) = self.ctx.state_mut(|w| w.flow_mut().recall(node.id)) {
@@ -123,12 +126,19 @@ impl<'a, W: Flow> Cx<'a, W> {
         }
         if self.scope.is_cancelled() || self.hold(node).await.is_err() {
             self.ctx.state_mut(|w| w.flow_mut().skip(&[node.id]));
+            self.note(node.id, || What::Skipped);
             return Err(Failure::cancelled("cancelled before it started").at(node));
         }
         self.ctx.state_mut(|w| w.flow_mut().enter(node));
+        self.note(node.id, || What::Started { kind: node.kind.to_string() });
         let started = self.ctx.workflow_time();
         let result = body.await.map(IntoOutput::into_output);
         let result = self.ctx.state_mut(|w| w.flow_mut().exit(node, result));
+        self.note(node.id, || match &result {
+            Ok(output) => What::Completed { output: output.clone() },
+            Err(failure) if failure.cancelled => What::Skipped,
+            Err(failure) => What::Failed { error: failure.message.clone() },
+        });
         if !self.ctx.is_replaying() {
             let took = self.ctx.workflow_time().zip(started).and_then(|(end, start)| end.duration_since(start).ok()).unwrap_or_default();
             self.ctx.state(|w| super::metrics::node_finished(w.flow().name(), node.id, result.is_ok(), took));
@@ -144,7 +154,17 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
     /// Marks the nodes of branches not taken as skipped: spans of the flow's node list.
     pub fn skip(&self, spans: &[crate::values::NodeSpan]) {
-        self.ctx.state_mut(|w| w.flow_mut().skip_spans(spans));
+        let skipped = self.ctx.state_mut(|w| w.flow_mut().skip_spans(spans));
+        for id in skipped {
+            self.note(id, || What::Skipped);
+        }
+    }
+
+    /// Writes to the journal, which only `logs` and `ui` keep (while they replay a history).
+    pub(crate) fn note(&self, node: &str, what: impl FnOnce() -> What) {
+        if journal::on() {
+            journal::record(self.ctx.workflow_time(), node, what());
+        }
     }
 
     pub(crate) fn render(&self, template: Template) -> Result<Value, Failure> {
@@ -185,9 +205,10 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// `Log`: writes the rendered message to the worker's log (not again on replay); the output is
     /// `{message}`, also stored in the variable `output_key` when given.
-    pub fn log(&self, level: Level, message: Template, output_key: Option<&str>) -> Result<Value, Failure> {
+    pub fn log(&self, node: &NodeInfo, level: Level, message: Template, output_key: Option<&str>) -> Result<Value, Failure> {
         let text = wfc_expr::interpolate(&self.render(message)?);
-        if !self.ctx.is_replaying() {
+        // A replay for `logs` or `ui` sees the last workflow task as new: the journal has the line.
+        if !self.ctx.is_replaying() && !journal::on() {
             let workflow = self.ctx.workflow_id();
             match level {
                 Level::Debug => tracing::debug!(target: "wfc::flow", workflow, "{text}"),
@@ -196,6 +217,7 @@ impl<'a, W: Flow> Cx<'a, W> {
                 Level::Error => tracing::error!(target: "wfc::flow", workflow, "{text}"),
             }
         }
+        self.note(node.id, || What::Log { level: journal::level(level), message: text.clone() });
         if let Some(key) = output_key {
             self.ctx.state_mut(|w| w.flow_mut().set_variable(key, Value::String(text.clone())));
         }
@@ -237,6 +259,11 @@ impl<'a, W: Flow> Cx<'a, W> {
     {
         let (rendered, max_output_bytes) = self.ctx.state(|w| (secrets::render_deferring(config, &View { flow: w.flow(), frame: &self.frame }), w.flow().max_output_bytes()));
         let (config, secrets) = rendered?;
+        self.note(node.id, || What::Input { input: super::dry::shown(&config, &secrets) });
+        if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.builtin(node.id, activity.name(), &config))) {
+            self.note(node.id, || What::Recorded { kind: activity.name().to_string(), request: super::dry::shown(&config, &secrets) });
+            return Ok(answer);
+        }
         let input =
             BuiltinInput { node: node.id.to_string(), idempotency_key: format!("{}/{}", self.ctx.workflow_id(), self.activity_id(node)), config, secrets, max_output_bytes };
         let mut options = self.options(node, policy, None);
@@ -255,6 +282,10 @@ impl<'a, W: Flow> Cx<'a, W> {
     {
         let name = activity.name().to_string();
         let value = self.render(input)?;
+        self.note(node.id, || What::Input { input: value.clone() });
+        if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.elsewhere(node.id, &format!("activity `{name}` on task queue `{task_queue}`")))) {
+            return answer;
+        }
         let input: AD::Input =
             serde_path_to_error::deserialize(value).map_err(|e| Failure::new(format!("the input does not fit activity `{name}`: at `{}`: {}", e.path(), e.inner())))?;
         let options = self.options(node, policy, Some(task_queue));
@@ -301,7 +332,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// the state. `run` passes it to `continue_as_new`.
     pub fn continuation<I: Clone>(&self, run: &Run<I>) -> Option<Run<I>> {
         let resume = self.resume.borrow_mut().take()?;
-        Some(Run { input: run.input.clone(), resume: Some(resume) })
+        Some(Run { input: run.input.clone(), resume: Some(resume), dry_run: None })
     }
 
     fn finish_value<O: DeserializeOwned>(&self, value: Result<Value, Failure>) -> WorkflowResult<O> {

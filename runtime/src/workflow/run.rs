@@ -2,15 +2,18 @@
 //!
 //! A fresh start sends the input as it is. When a long loop continues as new, the next run gets
 //! `{"__wfc_resume": {...}, "input": ...}`, so callers in any language start the workflow with
-//! the plain input and never see the envelope.
+//! the plain input and never see the envelope. A dry run is started with
+//! `{"__wfc_dry_run": {"canned": {...}}, "input": ...}`.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::workflow::dry::DryRun;
 use crate::workflow::state::Resume;
 
 const RESUME: &str = "__wfc_resume";
+const DRY_RUN: &str = "__wfc_dry_run";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run<I> {
@@ -21,6 +24,8 @@ pub struct Run<I> {
     pub input: Result<I, InvalidInput>,
     /// Present in a run that continues an earlier one.
     pub resume: Option<Resume>,
+    /// Present in a dry run's first run (a continued one carries it in `resume`).
+    pub dry_run: Option<DryRun>,
 }
 
 /// An input that does not fit the flow's type: where, why, and the input as it was sent.
@@ -43,7 +48,7 @@ impl std::fmt::Display for InvalidInput {
 
 impl<I> From<I> for Run<I> {
     fn from(input: I) -> Self {
-        Run { input: Ok(input), resume: None }
+        Run { input: Ok(input), resume: None, dry_run: None }
     }
 }
 
@@ -65,13 +70,17 @@ impl<I: Serialize> Serialize for Run<I> {
             Ok(input) => serde_json::to_value(input).map_err(serde::ser::Error::custom)?,
             Err(invalid) => invalid.sent.clone(),
         };
-        match &self.resume {
-            None => input.serialize(serializer),
-            Some(resume) => {
-                let resume = serde_json::to_value(resume).map_err(serde::ser::Error::custom)?;
-                Value::Object(Map::from_iter([(RESUME.to_string(), resume), ("input".to_string(), input)])).serialize(serializer)
-            }
+        if self.resume.is_none() && self.dry_run.is_none() {
+            return input.serialize(serializer);
         }
+        let mut envelope = Map::from_iter([("input".to_string(), input)]);
+        if let Some(resume) = &self.resume {
+            envelope.insert(RESUME.to_string(), serde_json::to_value(resume).map_err(serde::ser::Error::custom)?);
+        }
+        if let Some(dry_run) = &self.dry_run {
+            envelope.insert(DRY_RUN.to_string(), serde_json::to_value(dry_run).map_err(serde::ser::Error::custom)?);
+        }
+        Value::Object(envelope).serialize(serializer)
     }
 }
 
@@ -80,15 +89,20 @@ impl<'de, I: DeserializeOwned> Deserialize<'de> for Run<I> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         let typed = |sent: Value| serde_path_to_error::deserialize(sent.clone()).map_err(|e| InvalidInput { at: e.path().to_string(), reason: e.inner().to_string(), sent });
+        let is_envelope = |map: &Map<String, Value>| {
+            map.contains_key("input") && map.len() >= 2 && map.keys().all(|k| k == "input" || k == RESUME || k == DRY_RUN)
+        };
         match value {
-            Value::Object(mut envelope) if envelope.len() == 2 && envelope.contains_key(RESUME) && envelope.contains_key("input") => {
+            Value::Object(mut envelope) if is_envelope(&envelope) => {
                 let input = envelope.remove("input").unwrap_or_default();
-                match serde_json::from_value::<Resume>(envelope.remove(RESUME).unwrap_or_default()) {
-                    Ok(resume) => Ok(Run { input: typed(input), resume: Some(resume) }),
-                    Err(e) => Ok(Run { input: Err(InvalidInput { at: format!("/{RESUME}"), reason: e.to_string(), sent: input }), resume: None }),
+                let resume = envelope.remove(RESUME).map(serde_json::from_value::<Resume>).transpose().map_err(|e| (RESUME, e));
+                let dry_run = envelope.remove(DRY_RUN).map(serde_json::from_value::<DryRun>).transpose().map_err(|e| (DRY_RUN, e));
+                match resume.and_then(|resume| Ok((resume, dry_run?))) {
+                    Ok((resume, dry_run)) => Ok(Run { input: typed(input), resume, dry_run }),
+                    Err((key, e)) => Ok(Run { input: Err(InvalidInput { at: format!("/{key}"), reason: e.to_string(), sent: input }), resume: None, dry_run: None }),
                 }
             }
-            value => Ok(Run { input: typed(value), resume: None }),
+            value => Ok(Run { input: typed(value), resume: None, dry_run: None }),
         }
     }
 }
@@ -102,12 +116,23 @@ mod tests {
     #[test]
     fn a_fresh_input_is_plain_and_a_continued_one_carries_its_state() {
         let fresh: Run<Value> = serde_json::from_value(json!({"n": 1})).unwrap();
-        assert_eq!(fresh, Run { input: Ok(json!({"n": 1})), resume: None });
+        assert_eq!(fresh, Run { input: Ok(json!({"n": 1})), resume: None, dry_run: None });
         assert_eq!(serde_json::to_value(&fresh).unwrap(), json!({"n": 1}));
-        let carried = Run { input: Ok(json!({"n": 1})), resume: Some(Resume { continued: 2, ..Resume::default() }) };
+        let carried = Run { input: Ok(json!({"n": 1})), resume: Some(Resume { continued: 2, ..Resume::default() }), dry_run: None };
         let text = serde_json::to_value(&carried).unwrap();
         assert_eq!(text["input"], json!({"n": 1}));
         assert_eq!(serde_json::from_value::<Run<Value>>(text).unwrap(), carried);
+    }
+
+    #[test]
+    fn a_dry_run_carries_its_canned_outputs() {
+        let dry = Run { input: Ok(json!({"n": 1})), resume: None, dry_run: Some(DryRun { canned: [("pay".to_string(), json!({"ok": true}))].into() }) };
+        let text = serde_json::to_value(&dry).unwrap();
+        assert_eq!(text, json!({"input": {"n": 1}, "__wfc_dry_run": {"canned": {"pay": {"ok": true}}}}));
+        assert_eq!(serde_json::from_value::<Run<Value>>(text).unwrap(), dry);
+        // An input of the flow's own that happens to have an `input` field is not an envelope.
+        let plain: Run<Value> = serde_json::from_value(json!({"input": 1, "other": 2})).unwrap();
+        assert_eq!(plain.input, Ok(json!({"input": 1, "other": 2})));
     }
 
     #[test]

@@ -43,6 +43,7 @@ impl<W: Flow> Cx<'_, W> {
     fn begin_wait(&self, node: &NodeInfo, signal: &str, timeout: Option<Duration>) {
         let waiting = Waiting { node: node.id.to_string(), signal: signal.to_string(), since: self.timestamp(Duration::ZERO), until: timeout.map(|t| self.timestamp(t)) };
         self.ctx.state_mut(|w| w.flow_mut().mailbox.waiting.insert(node.id.to_string(), waiting));
+        self.note(node.id, || super::journal::What::Waiting { signal: signal.to_string() });
     }
 
     fn end_wait(&self, node: &NodeInfo) {

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::dry::DryRun;
 use super::mailbox::{Carried, Mailbox, Rejection, Waiting};
 use crate::values::{Failure, FlowSettings, NodeInfo, NodeResult, NodeSpan, NodeState};
 
@@ -39,6 +40,8 @@ pub struct FlowState {
     failure: Option<Failure>,
     finished: bool,
     settings: FlowSettings,
+    /// Set in a dry run: built-ins are recorded and answered, not called.
+    dry_run: Option<DryRun>,
 }
 
 /// The state a workflow carries into its next run when it continues as new.
@@ -56,6 +59,8 @@ pub struct Resume {
     pub continued: u32,
     #[serde(default)]
     pub mailbox: Carried,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRun>,
 }
 
 /// Node results of the previous run, answered once each while the new run finds its place.
@@ -116,6 +121,7 @@ impl FlowState {
         self.once = resume.once;
         self.continued = resume.continued;
         self.mailbox.restore(resume.mailbox);
+        self.dry_run = resume.dry_run;
         self.restored = Some(Restored { states: resume.states, failures: resume.failures, decisions: resume.decisions });
     }
 
@@ -132,7 +138,17 @@ impl FlowState {
             once: self.once.clone(),
             continued: self.continued + 1,
             mailbox: self.mailbox.carry(),
+            dry_run: self.dry_run.clone(),
         }
+    }
+
+    /// The dry run this run is, if it is one.
+    pub fn dry_run(&self) -> Option<&DryRun> {
+        self.dry_run.as_ref()
+    }
+
+    pub fn set_dry_run(&mut self, dry_run: Option<DryRun>) {
+        self.dry_run = dry_run;
     }
 
     /// The result the previous run recorded for `id`, when it finished there (once).
@@ -270,14 +286,18 @@ impl FlowState {
         }
     }
 
-    /// Skips the nodes at these spans of `settings.nodes` (spans outside it are ignored).
-    pub fn skip_spans(&mut self, spans: &[NodeSpan]) {
+    /// Skips the nodes at these spans of `settings.nodes` (spans outside it are ignored) and
+    /// returns them.
+    pub fn skip_spans(&mut self, spans: &[NodeSpan]) -> Vec<&'static str> {
         let nodes = self.settings.nodes;
+        let mut skipped = Vec::new();
         for &(start, end) in spans {
             for id in nodes.get(start..end).unwrap_or_default() {
                 self.states.insert((*id).to_string(), NodeState::Skipped);
+                skipped.push(*id);
             }
         }
+        skipped
     }
 
     pub fn set_variable(&mut self, name: &str, value: Value) {
