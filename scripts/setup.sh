@@ -30,6 +30,9 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >&2 || python3 -m pip install --quiet --user aiosmtpd >&2 || true
 fi
 
+# The live view's test drives Debian's Chromium headless through chromedriver.
+[ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] || apt_install chromium chromium-driver
+
 # mold links the SDK-sized binaries several times faster; optional.
 command -v mold >/dev/null 2>&1 || apt_install mold
 if command -v mold >/dev/null 2>&1; then

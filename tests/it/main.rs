@@ -10,6 +10,7 @@ mod docs;
 mod e2e;
 mod fuzz;
 mod hostile;
+mod live;
 mod plan;
 mod run;
 mod sim;

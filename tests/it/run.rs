@@ -5,12 +5,21 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use wfc_tests::workers;
+use wfc_tests::http::HttpServer;
+use wfc_tests::{repo_root, workers};
 
 /// `wfc run FLOW --input INPUT` with no Temporal configured: (exit code, stdout, stderr).
 fn wfc_run(flow: &Path, input: &str) -> (Option<i32>, String, String) {
+    wfc_run_with(flow, &["--input", input])
+}
+
+/// `wfc run FLOW ARGS…` with no Temporal configured and a secret in the environment.
+fn wfc_run_with(flow: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(workers::binary("wfc"))
-        .args(["run", &flow.display().to_string(), "--input", input])
+        .arg("run")
+        .arg(flow)
+        .args(args)
+        .env("DRY_TOKEN", SECRET)
         .env_remove("TEMPORAL_ADDRESS")
         .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
         .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
@@ -19,6 +28,9 @@ fn wfc_run(flow: &Path, input: &str) -> (Option<i32>, String, String) {
         .expect("wfc runs");
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// A secret the dry-run flow's HTTP call would send; a dry run never reads it.
+const SECRET: &str = "dry-secret-0815";
 
 /// The `server: <address>` line `wfc run` prints.
 fn server(stderr: &str) -> String {
@@ -85,4 +97,92 @@ root:
     let (code, _, stderr) = wfc_run(&dir.join("broken.yaml"), r#"{"who": "Ada"}"#);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("E0102") && !stderr.contains("server: "), "{stderr}");
+}
+
+#[test]
+fn a_dry_run_records_what_would_be_sent_and_sends_nothing() {
+    let api = HttpServer::start(vec![("POST /accounts", (201, vec![], json!({"id": 1})))]);
+    let flow = repo_root().join("tests/flows/live/dry.yaml");
+    let input = json!({"base": api.base_url, "email": "ada@example.com"}).to_string();
+
+    // Another worker's activity cannot be faked by its shape: without a canned output the run is
+    // refused before anything starts.
+    let (code, _, stderr) = wfc_run_with(&flow, &["--input", &input, "--dry-run"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not runnable dry") && stderr.contains("`charge` calls activity `charge-card` on task queue `payments`"), "{stderr}");
+    assert!(!stderr.contains("server: "), "{stderr}");
+
+    // A canned output for a node the flow does not have is a diagnostic at its key.
+    let mistyped = repo_root().join("tests/flows/live/dry.mistyped.yaml");
+    let (code, _, stderr) = wfc_run_with(&flow, &["--input", &input, "--dry-run", "--canned", &mistyped.display().to_string()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("E0102") && stderr.contains("dry.mistyped.yaml:2:1") && stderr.contains("no node `chrage`"), "{stderr}");
+
+    let canned = repo_root().join("tests/flows/live/dry.canned.yaml");
+    let (code, stdout, stderr) = wfc_run_with(&flow, &["--input", &input, "--dry-run", "--canned", &canned.display().to_string()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(result["output"], json!({"charged": "ch_dry_1", "created": 200}), "{stdout}");
+    let sent = result["wouldSend"].as_array().cloned().unwrap_or_default();
+    let nodes: Vec<&str> = sent.iter().filter_map(|s| s["node"].as_str()).collect();
+    assert_eq!(nodes, ["create", "receipt"], "{stdout}");
+    assert_eq!(sent[0]["type"], "HttpRequest");
+    assert_eq!(sent[0]["request"]["url"], json!(format!("{}/accounts", api.base_url)));
+    assert_eq!(sent[0]["request"]["headers"]["Authorization"], "Bearer {{ env.DRY_TOKEN }}", "a secret shows as its template");
+    assert_eq!(sent[1]["type"], "EmailSend");
+    assert_eq!(sent[1]["request"]["body"], "Charged ch_dry_1");
+    assert!(stderr.contains("⇢ create: HttpRequest recorded, not sent (dry run)"), "{stderr}");
+    assert_eq!(api.count("/accounts"), 0, "a dry run sent a request");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET), "a dry run read the secret");
+    nothing_left_on(&server(&stderr));
+}
+
+#[test]
+fn with_ui_the_view_outlives_the_run_until_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let flow = repo_root().join("tests/flows/live/dry.yaml");
+    let canned = repo_root().join("tests/flows/live/dry.canned.yaml");
+    let input = json!({"base": "http://127.0.0.1:9", "email": "ada@example.com"}).to_string();
+    let mut child = Command::new(workers::binary("wfc"))
+        .arg("run")
+        .arg(&flow)
+        .args(["--input", &input, "--dry-run", "--canned", &canned.display().to_string(), "--ui"])
+        .env_remove("TEMPORAL_ADDRESS")
+        .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
+        .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
+        .env("CARGO_TARGET_DIR", workers::target_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wfc runs");
+    let mut stderr = String::new();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("a line of stderr");
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.contains("the view stays up") {
+            break;
+        }
+    }
+    let view = stderr.lines().find_map(|l| l.strip_prefix("view: ")).unwrap_or_else(|| panic!("no `view:` line in {stderr}")).to_string();
+    let (host, query) = view.trim_start_matches("http://").split_once('/').expect("a view URL");
+    let id = query.trim_start_matches("?run=");
+    // The finished run is still served, with every node's state.
+    let mut stream = std::net::TcpStream::connect(host).expect("the view answers after the run ended");
+    write!(stream, "GET /api/run?id={id} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("a request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    let body: Value = serde_json::from_str(answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(body["state"], "completed", "{answer}");
+    assert_eq!(body["nodes"]["receipt"]["state"], "completed", "{answer}");
+
+    // Ctrl-C ends it with the run's exit code and stops the worker, the view and the server.
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) sends SIGINT to the child this test started; no memory is involved.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let status = child.wait().expect("wfc ends");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    nothing_left_on(&server(&stderr));
+    assert!(std::net::TcpStream::connect(host).is_err(), "the view still answers on {host}");
 }

@@ -386,7 +386,8 @@ async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     let options = WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).build();
     let run = Run { input: Ok(typed), resume: None, dry_run };
-    let handle = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(&run)?)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
+    let handle =
+        client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(&run)?)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
     println!("{id}");
     if !wait {
         return Ok(ExitCode::SUCCESS);

@@ -25,18 +25,36 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum What {
-    Started { kind: String },
+    Started {
+        kind: String,
+    },
     /// What an activity node was called with (secrets stay unresolved names).
-    Input { input: Value },
+    Input {
+        input: Value,
+    },
     /// In a dry run, a built-in's request that was recorded instead of sent.
-    Recorded { kind: String, request: Value },
-    Waiting { signal: String },
-    Completed { output: Value },
-    Failed { error: String },
+    Recorded {
+        kind: String,
+        request: Value,
+    },
+    Waiting {
+        signal: String,
+    },
+    Completed {
+        output: Value,
+    },
+    Failed {
+        error: String,
+    },
     Skipped,
-    Log { level: &'static str, message: String },
+    Log {
+        level: &'static str,
+        message: String,
+    },
     /// A signal the run received (from the history, not the workflow code; `node` is empty).
-    Signal { signal: String },
+    Signal {
+        signal: String,
+    },
 }
 
 static ON: AtomicBool = AtomicBool::new(false);

@@ -89,9 +89,7 @@ impl<'de, I: DeserializeOwned> Deserialize<'de> for Run<I> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         let typed = |sent: Value| serde_path_to_error::deserialize(sent.clone()).map_err(|e| InvalidInput { at: e.path().to_string(), reason: e.inner().to_string(), sent });
-        let is_envelope = |map: &Map<String, Value>| {
-            map.contains_key("input") && map.len() >= 2 && map.keys().all(|k| k == "input" || k == RESUME || k == DRY_RUN)
-        };
+        let is_envelope = |map: &Map<String, Value>| map.contains_key("input") && map.len() >= 2 && map.keys().all(|k| k == "input" || k == RESUME || k == DRY_RUN);
         match value {
             Value::Object(mut envelope) if is_envelope(&envelope) => {
                 let input = envelope.remove("input").unwrap_or_default();
