@@ -94,6 +94,10 @@ enum Command {
         /// nodes; needed for activities of other workers and child workflows.
         #[arg(long, requires = "dry_run", value_name = "FILE")]
         canned: Option<PathBuf>,
+        /// After the run, watch the flow's file: each saved change is checked, built and run
+        /// again on the same server, until Ctrl-C.
+        #[arg(long, conflicts_with = "follow")]
+        watch: bool,
     },
     /// What an edit does to runs in flight: each changed node, safe for running workflows or
     /// breaking them, with the reason. Exit 0 when all are safe, 3 when one breaks, 1 for an
@@ -139,8 +143,8 @@ fn main() -> ExitCode {
         Command::Build { flows, output, check, runtime, registry, previous } => {
             with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r, previous.as_deref()))
         }
-        Command::Run { flow, input, input_file, registry, ui, follow, dry_run, canned } => {
-            let mode = run::Mode { ui, follow: follow.clone(), dry_run: dry_run.then(|| canned.clone()) };
+        Command::Run { flow, input, input_file, registry, ui, follow, dry_run, canned, watch } => {
+            let mode = run::Mode { ui, follow: follow.clone(), dry_run: dry_run.then(|| canned.clone()), watch };
             with_registry(registry.as_deref(), |r| run_flow(&flow, input, input_file.as_deref(), r, mode.clone()))
         }
         Command::Diff { old, new, registry } => with_registry(registry.as_deref(), |r| diff(&old, &new, r)),

@@ -186,3 +186,58 @@ fn with_ui_the_view_outlives_the_run_until_ctrl_c() {
     nothing_left_on(&server(&stderr));
     assert!(std::net::TcpStream::connect(host).is_err(), "the view still answers on {host}");
 }
+
+#[test]
+fn with_watch_each_saved_edit_runs_again_on_the_same_server() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wfc-run-watch");
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let flow = dir.join("echo.yaml");
+    let text = "name: echo-watch\noutput: {said: \"{{ say.message }}\"}\nroot: {type: Log, id: say, config: {message: first}}\n";
+    std::fs::write(&flow, text).expect("write the flow");
+    let mut child = Command::new(workers::binary("wfc"))
+        .arg("run")
+        .arg(&flow)
+        .arg("--watch")
+        .env_remove("TEMPORAL_ADDRESS")
+        .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
+        .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
+        .env("CARGO_TARGET_DIR", workers::target_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wfc runs");
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = String::new();
+    let mut until = |needle: &str, count: usize| {
+        while seen.matches(needle).count() < count {
+            let line = received.recv_timeout(std::time::Duration::from_secs(300)).unwrap_or_else(|_| panic!("no `{needle}` in:\n{seen}"));
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+    };
+    until("watching", 1);
+    // An edit that breaks the flow shows its diagnostics and waits for the next one.
+    std::fs::write(&flow, text.replace("say.message", "sya.message")).expect("edit the flow");
+    until("E0102", 1);
+    std::fs::write(&flow, text.replace("first", "second")).expect("edit the flow");
+    until("watching", 3);
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) sends SIGINT to the child this test started; no memory is involved.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let status = child.wait().expect("wfc ends");
+    let mut stdout = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("stdout");
+    assert_eq!(status.code(), Some(0), "{seen}");
+    let outputs: Vec<Value> = serde_json::Deserializer::from_str(&stdout).into_iter().map(|v| v.expect("JSON")).collect();
+    assert_eq!(outputs, [json!({"said": "first"}), json!({"said": "second"})], "{stdout}");
+    let servers: Vec<&str> = seen.lines().filter_map(|l| l.strip_prefix("server: ")).collect();
+    assert!(servers.len() == 2 && servers[0] == servers[1], "one server for both runs: {seen}");
+    nothing_left_on(servers[0]);
+}

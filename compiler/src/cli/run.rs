@@ -1,7 +1,8 @@
 //! `wfc run FLOW`: check, build (a cached crate and target folder), connect to the Temporal that
 //! the environment configures or start an embedded dev server, run the worker, start the run,
-//! follow it (`<worker> watch`) and print its output. Every process it starts runs in a process
-//! group of its own and is stopped on the way out, Ctrl-C included.
+//! follow it (`<worker> watch`) and print its output; with `--watch`, again after each saved
+//! edit, on the same server. Every process it starts runs in a process group of its own and is
+//! stopped on the way out, Ctrl-C included.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -31,6 +32,8 @@ pub struct Mode {
     pub follow: Option<String>,
     /// A dry run, with the file of canned outputs if one is given.
     pub dry_run: Option<Option<PathBuf>>,
+    /// After the run, wait for the flow's file to change, then check, build and run it again.
+    pub watch: bool,
 }
 
 /// Process groups to stop when `wfc run` ends or is interrupted.
@@ -45,22 +48,6 @@ pub fn run(source: &SourceFile, options: RunOptions, report: impl Fn(&SourceFile
         eprintln!("error: the input is not JSON: {}", options.input);
         return ExitCode::from(INFRASTRUCTURE);
     }
-    let build_options = wfc::BuildOptions { registry: options.registry, ..wfc::BuildOptions::with_runtime(runtime()) };
-    let built = match wfc::build(source, &build_options) {
-        Ok(built) => built,
-        Err(diagnostics) => {
-            report(source, &diagnostics);
-            return ExitCode::from(RUN_FAILED);
-        }
-    };
-    report(source, &built.warnings);
-    let canned = match &options.mode.dry_run {
-        Some(file) => match dry_run(source, &build_options, file.as_deref(), &report) {
-            Ok(canned) => Some(canned),
-            Err(code) => return code,
-        },
-        None => None,
-    };
     let _ = ctrlc::set_handler(|| {
         stop_all();
         std::process::exit(match OUTCOME.load(Ordering::SeqCst) {
@@ -68,23 +55,76 @@ pub fn run(source: &SourceFile, options: RunOptions, report: impl Fn(&SourceFile
             ended => i32::from(ended) - 1,
         });
     });
-    let outcome = start(&built, &options.input, &options.mode, canned.as_deref());
-    if options.mode.ui
-        && let Ok(code) = &outcome
-    {
-        // The view stays up for a look at the finished run; Ctrl-C ends it with the run's code.
-        let code = if *code == ExitCode::SUCCESS { 0 } else { RUN_FAILED };
-        OUTCOME.store(code + 1, Ordering::SeqCst);
-        eprintln!("the run has ended; the view stays up until Ctrl-C");
-        loop {
-            std::thread::park();
+    let mut session = Session::default();
+    let mut source = source.clone();
+    loop {
+        let outcome = attempt(&source, &options, &report, &mut session);
+        let ran = session.address.is_some();
+        if !options.mode.watch && !(options.mode.ui && ran) {
+            stop_all();
+            return ExitCode::from(outcome);
+        }
+        // From here Ctrl-C ends `wfc run` with the last run's code.
+        OUTCOME.store(outcome + 1, Ordering::SeqCst);
+        if !options.mode.watch {
+            eprintln!("the run has ended; the view stays up until Ctrl-C");
+            loop {
+                std::thread::park();
+            }
+        }
+        eprintln!("watching {}: save a change to run it again; Ctrl-C to stop", source.path);
+        source = changed(&source);
+    }
+}
+
+/// What lives across the runs of one `wfc run --watch`: the server, and the view's port.
+#[derive(Default)]
+struct Session {
+    /// Set once a server is known (configured, or embedded and started).
+    address: Option<String>,
+    embedded: bool,
+    view_port: Option<u16>,
+    /// The worker and view of the last run, stopped before the next one starts.
+    current: Vec<u32>,
+}
+
+/// Checks, builds and runs the flow once; the exit code of `wfc run` for it.
+fn attempt(source: &SourceFile, options: &RunOptions, report: &impl Fn(&SourceFile, &[wfc::Diagnostic]), session: &mut Session) -> u8 {
+    let build_options = wfc::BuildOptions { registry: options.registry.clone(), ..wfc::BuildOptions::with_runtime(runtime()) };
+    let built = match wfc::build(source, &build_options) {
+        Ok(built) => built,
+        Err(diagnostics) => {
+            report(source, &diagnostics);
+            return RUN_FAILED;
+        }
+    };
+    report(source, &built.warnings);
+    let canned = match &options.mode.dry_run {
+        Some(file) => match dry_run(source, &build_options, file.as_deref(), report) {
+            Ok(canned) => Some(canned),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    for group in std::mem::take(&mut session.current) {
+        stop_group(group);
+    }
+    start(&built, &options.input, &options.mode, canned.as_deref(), session).unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        INFRASTRUCTURE
+    })
+}
+
+/// Waits until the flow's file holds other text than `source`, and returns it.
+fn changed(source: &SourceFile) -> SourceFile {
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        if let Ok(text) = std::fs::read_to_string(&source.path)
+            && text != source.text
+        {
+            return SourceFile::new(source.path.clone(), text);
         }
     }
-    stop_all();
-    outcome.unwrap_or_else(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(INFRASTRUCTURE)
-    })
 }
 
 /// The `wfc-runtime` matching this `wfc`: the source it was built from when that is still
@@ -107,23 +147,34 @@ fn cache_dir() -> PathBuf {
     base.unwrap_or_else(std::env::temp_dir).join("wfc")
 }
 
-fn start(built: &wfc::Built, input: &str, mode: &Mode, canned: Option<&str>) -> Result<ExitCode, String> {
+fn start(built: &wfc::Built, input: &str, mode: &Mode, canned: Option<&str>, session: &mut Session) -> Result<u8, String> {
     let binary = compile(built)?;
-    let (address, embedded) = match (configured_address(), &mode.follow) {
-        (Some(address), _) => (address, false),
-        (None, None) => (embedded_server()?, true),
-        (None, Some(_)) => return Err("--follow needs the Temporal server the run is on: set TEMPORAL_ADDRESS or a temporal.toml profile".to_string()),
+    let address = match (&session.address, configured_address(), &mode.follow) {
+        (Some(address), _, _) => address.clone(),
+        (None, Some(address), _) => address,
+        (None, None, None) => {
+            session.embedded = true;
+            embedded_server()?
+        }
+        (None, None, Some(_)) => return Err("--follow needs the Temporal server the run is on: set TEMPORAL_ADDRESS or a temporal.toml profile".to_string()),
     };
+    session.address = Some(address.clone());
+    let embedded = session.embedded;
     let log = cache_dir().join("run").join(&built.name).join("worker.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
-    let mut worker = Command::new(&binary);
-    worker.arg("worker").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file).env("RUST_LOG", "warn,wfc=info");
-    if embedded {
-        worker.env("TEMPORAL_ADDRESS", &address);
-    }
-    spawn_group(&mut worker).map_err(|e| format!("cannot start the worker: {e}"))?;
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let id = mode.follow.clone().unwrap_or_else(|| format!("{}-{millis}", built.name));
+    // A run of its own: on a task queue only this worker polls, outside the flow's Worker
+    // Deployment, so a shared server's current build neither takes the run nor is replaced.
+    let task_queue = format!("{}-run-{}-{millis}", built.name, std::process::id());
+    if mode.follow.is_none() {
+        let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+        let mut worker = Command::new(&binary);
+        worker.args(["worker", "--unversioned", "--task-queue", &task_queue]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file).env("RUST_LOG", "warn,wfc=info");
+        if embedded {
+            worker.env("TEMPORAL_ADDRESS", &address);
+        }
+        session.current.push(spawn_group(&mut worker).map_err(|e| format!("cannot start the worker: {e}"))?.id());
+    }
     eprintln!("workflow: {id}");
     eprintln!("server: {address}");
     let client = |args: &[&str]| {
@@ -135,46 +186,51 @@ fn start(built: &wfc::Built, input: &str, mode: &Mode, canned: Option<&str>) -> 
         command
     };
     if mode.ui {
-        let port = free_port()?.to_string();
-        let mut view = client(&["ui", "--port", &port, "--run", &id]);
+        let port = match session.view_port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        session.view_port = Some(port);
+        let port_text = port.to_string();
+        let mut view = client(&["ui", "--port", &port_text, "--run", &id]);
         // The view prints its own address; the worker's log keeps the rest of what it says.
         view.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).env("RUST_LOG", "error");
-        spawn_group(&mut view).map_err(|e| format!("cannot start the view: {e}"))?;
+        session.current.push(spawn_group(&mut view).map_err(|e| format!("cannot start the view: {e}"))?.id());
         eprintln!("view: http://127.0.0.1:{port}/?run={}", url_component(&id));
     }
     if mode.follow.is_none() {
-        let mut args = vec!["start", "--input", input, "--id", &id];
+        let mut args = vec!["start", "--input", input, "--id", &id, "--task-queue", &task_queue];
         if let Some(canned) = canned {
             args.extend(["--dry-run", "--canned", canned]);
         }
         let started = client(&args).stdout(Stdio::null()).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
         if !started.success() {
-            return Ok(ExitCode::from(started.code().map_or(INFRASTRUCTURE, |c| u8::try_from(c).unwrap_or(INFRASTRUCTURE))));
+            return Ok(started.code().map_or(INFRASTRUCTURE, |c| u8::try_from(c).unwrap_or(INFRASTRUCTURE)));
         }
     }
     let watch: &[&str] = if canned.is_some() { &["watch", &id, "--dry-run"] } else { &["watch", &id] };
     let watched = client(watch).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
     Ok(match watched.code() {
-        Some(0) => ExitCode::SUCCESS,
+        Some(0) => 0,
         Some(1) => {
             eprintln!("the worker's log: {}", log.display());
-            ExitCode::from(RUN_FAILED)
+            RUN_FAILED
         }
-        _ => ExitCode::from(INFRASTRUCTURE),
+        _ => INFRASTRUCTURE,
     })
 }
 
 /// A dry run's canned outputs as JSON, once every node that a dry run cannot fake has one:
 /// activities of other workers and child workflows. A canned output for a node the flow does not
 /// have is a diagnostic at its key.
-fn dry_run(source: &SourceFile, options: &wfc::BuildOptions, file: Option<&Path>, report: &impl Fn(&SourceFile, &[wfc::Diagnostic])) -> Result<String, ExitCode> {
-    let Some(flow) = wfc::check(source, options).flow else { return Err(ExitCode::from(RUN_FAILED)) };
+fn dry_run(source: &SourceFile, options: &wfc::BuildOptions, file: Option<&Path>, report: &impl Fn(&SourceFile, &[wfc::Diagnostic])) -> Result<String, u8> {
+    let Some(flow) = wfc::check(source, options).flow else { return Err(RUN_FAILED) };
     let nodes = flow.nodes();
     let mut canned = serde_json::Map::new();
     if let Some(file) = file {
         let text = std::fs::read_to_string(file).map_err(|e| {
             eprintln!("error: cannot read {}: {e}", file.display());
-            ExitCode::from(INFRASTRUCTURE)
+            INFRASTRUCTURE
         })?;
         let canned_source = SourceFile::new(file.to_string_lossy(), text);
         let (value, mut diagnostics) = wfc::syntax::parse(&canned_source.text);
@@ -202,7 +258,7 @@ fn dry_run(source: &SourceFile, options: &wfc::BuildOptions, file: Option<&Path>
         }
         if !diagnostics.is_empty() {
             report(&canned_source, &diagnostics);
-            return Err(ExitCode::from(RUN_FAILED));
+            return Err(RUN_FAILED);
         }
     }
     let not_runnable: Vec<String> = nodes
@@ -220,7 +276,7 @@ fn dry_run(source: &SourceFile, options: &wfc::BuildOptions, file: Option<&Path>
             eprintln!("  {line}");
         }
         eprintln!("help: give each a canned output: `wfc run FLOW --dry-run --canned FILE`, FILE mapping node id to output");
-        return Err(ExitCode::from(INFRASTRUCTURE));
+        return Err(INFRASTRUCTURE);
     }
     Ok(serde_json::Value::Object(canned).to_string())
 }
@@ -320,24 +376,34 @@ fn spawn_group(command: &mut Command) -> std::io::Result<Child> {
     Ok(child)
 }
 
-/// Stops every process group started, newest first (the worker before its server): SIGTERM,
-/// then SIGKILL for what is still there after 10 s.
+/// Stops every process group started, newest first (the worker before its server).
 fn stop_all() {
     let groups: Vec<u32> = std::mem::take(&mut *GROUPS.lock().unwrap_or_else(|e| e.into_inner()));
     for group in groups.into_iter().rev() {
-        let Ok(pgid) = libc::pid_t::try_from(group) else { continue };
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        // SAFETY: as above; signal 0 only asks whether the group still exists.
-        while unsafe { libc::kill(-pgid, 0) } == 0 && Instant::now() < deadline {
-            reap();
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        reap();
+        terminate(group);
     }
+}
+
+/// Stops one process group started by [`spawn_group`].
+fn stop_group(group: u32) {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| *g != group);
+    terminate(group);
+}
+
+/// SIGTERM to the group, then SIGKILL for what is still there after 10 s.
+fn terminate(group: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(group) else { return };
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // SAFETY: as above; signal 0 only asks whether the group still exists.
+    while unsafe { libc::kill(-pgid, 0) } == 0 && Instant::now() < deadline {
+        reap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    reap();
 }
 
 /// Collects exited children, so a stopped group leader does not linger as a zombie.

@@ -90,6 +90,10 @@ enum Command {
         /// Serve a health endpoint on this address (`/healthz`: 200 while polling).
         #[arg(long)]
         health: Option<SocketAddr>,
+        /// Poll outside Worker Versioning, on a task queue of its own (`--task-queue`): for a
+        /// development run (`wfc run`) that must not join, or wait for, the flow's deployment.
+        #[arg(long, requires = "task_queue")]
+        unversioned: bool,
     },
     /// Make this build the deployment's current version (or, with `--ramp`, the ramping one):
     /// new runs start on it. Waits until a worker of this build has polled.
@@ -233,7 +237,10 @@ pub fn main(worker: Worker) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match args.command {
-            Command::Worker { task_queue, metrics, health } => run_worker(worker, task_queue, metrics, health, subscriber).await.map(|()| ExitCode::SUCCESS),
+            Command::Worker { task_queue, metrics, health, unversioned } => {
+                let versioned = !unversioned;
+                run_worker(worker, task_queue, versioned, metrics, health, subscriber).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::Deploy { ramp, wait } => super::deployment::deploy(&client().await?, &worker.deployment, ramp, Duration::from_secs(wait)).await,
             Command::Versions => super::deployment::versions(&client().await?, &worker.deployment).await,
             Command::Reset { id, node } => super::reset::reset(worker, &id, &node).await,
@@ -284,6 +291,7 @@ fn logging() -> Arc<dyn tracing::Subscriber + Send + Sync> {
 async fn run_worker(
     spec: &Worker,
     task_queue: Option<String>,
+    versioned: bool,
     metrics: Option<SocketAddr>,
     health: Option<SocketAddr>,
     subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
@@ -299,8 +307,10 @@ async fn run_worker(
     let client = reconnecting_client().await?;
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     let mut options = (spec.options)(task_queue.clone())?;
-    options.deployment_options = spec.deployment.worker_options();
-    let adopt = super::deployment::adopt_if_first(client.clone(), spec.deployment);
+    if versioned {
+        options.deployment_options = spec.deployment.worker_options();
+        tokio::spawn(super::deployment::adopt_if_first(client.clone(), spec.deployment));
+    }
     let mut worker = SdkWorker::new(&runtime, client, options).map_err(|e| anyhow!("cannot create the worker: {e}"))?;
     let stop = worker.shutdown_handle();
     let stopping = status.clone();
@@ -310,7 +320,6 @@ async fn run_worker(
         stopping.set(false);
         stop();
     });
-    tokio::spawn(adopt);
     tracing::info!(target: "wfc::worker", task_queue, workflow = spec.name, version = spec.deployment.version(), "worker started");
     status.set(true);
     let outcome = worker.run().await.map_err(|e| anyhow!("the worker stopped: {e}"));
