@@ -221,3 +221,43 @@ fn the_live_view_shows_a_waiting_node_and_updates_without_a_reload() {
     drop(driver);
     result.unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn wfc_run_follows_a_run_started_elsewhere() {
+    let api = flaky_api();
+    let id = "live-follow";
+    start(id, &api);
+    recover(&api);
+    eventually("the run waiting for approval", || waiting(id).then_some(()));
+    let mut follow = std::process::Command::new(workers::binary("wfc"))
+        .args(["run", "tests/flows/live/approval.yaml", "--follow", id])
+        .current_dir(repo_root())
+        .env("TEMPORAL_ADDRESS", &DevServer::shared().address)
+        .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
+        .env("CARGO_TARGET_DIR", workers::target_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wfc runs");
+    // The follower shows the wait with the command that answers it; the answer ends the run.
+    let stderr = follow.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = String::new();
+    while !seen.contains("⏸ approve waits for `approval`") {
+        let line = received.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| panic!("no wait shown in:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(seen.contains(&format!("signal {id} approval --input")), "{seen}");
+    approve(id);
+    let out = follow.wait_with_output().expect("wfc ends");
+    assert_eq!(out.status.code(), Some(0), "{seen}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).ok(), Some(json!({"approved": true, "account": 7})), "{stdout}");
+}

@@ -20,6 +20,7 @@ fn wfc_run_with(flow: &Path, args: &[&str]) -> (Option<i32>, String, String) {
         .arg(flow)
         .args(args)
         .env("DRY_TOKEN", SECRET)
+        .env("LIVE_TOKEN", SECRET)
         .env_remove("TEMPORAL_ADDRESS")
         .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
         .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
@@ -240,4 +241,21 @@ fn with_watch_each_saved_edit_runs_again_on_the_same_server() {
     let servers: Vec<&str> = seen.lines().filter_map(|l| l.strip_prefix("server: ")).collect();
     assert!(servers.len() == 2 && servers[0] == servers[1], "one server for both runs: {seen}");
     nothing_left_on(servers[0]);
+}
+
+#[test]
+fn progress_shows_each_failed_attempt_of_a_retried_call_and_the_failing_node() {
+    let api = HttpServer::start(vec![("POST /register", (503, vec![], json!({"error": "busy"})))]);
+    let flow = repo_root().join("tests/flows/live/approval.yaml");
+    let input = json!({"who": "Ada", "base": api.base_url}).to_string();
+    let (code, _, stderr) = wfc_run_with(&flow, &["--input", &input]);
+    assert_eq!(code, Some(1), "{stderr}");
+    for attempt in [1, 2] {
+        let line = format!("↻ register attempt {attempt} failed: HttpRequest `register`: POST {}/register: 503", api.base_url);
+        assert!(stderr.contains(&line), "no `{line}` in:\n{stderr}");
+    }
+    assert!(stderr.lines().any(|l| l.starts_with("✘ register (") && l.contains("3 attempts")), "{stderr}");
+    assert!(stderr.contains("node `register` (HttpRequest) failed"), "{stderr}");
+    assert_eq!(api.count("/register"), 3);
+    nothing_left_on(&server(&stderr));
 }
