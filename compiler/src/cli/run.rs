@@ -59,8 +59,9 @@ pub fn run(source: &SourceFile, options: RunOptions, report: impl Fn(&SourceFile
     let mut source = source.clone();
     loop {
         let outcome = attempt(&source, &options, &report, &mut session);
-        let ran = session.address.is_some();
-        if !options.mode.watch && !(options.mode.ui && ran) {
+        // Without `--watch`, only a view of a run that started stays up.
+        let keep_view = options.mode.ui && session.address.is_some();
+        if !options.mode.watch && !keep_view {
             stop_all();
             return ExitCode::from(outcome);
         }
