@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wfc::{RuntimeSource, SourceFile};
 use wfc_tests::http::HttpServer;
-use wfc_tests::repo_root;
 use wfc_tests::server::{DevServer, free_port};
 use wfc_tests::workers::{self, WorkerProcess};
+use wfc_tests::{eventually, repo_root};
 
 /// The worker binaries of every flow version these tests deploy.
 struct Bins {
@@ -100,18 +100,6 @@ fn ok(bin: &Path, args: &[&str]) -> String {
 
 fn status(bin: &Path, id: &str) -> Value {
     serde_json::from_str(&cli(bin, &["query", id, "status"]).1).unwrap_or(Value::Null)
-}
-
-/// Polls `what` every 200 ms; panics after 60 s.
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn waiting_for_approval(bin: &Path, id: &str) {

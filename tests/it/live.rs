@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wfc::{RuntimeSource, SourceFile};
 use wfc_tests::http::HttpServer;
-use wfc_tests::repo_root;
 use wfc_tests::server::{DevServer, free_port, spawn_guarded, stop};
 use wfc_tests::workers::{self, WorkerProcess};
+use wfc_tests::{Lines, eventually, repo_root};
 
 /// The secret the flow's HTTP call sends; it must never show in logs or the page.
 const TOKEN: &str = "live-secret-4711";
@@ -49,10 +49,16 @@ fn cli(args: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-fn start(id: &str, api: &HttpServer) {
+/// Starts run `id` against a users API that fails once, and waits until it waits for approval;
+/// returns the API.
+fn waiting_run(id: &str) -> HttpServer {
+    let api = flaky_api();
     let input = json!({"who": "Ada", "base": api.base_url}).to_string();
     let (code, stdout, stderr) = cli(&["start", "--id", id, "--input", &input]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
+    recover(&api);
+    eventually("the run waiting for approval", || waiting(id).then_some(()));
+    api
 }
 
 fn waiting(id: &str) -> bool {
@@ -65,18 +71,6 @@ fn approve(id: &str) {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
 }
 
-/// Polls `what` every 200 ms; panics after 60 s.
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The line of `text` that contains `needle`, by index.
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with `{needle}` in:\n{text}"))
@@ -84,11 +78,8 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 #[test]
 fn logs_show_every_node_in_order_with_log_lines_and_retry_attempts() {
-    let api = flaky_api();
     let id = "live-logs";
-    start(id, &api);
-    recover(&api);
-    eventually("the run waiting for approval", || waiting(id).then_some(()));
+    let _api = waiting_run(id);
     approve(id);
     let (code, stdout, stderr) = cli(&["result", id]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
@@ -157,11 +148,8 @@ fn artefact(name: &str) -> PathBuf {
 
 #[test]
 fn the_live_view_shows_a_waiting_node_and_updates_without_a_reload() {
-    let api = flaky_api();
     let id = "live-view";
-    start(id, &api);
-    recover(&api);
-    eventually("the run waiting for approval", || waiting(id).then_some(()));
+    let _api = waiting_run(id);
 
     let port = free_port();
     let port_text = port.to_string();
@@ -224,11 +212,8 @@ fn the_live_view_shows_a_waiting_node_and_updates_without_a_reload() {
 
 #[test]
 fn wfc_run_follows_a_run_started_elsewhere() {
-    let api = flaky_api();
     let id = "live-follow";
-    start(id, &api);
-    recover(&api);
-    eventually("the run waiting for approval", || waiting(id).then_some(()));
+    let _api = waiting_run(id);
     let mut follow = std::process::Command::new(workers::binary("wfc"))
         .args(["run", "tests/flows/live/approval.yaml", "--follow", id])
         .current_dir(repo_root())
@@ -240,20 +225,8 @@ fn wfc_run_follows_a_run_started_elsewhere() {
         .spawn()
         .expect("wfc runs");
     // The follower shows the wait with the command that answers it; the answer ends the run.
-    let stderr = follow.stderr.take().expect("stderr");
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let mut seen = String::new();
-    while !seen.contains("⏸ approve waits for `approval`") {
-        let line = received.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| panic!("no wait shown in:\n{seen}"));
-        seen.push_str(&line);
-        seen.push('\n');
-    }
+    let mut lines = Lines::of(&mut follow);
+    let seen = lines.until("⏸ approve waits for `approval`", 1).to_string();
     assert!(seen.contains(&format!("signal {id} approval --input")), "{seen}");
     approve(id);
     let out = follow.wait_with_output().expect("wfc ends");

@@ -6,16 +6,17 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use wfc_tests::http::HttpServer;
-use wfc_tests::{repo_root, workers};
+use wfc_tests::{Lines, repo_root, workers};
 
 /// `wfc run FLOW --input INPUT` with no Temporal configured: (exit code, stdout, stderr).
 fn wfc_run(flow: &Path, input: &str) -> (Option<i32>, String, String) {
     wfc_run_with(flow, &["--input", input])
 }
 
-/// `wfc run FLOW ARGS…` with no Temporal configured and a secret in the environment.
-fn wfc_run_with(flow: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(workers::binary("wfc"))
+/// `wfc run FLOW ARGS…` with no Temporal configured and the flows' secrets in the environment.
+fn wfc_run_command(flow: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(workers::binary("wfc"));
+    command
         .arg("run")
         .arg(flow)
         .args(args)
@@ -25,8 +26,14 @@ fn wfc_run_with(flow: &Path, args: &[&str]) -> (Option<i32>, String, String) {
         .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
         .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
         .env("CARGO_TARGET_DIR", workers::target_dir())
-        .output()
-        .expect("wfc runs");
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// [`wfc_run_command`] to its end: (exit code, stdout, stderr).
+fn wfc_run_with(flow: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = wfc_run_command(flow, args).output().expect("wfc runs");
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -140,32 +147,13 @@ fn a_dry_run_records_what_would_be_sent_and_sends_nothing() {
 
 #[test]
 fn with_ui_the_view_outlives_the_run_until_ctrl_c() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{Read, Write};
     let flow = repo_root().join("tests/flows/live/dry.yaml");
     let canned = repo_root().join("tests/flows/live/dry.canned.yaml");
     let input = json!({"base": "http://127.0.0.1:9", "email": "ada@example.com"}).to_string();
-    let mut child = Command::new(workers::binary("wfc"))
-        .arg("run")
-        .arg(&flow)
-        .args(["--input", &input, "--dry-run", "--canned", &canned.display().to_string(), "--ui"])
-        .env_remove("TEMPORAL_ADDRESS")
-        .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
-        .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
-        .env("CARGO_TARGET_DIR", workers::target_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("wfc runs");
-    let mut stderr = String::new();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("a line of stderr");
-        stderr.push_str(&line);
-        stderr.push('\n');
-        if line.contains("the view stays up") {
-            break;
-        }
-    }
+    let canned = canned.display().to_string();
+    let mut child = wfc_run_command(&flow, &["--input", &input, "--dry-run", "--canned", &canned, "--ui"]).spawn().expect("wfc runs");
+    let stderr = Lines::of(&mut child).until("the view stays up", 1).to_string();
     let view = stderr.lines().find_map(|l| l.strip_prefix("view: ")).unwrap_or_else(|| panic!("no `view:` line in {stderr}")).to_string();
     let (host, query) = view.trim_start_matches("http://").split_once('/').expect("a view URL");
     let id = query.trim_start_matches("?run=");
@@ -190,45 +178,20 @@ fn with_ui_the_view_outlives_the_run_until_ctrl_c() {
 
 #[test]
 fn with_watch_each_saved_edit_runs_again_on_the_same_server() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wfc-run-watch");
     std::fs::create_dir_all(&dir).expect("a scratch folder");
     let flow = dir.join("echo.yaml");
     let text = "name: echo-watch\noutput: {said: \"{{ say.message }}\"}\nroot: {type: Log, id: say, config: {message: first}}\n";
     std::fs::write(&flow, text).expect("write the flow");
-    let mut child = Command::new(workers::binary("wfc"))
-        .arg("run")
-        .arg(&flow)
-        .arg("--watch")
-        .env_remove("TEMPORAL_ADDRESS")
-        .env("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")
-        .env("WFC_CACHE_DIR", workers::target_dir().join("wfc-run-cache"))
-        .env("CARGO_TARGET_DIR", workers::target_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("wfc runs");
-    let (lines, received) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let mut seen = String::new();
-    let mut until = |needle: &str, count: usize| {
-        while seen.matches(needle).count() < count {
-            let line = received.recv_timeout(std::time::Duration::from_secs(300)).unwrap_or_else(|_| panic!("no `{needle}` in:\n{seen}"));
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-    };
-    until("watching", 1);
+    let mut child = wfc_run_command(&flow, &["--watch"]).spawn().expect("wfc runs");
+    let mut lines = Lines::of(&mut child);
+    lines.until("watching", 1);
     // An edit that breaks the flow shows its diagnostics and waits for the next one.
     std::fs::write(&flow, text.replace("say.message", "sya.message")).expect("edit the flow");
-    until("E0102", 1);
+    lines.until("E0102", 1);
     std::fs::write(&flow, text.replace("first", "second")).expect("edit the flow");
-    until("watching", 3);
+    let seen = lines.until("watching", 3).to_string();
     let pid = libc::pid_t::try_from(child.id()).expect("a pid");
     // SAFETY: kill(2) sends SIGINT to the child this test started; no memory is involved.
     unsafe { libc::kill(pid, libc::SIGINT) };
