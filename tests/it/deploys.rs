@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wfc::{RuntimeSource, SourceFile};
