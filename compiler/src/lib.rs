@@ -20,6 +20,7 @@ pub mod render;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod testfile;
 
 use std::collections::BTreeMap;
 

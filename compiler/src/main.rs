@@ -6,8 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[path = "cli/local.rs"]
+mod local;
 #[path = "cli/run.rs"]
 mod run;
+#[path = "cli/test.rs"]
+mod test;
 use wfc::{Diagnostic, RuntimeSource, SourceFile, render};
 
 /// wfc compiles workflow definitions (behavior-tree YAML or JSON) ahead of time into standalone
@@ -99,6 +103,20 @@ enum Command {
         #[arg(long, conflicts_with = "follow")]
         watch: bool,
     },
+    /// Run the cases of test files (`<flow>.test.yaml`, beside the flow) on the real generated
+    /// workflow: mocked nodes, compressed timers, signals sent as nodes wait. Exit 1 when a
+    /// case fails or a test file is invalid.
+    Test {
+        /// Flows, test files, or folders of test files.
+        #[arg(required = true)]
+        targets: Vec<PathBuf>,
+        /// Write each case's actual output into its `expect.output`.
+        #[arg(long)]
+        update: bool,
+        /// A YAML document with an `activities:` map (see `check`).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
     /// What an edit does to runs in flight: each changed node, safe for running workflows or
     /// breaking them, with the reason. Exit 0 when all are safe, 3 when one breaks, 1 for an
     /// invalid flow.
@@ -138,14 +156,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check { flows, registry } => with_registry(registry.as_deref(), |r| check(&flows, r)),
+        Command::Check { flows, registry } => with_registry(registry.as_deref(), |r| check(&without_tests(flows.clone()), r)),
         Command::Plan { flow, format, registry } => with_registry(registry.as_deref(), |r| plan(&flow, format, r)),
         Command::Build { flows, output, check, runtime, registry, previous } => {
+            let flows = without_tests(flows);
             with_registry(registry.as_deref(), |r| build(&flows, output.as_deref(), check, &runtime, r, previous.as_deref()))
         }
         Command::Run { flow, input, input_file, registry, ui, follow, dry_run, canned, watch } => {
             let mode = run::Mode { ui, follow: follow.clone(), dry_run: dry_run.then(|| canned.clone()), watch };
             with_registry(registry.as_deref(), |r| run_flow(&flow, input, input_file.as_deref(), r, mode.clone()))
+        }
+        Command::Test { targets, update, registry } => {
+            with_registry(registry.as_deref(), |r| test::test(test::TestOptions { targets: targets.clone(), update, registry: r.clone() }, report))
         }
         Command::Diff { old, new, registry } => with_registry(registry.as_deref(), |r| diff(&old, &new, r)),
         Command::Explain { code } => explain(code.as_deref()),
@@ -208,6 +230,16 @@ fn report(source: &SourceFile, diagnostics: &[Diagnostic]) {
 }
 
 /// Reads the registry, if any, and runs `command` with it.
+/// The flows among `paths`: test files (`*.test.yaml`, which `wfc test` runs) sit beside flows,
+/// so `samples/*.yaml` names them too; they are left out, with a note.
+fn without_tests(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let (tests, flows): (Vec<PathBuf>, Vec<PathBuf>) = paths.into_iter().partition(|p| p.to_string_lossy().ends_with(".test.yaml"));
+    if !tests.is_empty() {
+        eprintln!("note: left out {} test file(s), which `wfc test` runs", tests.len());
+    }
+    flows
+}
+
 fn with_registry(path: Option<&Path>, command: impl FnOnce(&wfc::lower::Registry) -> ExitCode) -> ExitCode {
     let Some(path) = path else { return command(&wfc::lower::Registry::new()) };
     let source = match read(path) {

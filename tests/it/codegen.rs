@@ -15,7 +15,7 @@ fn samples() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(repo_root().join("samples"))
         .expect("samples/ exists")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".yaml") || n.ends_with(".json"))
+        .filter(|n| (n.ends_with(".yaml") || n.ends_with(".json")) && !n.ends_with(".test.yaml"))
         .collect();
     names.sort();
     names

@@ -14,3 +14,4 @@ mod live;
 mod plan;
 mod run;
 mod sim;
+mod testing;

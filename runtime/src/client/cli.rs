@@ -171,6 +171,26 @@ enum Command {
         #[arg(long)]
         node: String,
     },
+    /// Run one test case of `wfc test` (which starts the worker and judges the answer): a test
+    /// run with mocked nodes and compressed timers, its signals sent as their nodes wait; prints
+    /// `{output | error, completed, failed, skipped, unsent}` as JSON.
+    #[command(hide = true)]
+    Case {
+        id: String,
+        #[arg(long)]
+        task_queue: String,
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// `{"mocks": {node: {"output": …} | {"fail": …}}, "time_scale": …}`.
+        #[arg(long, default_value = "{}")]
+        test: String,
+        /// `[{"when": node, "signal": name, "payload": …}]`.
+        #[arg(long, default_value = "[]")]
+        signals: String,
+        /// Seconds the case may take.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Query a run, e.g. `query ID status`.
     Query { id: String, query: String },
     /// Per node of a run: start, end, duration, attempts and error, from its history.
@@ -267,6 +287,11 @@ pub fn main(worker: Worker) -> ExitCode {
             }
             Command::Timeline { id } => super::timeline::print(&id).await,
             Command::Logs { id } => super::report::logs(worker, &id).await,
+            Command::Case { id, task_queue, input, test, signals, timeout } => {
+                let test = serde_json::from_str(&test).context("--test is not a test run's JSON")?;
+                let signals = serde_json::from_str(&signals).context("--signals is not a JSON list of signals")?;
+                super::case::case(worker, &id, &task_queue, &input, test, signals, Duration::from_secs(timeout)).await
+            }
             Command::Ui { port, run } => super::ui::serve(worker, port, run).await,
             Command::Schedule { action } => schedule(worker, action).await,
             Command::Query { id, query: name } => query(&id, &name).await,
@@ -394,7 +419,7 @@ async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
     });
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     let options = WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).build();
-    let run = Run { input: Ok(typed), resume: None, dry_run };
+    let run = Run { dry_run, ..Run::from(typed) };
     let handle =
         client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(&run)?)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
     println!("{id}");
@@ -444,16 +469,6 @@ async fn query(id: &str, name: &str) -> anyhow::Result<ExitCode> {
 }
 
 async fn signal(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Result<ExitCode> {
-    let builtin = [crate::values::PAUSE, crate::values::RESUME].contains(&name);
-    let schema = match spec.signals.iter().find(|(known, _)| *known == name) {
-        Some((_, schema)) => *schema,
-        None if builtin => None,
-        None => {
-            let known: Vec<&str> = spec.signals.iter().map(|(n, _)| *n).chain([crate::values::PAUSE, crate::values::RESUME]).collect();
-            eprintln!("error: `{}` has no signal `{name}`; it accepts: {}", spec.name, known.join(", "));
-            return Ok(ExitCode::from(USAGE));
-        }
-    };
     let payload: Value = match serde_json::from_str(input) {
         Ok(v) => v,
         Err(e) => {
@@ -461,18 +476,37 @@ async fn signal(spec: &Worker, id: &str, name: &str, input: &str) -> anyhow::Res
             return Ok(ExitCode::from(USAGE));
         }
     };
-    if let Some(schema) = schema
-        && let Err(e) = crate::values::validate(schema, &payload)
-    {
-        eprintln!("error: invalid `{name}` payload: {e}");
-        return Ok(ExitCode::from(USAGE));
+    match deliver(spec, &client().await?, id, name, &payload).await? {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(refused) => {
+            eprintln!("error: {refused}");
+            Ok(ExitCode::from(USAGE))
+        }
     }
-    let client = client().await?;
+}
+
+/// Sends signal `name` to run `id` once its payload fits the signal's schema; the inner error
+/// says why it was refused (an unknown signal, a payload that does not fit).
+pub(crate) async fn deliver(spec: &Worker, client: &Client, id: &str, name: &str, payload: &Value) -> anyhow::Result<Result<(), String>> {
+    let builtin = [crate::values::PAUSE, crate::values::RESUME].contains(&name);
+    let schema = match spec.signals.iter().find(|(known, _)| *known == name) {
+        Some((_, schema)) => *schema,
+        None if builtin => None,
+        None => {
+            let known: Vec<&str> = spec.signals.iter().map(|(n, _)| *n).chain([crate::values::PAUSE, crate::values::RESUME]).collect();
+            return Ok(Err(format!("`{}` has no signal `{name}`; it accepts: {}", spec.name, known.join(", "))));
+        }
+    };
+    if let Some(schema) = schema
+        && let Err(e) = crate::values::validate(schema, payload)
+    {
+        return Ok(Err(format!("invalid `{name}` payload: {e}")));
+    }
     let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
-    let payloads = if builtin { RawValue { payloads: Vec::new() } } else { self::payload(&payload)? };
+    let payloads = if builtin { RawValue { payloads: Vec::new() } } else { self::payload(payload)? };
     let sent = handle.signal(UntypedSignal::<UntypedWorkflow>::new(name), payloads, WorkflowSignalOptions::default()).await;
     sent.map_err(|e| anyhow!("signal `{name}` failed: {e}"))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Ok(()))
 }
 
 async fn history(id: &str) -> anyhow::Result<ExitCode> {

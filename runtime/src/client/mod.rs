@@ -2,6 +2,7 @@
 //! signalling and querying runs, the worker process itself, schedules, replay, timelines, logs
 //! and the live view).
 
+mod case;
 pub mod cli;
 mod deployment;
 mod observe;

@@ -314,7 +314,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// cancelled.
     pub async fn timeout(&self, node: &NodeInfo, limit: Duration, inner: &Cx<'a, W>, body: impl Future<Output = NodeResult>) -> NodeResult {
         let timer_scope = self.scope.child_token();
-        let options = TimerOptions::builder(limit).cancellation_token(timer_scope.clone()).summary(format!("{} deadline", node.id)).build();
+        let options = TimerOptions::builder(self.timer_duration(limit)).cancellation_token(timer_scope.clone()).summary(format!("{} deadline", node.id)).build();
         let mut timer = pin!(self.ctx.timer(options));
         let mut body = pin!(body.fuse());
         temporalio_sdk::workflows::select! {
@@ -349,7 +349,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             };
             if delay > 0 {
                 let summary = format!("{} retry {} after: {}", node.id, number + 1, failure.message);
-                let options = TimerOptions::builder(Duration::from_millis(delay)).cancellation_token(self.scope.clone()).summary(summary).build();
+                let options = TimerOptions::builder(self.timer_duration(Duration::from_millis(delay))).cancellation_token(self.scope.clone()).summary(summary).build();
                 if self.ctx.timer(options).await == TimerResult::Cancelled {
                     return Err(Failure::cancelled("cancelled while waiting to retry"));
                 }

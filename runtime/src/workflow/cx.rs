@@ -66,6 +66,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             let flow = w.flow_mut();
             flow.start(name, &workflow_id, &run_id, input, settings);
             flow.set_dry_run(run.dry_run.clone());
+            flow.set_test_run(run.test.clone());
             if let Some(resume) = &run.resume {
                 flow.restore(resume.clone());
             }
@@ -132,7 +133,12 @@ impl<'a, W: Flow> Cx<'a, W> {
         self.ctx.state_mut(|w| w.flow_mut().enter(node));
         self.note(node.id, || What::Started { kind: node.kind.to_string() });
         let started = self.ctx.workflow_time();
-        let result = body.await.map(IntoOutput::into_output);
+        // A node a test mocks answers without running: its body (a future, so nothing of it has
+        // run) is dropped, and its configuration is never rendered.
+        let result = match self.ctx.state(|w| w.flow().test_run().and_then(|t| t.answer(node.id))) {
+            Some(answer) => answer,
+            None => body.await.map(IntoOutput::into_output),
+        };
         let result = self.ctx.state_mut(|w| w.flow_mut().exit(node, result));
         self.note(node.id, || match &result {
             Ok(output) => What::Completed { output: output.clone() },
@@ -149,6 +155,11 @@ impl<'a, W: Flow> Cx<'a, W> {
             self.frame.record(node.id, output);
         }
         result
+    }
+
+    /// A timer's duration in this run: as written, or compressed in a test run.
+    pub(crate) fn timer_duration(&self, duration: Duration) -> Duration {
+        self.ctx.state(|w| w.flow().test_run().map_or(duration, |test| test.scale(duration)))
     }
 
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
@@ -244,7 +255,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// `Delay`: a durable timer in this scope.
     pub async fn sleep(&self, node: &NodeInfo, duration: Duration) -> Result<(), Failure> {
-        let options = TimerOptions::builder(duration).cancellation_token(self.scope.clone()).summary(format!("{} delay", node.id)).build();
+        let options = TimerOptions::builder(self.timer_duration(duration)).cancellation_token(self.scope.clone()).summary(format!("{} delay", node.id)).build();
         match self.ctx.timer(options).await {
             TimerResult::Fired => Ok(()),
             TimerResult::Cancelled => Err(Failure::cancelled("the timer was cancelled")),
@@ -332,7 +343,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// the state. `run` passes it to `continue_as_new`.
     pub fn continuation<I: Clone>(&self, run: &Run<I>) -> Option<Run<I>> {
         let resume = self.resume.borrow_mut().take()?;
-        Some(Run { input: run.input.clone(), resume: Some(resume), dry_run: None })
+        Some(Run { input: run.input.clone(), resume: Some(resume), dry_run: None, test: None })
     }
 
     fn finish_value<O: DeserializeOwned>(&self, value: Result<Value, Failure>) -> WorkflowResult<O> {

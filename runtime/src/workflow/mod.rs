@@ -12,6 +12,7 @@ pub mod dry;
 pub mod journal;
 pub mod mailbox;
 pub(crate) mod metrics;
+pub mod mock;
 pub mod run;
 pub mod secrets;
 pub mod signals;

@@ -3,17 +3,22 @@
 //! A fresh start sends the input as it is. When a long loop continues as new, the next run gets
 //! `{"__wfc_resume": {...}, "input": ...}`, so callers in any language start the workflow with
 //! the plain input and never see the envelope. A dry run is started with
-//! `{"__wfc_dry_run": {"canned": {...}}, "input": ...}`.
+//! `{"__wfc_dry_run": {"canned": {...}}, "input": ...}`, a test run with
+//! `{"__wfc_test": {"mocks": {...}, "time_scale": ...}, "input": ...}`.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::workflow::dry::DryRun;
+use crate::workflow::mock::TestRun;
 use crate::workflow::state::Resume;
 
 const RESUME: &str = "__wfc_resume";
 const DRY_RUN: &str = "__wfc_dry_run";
+const TEST: &str = "__wfc_test";
+/// Every key an envelope may have besides `input`.
+const ENVELOPE: [&str; 3] = [RESUME, DRY_RUN, TEST];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run<I> {
@@ -26,6 +31,8 @@ pub struct Run<I> {
     pub resume: Option<Resume>,
     /// Present in a dry run's first run (a continued one carries it in `resume`).
     pub dry_run: Option<DryRun>,
+    /// Present in a test run's first run (a continued one carries it in `resume`).
+    pub test: Option<TestRun>,
 }
 
 /// An input that does not fit the flow's type: where, why, and the input as it was sent.
@@ -48,7 +55,7 @@ impl std::fmt::Display for InvalidInput {
 
 impl<I> From<I> for Run<I> {
     fn from(input: I) -> Self {
-        Run { input: Ok(input), resume: None, dry_run: None }
+        Run { input: Ok(input), resume: None, dry_run: None, test: None }
     }
 }
 
@@ -70,15 +77,19 @@ impl<I: Serialize> Serialize for Run<I> {
             Ok(input) => serde_json::to_value(input).map_err(serde::ser::Error::custom)?,
             Err(invalid) => invalid.sent.clone(),
         };
-        if self.resume.is_none() && self.dry_run.is_none() {
+        let parts = [
+            (RESUME, self.resume.as_ref().map(serde_json::to_value)),
+            (DRY_RUN, self.dry_run.as_ref().map(serde_json::to_value)),
+            (TEST, self.test.as_ref().map(serde_json::to_value)),
+        ];
+        if parts.iter().all(|(_, part)| part.is_none()) {
             return input.serialize(serializer);
         }
         let mut envelope = Map::from_iter([("input".to_string(), input)]);
-        if let Some(resume) = &self.resume {
-            envelope.insert(RESUME.to_string(), serde_json::to_value(resume).map_err(serde::ser::Error::custom)?);
-        }
-        if let Some(dry_run) = &self.dry_run {
-            envelope.insert(DRY_RUN.to_string(), serde_json::to_value(dry_run).map_err(serde::ser::Error::custom)?);
+        for (key, part) in parts {
+            if let Some(part) = part {
+                envelope.insert(key.to_string(), part.map_err(serde::ser::Error::custom)?);
+            }
         }
         Value::Object(envelope).serialize(serializer)
     }
@@ -89,19 +100,34 @@ impl<'de, I: DeserializeOwned> Deserialize<'de> for Run<I> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         let typed = |sent: Value| serde_path_to_error::deserialize(sent.clone()).map_err(|e| InvalidInput { at: e.path().to_string(), reason: e.inner().to_string(), sent });
-        let is_envelope = |map: &Map<String, Value>| map.contains_key("input") && map.len() >= 2 && map.keys().all(|k| k == "input" || k == RESUME || k == DRY_RUN);
+        let is_envelope = |map: &Map<String, Value>| map.contains_key("input") && map.len() >= 2 && map.keys().all(|k| k == "input" || ENVELOPE.contains(&k.as_str()));
         match value {
             Value::Object(mut envelope) if is_envelope(&envelope) => {
                 let input = envelope.remove("input").unwrap_or_default();
-                let resume = envelope.remove(RESUME).map(serde_json::from_value::<Resume>).transpose().map_err(|e| (RESUME, e));
-                let dry_run = envelope.remove(DRY_RUN).map(serde_json::from_value::<DryRun>).transpose().map_err(|e| (DRY_RUN, e));
-                match resume.and_then(|resume| Ok((resume, dry_run?))) {
-                    Ok((resume, dry_run)) => Ok(Run { input: typed(input), resume, dry_run }),
-                    Err((key, e)) => Ok(Run { input: Err(InvalidInput { at: format!("/{key}"), reason: e.to_string(), sent: input }), resume: None, dry_run: None }),
+                match Parts::take(&mut envelope) {
+                    Ok(Parts { resume, dry_run, test }) => Ok(Run { input: typed(input), resume, dry_run, test }),
+                    Err((key, e)) => Ok(Run { input: Err(InvalidInput { at: format!("/{key}"), reason: e.to_string(), sent: input }), resume: None, dry_run: None, test: None }),
                 }
             }
-            value => Ok(Run { input: typed(value), resume: None, dry_run: None }),
+            value => Ok(Run { input: typed(value), resume: None, dry_run: None, test: None }),
         }
+    }
+}
+
+/// The parts of an envelope besides the input.
+struct Parts {
+    resume: Option<Resume>,
+    dry_run: Option<DryRun>,
+    test: Option<TestRun>,
+}
+
+impl Parts {
+    /// Reads each part; the error names the part that does not fit.
+    fn take(envelope: &mut Map<String, Value>) -> Result<Parts, (&'static str, serde_json::Error)> {
+        fn part<T: DeserializeOwned>(envelope: &mut Map<String, Value>, key: &'static str) -> Result<Option<T>, (&'static str, serde_json::Error)> {
+            envelope.remove(key).map(serde_json::from_value).transpose().map_err(|e| (key, e))
+        }
+        Ok(Parts { resume: part(envelope, RESUME)?, dry_run: part(envelope, DRY_RUN)?, test: part(envelope, TEST)? })
     }
 }
 
@@ -114,9 +140,9 @@ mod tests {
     #[test]
     fn a_fresh_input_is_plain_and_a_continued_one_carries_its_state() {
         let fresh: Run<Value> = serde_json::from_value(json!({"n": 1})).unwrap();
-        assert_eq!(fresh, Run { input: Ok(json!({"n": 1})), resume: None, dry_run: None });
+        assert_eq!(fresh, Run::from(json!({"n": 1})));
         assert_eq!(serde_json::to_value(&fresh).unwrap(), json!({"n": 1}));
-        let carried = Run { input: Ok(json!({"n": 1})), resume: Some(Resume { continued: 2, ..Resume::default() }), dry_run: None };
+        let carried = Run { input: Ok(json!({"n": 1})), resume: Some(Resume { continued: 2, ..Resume::default() }), dry_run: None, test: None };
         let text = serde_json::to_value(&carried).unwrap();
         assert_eq!(text["input"], json!({"n": 1}));
         assert_eq!(serde_json::from_value::<Run<Value>>(text).unwrap(), carried);
@@ -124,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_dry_run_carries_its_canned_outputs() {
-        let dry = Run { input: Ok(json!({"n": 1})), resume: None, dry_run: Some(DryRun { canned: [("pay".to_string(), json!({"ok": true}))].into() }) };
+        let dry = Run { dry_run: Some(DryRun { canned: [("pay".to_string(), json!({"ok": true}))].into() }), ..Run::from(json!({"n": 1})) };
         let text = serde_json::to_value(&dry).unwrap();
         assert_eq!(text, json!({"input": {"n": 1}, "__wfc_dry_run": {"canned": {"pay": {"ok": true}}}}));
         assert_eq!(serde_json::from_value::<Run<Value>>(text).unwrap(), dry);

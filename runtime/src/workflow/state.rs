@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::dry::DryRun;
 use super::mailbox::{Carried, Mailbox, Rejection, Waiting};
+use super::mock::TestRun;
 use crate::values::{Failure, FlowSettings, NodeInfo, NodeResult, NodeSpan, NodeState};
 
 /// Everything the workflow knows while it runs.
@@ -42,6 +43,8 @@ pub struct FlowState {
     settings: FlowSettings,
     /// Set in a dry run: built-ins are recorded and answered, not called.
     dry_run: Option<DryRun>,
+    /// Set in a test run: mocked nodes and compressed timers.
+    test: Option<TestRun>,
 }
 
 /// The state a workflow carries into its next run when it continues as new.
@@ -61,6 +64,8 @@ pub struct Resume {
     pub mailbox: Carried,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<DryRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestRun>,
 }
 
 /// Node results of the previous run, answered once each while the new run finds its place.
@@ -122,6 +127,7 @@ impl FlowState {
         self.continued = resume.continued;
         self.mailbox.restore(resume.mailbox);
         self.dry_run = resume.dry_run;
+        self.test = resume.test;
         self.restored = Some(Restored { states: resume.states, failures: resume.failures, decisions: resume.decisions });
     }
 
@@ -139,6 +145,7 @@ impl FlowState {
             continued: self.continued + 1,
             mailbox: self.mailbox.carry(),
             dry_run: self.dry_run.clone(),
+            test: self.test.clone(),
         }
     }
 
@@ -149,6 +156,15 @@ impl FlowState {
 
     pub fn set_dry_run(&mut self, dry_run: Option<DryRun>) {
         self.dry_run = dry_run;
+    }
+
+    /// The test run this run is, if it is one.
+    pub fn test_run(&self) -> Option<&TestRun> {
+        self.test.as_ref()
+    }
+
+    pub fn set_test_run(&mut self, test: Option<TestRun>) {
+        self.test = test;
     }
 
     /// The result the previous run recorded for `id`, when it finished there (once).
