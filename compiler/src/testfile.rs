@@ -236,7 +236,7 @@ impl Reader<'_> {
     fn map<'v>(&mut self, value: &'v Value, what: &str, known: &[&str]) -> Option<&'v [(Key, Value)]> {
         let Some(entries) = value.as_map() else {
             self.diagnostics
-                .push(Diagnostic::error(Code::WrongType, value.span, format!("{what} is a map")).label("not a map").help(format!("write {what} as `key: value` lines")));
+                .push(Diagnostic::error(Code::WrongType, value.span, format!("{what} must be a map")).label("not a map").help(format!("write {what} as `key: value` lines")));
             return None;
         };
         for (key, _) in entries {
@@ -253,7 +253,7 @@ impl Reader<'_> {
 
     fn seq<'v>(&mut self, value: &'v Value, what: &str) -> &'v [Value] {
         value.as_seq().unwrap_or_else(|| {
-            self.diagnostics.push(Diagnostic::error(Code::WrongType, value.span, format!("{what} is a list")).label("not a list").help(format!("write {what} as `- …` items")));
+            self.diagnostics.push(Diagnostic::error(Code::WrongType, value.span, format!("{what} must be a list")).label("not a list").help(format!("write {what} as `- …` items")));
             &[]
         })
     }
@@ -261,7 +261,7 @@ impl Reader<'_> {
     fn string(&mut self, value: &Value, what: &str) -> Option<String> {
         let text = value.as_str().map(str::to_string);
         if text.is_none() {
-            self.diagnostics.push(Diagnostic::error(Code::WrongType, value.span, format!("{what} is text")).label("not text").help(format!("write {what} as a string")));
+            self.diagnostics.push(Diagnostic::error(Code::WrongType, value.span, format!("{what} must be text")).label("not text").help(format!("write {what} as a string")));
         }
         text
     }

@@ -82,7 +82,8 @@ pub fn free_port() -> Result<u16, String> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))?.port())
 }
 
-/// Starts `temporal server start-dev` on a free port, in memory, and waits until it serves.
+/// Starts `temporal server start-dev` on a free port, in memory, with timers fired to the
+/// millisecond, and waits until it serves.
 pub fn embedded_server() -> Result<String, String> {
     let port = free_port()?;
     let address = format!("127.0.0.1:{port}");
@@ -90,6 +91,9 @@ pub fn embedded_server() -> Result<String, String> {
     let mut server = Command::new(&cli);
     server
         .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", &port.to_string(), "--log-level", "error"])
+        // The server batches timers by up to a second by default, which would make every
+        // compressed timer of `wfc test` (and a short `Delay` under `wfc run`) take a second.
+        .args(["--dynamic-config-value", "history.timerProcessorMaxTimeShift=\"10ms\""])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

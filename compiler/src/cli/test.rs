@@ -5,6 +5,7 @@
 //! against actual when a case fails; exit 1 when any fails. `--update` writes each case's actual
 //! output into its `expect.output`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -17,9 +18,6 @@ use crate::local::{compile, configured_address, embedded_server, runtime, spawn_
 
 const FAILED: u8 = 1;
 const INFRASTRUCTURE: u8 = 2;
-
-/// Timers of a test run last this fraction of their duration: 7 days become 0.6 s.
-const TIME_SCALE: f64 = 1e-6;
 
 pub struct TestOptions {
     pub targets: Vec<PathBuf>,
@@ -181,7 +179,9 @@ fn suite(test_path: &Path, flow_path: Option<&Path>, registry: &wfc::lower::Regi
 
 /// Runs one case through the flow's binary (`case`), which answers with what happened.
 fn run_case(binary: &Path, address: &str, embedded: bool, id: &str, task_queue: &str, case: &Case) -> Result<Value, String> {
-    let test = json!({ "mocks": case.mocks, "time_scale": TIME_SCALE });
+    // The waits the case answers keep their deadlines, so its signals arrive in time.
+    let answered: BTreeSet<&str> = case.signals.iter().map(|s| s.when.as_str()).collect();
+    let test = json!({ "mocks": case.mocks, "compress_time": true, "answered": answered });
     let signals: Vec<Value> = case.signals.iter().map(|s| json!({ "when": s.when, "signal": s.signal, "payload": s.payload })).collect();
     let mut command = Command::new(binary);
     command.args(["case", id, "--task-queue", task_queue, "--input", &case.input.to_string(), "--test", &test.to_string(), "--signals", &Value::from(signals).to_string()]);
@@ -247,10 +247,29 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
+/// `value` in YAML's flow style, as a person writes it: `{vars: {picked: second, n: 5}}`.
+/// A key or string that YAML would read as something else is quoted (a JSON string is a
+/// YAML double-quoted scalar).
+fn flow_yaml(value: &Value) -> String {
+    fn scalar(text: &str) -> String {
+        let plain = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/'))
+            && !text.ends_with(' ')
+            && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(&text.to_ascii_lowercase().as_str());
+        if plain { text.to_string() } else { Value::from(text).to_string() }
+    }
+    match value {
+        Value::String(text) => scalar(text),
+        Value::Array(items) => format!("[{}]", items.iter().map(flow_yaml).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!("{{{}}}", map.iter().map(|(k, v)| format!("{}: {}", scalar(k), flow_yaml(v))).collect::<Vec<_>>().join(", ")),
+        other => other.to_string(),
+    }
+}
+
 /// The test file with `output` as the case's `expect.output`: replaced where it is written,
 /// else added to its `expect`, else added to the case.
 fn write_output(text: &str, case: &Case, output: &Value) -> String {
-    let flow_style = output.to_string();
+    let flow_style = flow_yaml(output);
     let Some(span) = case.expect.output_span else { return text.to_string() };
     let (start, end) = (span.start.min(text.len()), span.end.min(text.len()));
     if case.expect.output.is_some() {

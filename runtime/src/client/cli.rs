@@ -181,7 +181,7 @@ enum Command {
         task_queue: String,
         #[arg(long, default_value = "{}")]
         input: String,
-        /// `{"mocks": {node: {"output": …} | {"fail": …}}, "time_scale": …}`.
+        /// `{"mocks": {node: {"output": …} | {"fail": …}}, "compress_time": true}`.
         #[arg(long, default_value = "{}")]
         test: String,
         /// `[{"when": node, "signal": name, "payload": …}]`.

@@ -162,6 +162,12 @@ impl<'a, W: Flow> Cx<'a, W> {
         self.ctx.state(|w| w.flow().test_run().map_or(duration, |test| test.scale(duration)))
     }
 
+    /// The deadline of `node`'s wait in this run: as written, or compressed in a test run
+    /// unless the test answers the wait with a signal.
+    pub(crate) fn wait_deadline(&self, node: &str, duration: Duration) -> Duration {
+        self.ctx.state(|w| w.flow().test_run().map_or(duration, |test| test.deadline(node, duration)))
+    }
+
     /// Marks nodes that will not run, e.g. the branch a `Conditional` did not take.
     /// Marks the nodes of branches not taken as skipped: spans of the flow's node list.
     pub fn skip(&self, spans: &[crate::values::NodeSpan]) {

@@ -3,7 +3,7 @@
 //! and every durable timer and wait deadline compressed by a factor, so a 7-day approval
 //! timeout is tested in moments. Like a dry run, it is a property of the run's input envelope.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -17,9 +17,13 @@ pub struct TestRun {
     /// Node id → what the node returns instead of running.
     #[serde(default)]
     pub mocks: BTreeMap<String, Mock>,
-    /// Every timer lasts this fraction of its duration (1 when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_scale: Option<f64>,
+    /// Every durable timer and wait deadline is compressed ([`compress`]).
+    #[serde(default)]
+    pub compress_time: bool,
+    /// Nodes whose wait the test answers with a signal. Their deadlines keep their length:
+    /// compressed, a deadline would expire before the test's signal could arrive.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub answered: BTreeSet<String>,
 }
 
 /// A mocked node's answer: an output, or a failure.
@@ -30,8 +34,14 @@ pub enum Mock {
     Fail { fail: String },
 }
 
-/// The shortest timer a compressed one becomes: still a real durable timer.
-const SHORTEST: Duration = Duration::from_millis(1);
+/// Compressed time: a timer of `d` lasts 1 ms + 10 ms × log2(1 + d / 1 s) of wall time. The
+/// map is monotone, so a shorter timer still fires first (the test server fires timers to
+/// 10 ms, which keeps timers a factor of two apart in order), and long waits become short: a
+/// second lasts 11 ms, an hour 0.12 s, a 7-day approval timeout 0.19 s, a year 0.25 s.
+pub fn compress(duration: Duration) -> Duration {
+    let seconds = duration.as_secs_f64();
+    Duration::from_secs_f64(0.001 + 0.010 * (1.0 + seconds).log2())
+}
 
 impl TestRun {
     /// The answer of a mocked node, if `node` is mocked.
@@ -42,12 +52,14 @@ impl TestRun {
         })
     }
 
+    /// The deadline of `node`'s wait in this run: compressed unless the test answers it.
+    pub fn deadline(&self, node: &str, duration: Duration) -> Duration {
+        if self.answered.contains(node) { duration } else { self.scale(duration) }
+    }
+
     /// A timer's duration in this run.
     pub fn scale(&self, duration: Duration) -> Duration {
-        match self.time_scale {
-            Some(scale) if scale.is_finite() && scale > 0.0 && scale < 1.0 => duration.mul_f64(scale).max(SHORTEST),
-            _ => duration,
-        }
+        if self.compress_time { compress(duration) } else { duration }
     }
 }
 
@@ -61,14 +73,19 @@ mod tests {
     fn a_mock_answers_with_its_output_or_its_failure_and_timers_shrink() {
         let run: TestRun = serde_json::from_value(json!({
             "mocks": {"a": {"output": {"id": 7}}, "b": {"fail": "mailer answered 503"}},
-            "time_scale": 0.000001,
+            "compress_time": true,
+            "answered": ["wait"],
         }))
         .unwrap();
         assert_eq!(run.answer("a"), Some(Ok(json!({"id": 7}))));
         assert_eq!(run.answer("b").map(|r| r.map_err(|f| f.message)), Some(Err("mailer answered 503".to_string())));
         assert_eq!(run.answer("c"), None);
-        assert_eq!(run.scale(Duration::from_secs(7 * 24 * 3600)), Duration::from_micros(604_800));
-        assert_eq!(run.scale(Duration::from_secs(1)), SHORTEST);
+        let week = run.scale(Duration::from_secs(7 * 24 * 3600));
+        assert!(week > Duration::from_millis(150) && week < Duration::from_millis(250), "{week:?}");
+        assert_eq!(run.scale(Duration::ZERO), Duration::from_millis(1));
+        assert!(run.scale(Duration::from_millis(200)) < run.scale(Duration::from_secs(30)));
+        assert_eq!(run.deadline("wait", Duration::from_secs(3600)), Duration::from_secs(3600));
+        assert_eq!(run.deadline("other", Duration::from_secs(3600)), compress(Duration::from_secs(3600)));
         assert_eq!(TestRun::default().scale(Duration::from_secs(5)), Duration::from_secs(5));
     }
 }

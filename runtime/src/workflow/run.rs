@@ -4,7 +4,7 @@
 //! `{"__wfc_resume": {...}, "input": ...}`, so callers in any language start the workflow with
 //! the plain input and never see the envelope. A dry run is started with
 //! `{"__wfc_dry_run": {"canned": {...}}, "input": ...}`, a test run with
-//! `{"__wfc_test": {"mocks": {...}, "time_scale": ...}, "input": ...}`.
+//! `{"__wfc_test": {"mocks": {...}, "compress_time": true}, "input": ...}`.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -64,7 +64,7 @@ impl<W: Flow> Cx<'_, W> {
         let deadline = self.scope.child_token();
         let mut timer: LocalBoxFuture<TimerResult> = match wait.timeout {
             Some(timeout) => {
-                let options = TimerOptions::builder(self.timer_duration(timeout)).cancellation_token(deadline.clone()).summary(format!("{} timeout", node.id)).build();
+                let options = TimerOptions::builder(self.wait_deadline(node.id, timeout)).cancellation_token(deadline.clone()).summary(format!("{} timeout", node.id)).build();
                 self.ctx.timer(options).boxed_local()
             }
             None => futures::future::pending().boxed_local(),
