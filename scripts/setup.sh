@@ -30,6 +30,12 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >&2 || python3 -m pip install --quiet --user aiosmtpd >&2 || true
 fi
 
+# `wfc mcp` is tested through the official MCP Python SDK, as an agent would use it.
+if ! python3 -c 'import mcp' >/dev/null 2>&1; then
+  echo "setup: installing the MCP Python SDK (pip install mcp)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check mcp >&2 || python3 -m pip install --quiet --user mcp >&2 || true
+fi
+
 # The live view's test drives Debian's Chromium headless through chromedriver.
 [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] || apt_install chromium chromium-driver
 

@@ -5,6 +5,7 @@
 //! [`plan::build`] → [`plan::Plan`] → [`check::check`] → [`codegen::generate`] → files.
 //! Only the `wfc` binary does I/O.
 
+pub mod author;
 pub mod catalog;
 pub mod check;
 pub mod codegen;

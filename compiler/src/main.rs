@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 
 #[path = "cli/local.rs"]
 mod local;
+#[path = "cli/lsp.rs"]
+mod lsp;
+#[path = "cli/mcp.rs"]
+mod mcp;
 #[path = "cli/run.rs"]
 mod run;
 #[path = "cli/test.rs"]
@@ -131,6 +135,13 @@ enum Command {
     Explain { code: Option<String> },
     /// Print the JSON Schema of the workflow document format, for editors.
     Schema,
+    /// Serve the Model Context Protocol over stdio, for AI agents: tools to list node types,
+    /// get the schema, check, explain, plan and build a flow given as text; the samples as
+    /// resources.
+    Mcp,
+    /// Serve the Language Server Protocol over stdio, for editors: the diagnostics of `check`
+    /// as you type, hover, completion and go-to-definition.
+    Lsp,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -171,6 +182,20 @@ fn main() -> ExitCode {
         }
         Command::Diff { old, new, registry } => with_registry(registry.as_deref(), |r| diff(&old, &new, r)),
         Command::Explain { code } => explain(code.as_deref()),
+        Command::Lsp => match lsp::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(USAGE_OR_IO)
+            }
+        },
+        Command::Mcp => match mcp::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(USAGE_OR_IO)
+            }
+        },
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&wfc::schema::document_schema()).unwrap_or_default());
             ExitCode::SUCCESS

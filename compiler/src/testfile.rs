@@ -253,7 +253,8 @@ impl Reader<'_> {
 
     fn seq<'v>(&mut self, value: &'v Value, what: &str) -> &'v [Value] {
         value.as_seq().unwrap_or_else(|| {
-            self.diagnostics.push(Diagnostic::error(Code::WrongType, value.span, format!("{what} must be a list")).label("not a list").help(format!("write {what} as `- …` items")));
+            self.diagnostics
+                .push(Diagnostic::error(Code::WrongType, value.span, format!("{what} must be a list")).label("not a list").help(format!("write {what} as `- …` items")));
             &[]
         })
     }

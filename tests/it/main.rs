@@ -1,6 +1,7 @@
 //! wfc's test suite, one binary: code generation, diagnostics, and end-to-end runs.
 
 mod activities;
+mod authoring;
 mod codegen;
 mod conformance;
 mod deploys;
