@@ -34,8 +34,8 @@ fn the_samples_tests_pass() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if let Some(flow) = name.strip_suffix(".yaml").filter(|f| !f.ends_with(".test")) {
-            let tests = std::fs::read_to_string(path.with_file_name(format!("{flow}.test.yaml")))
-                .unwrap_or_else(|_| panic!("every sample has a test file; {flow}.test.yaml is missing"));
+            let tests =
+                std::fs::read_to_string(path.with_file_name(format!("{flow}.test.yaml"))).unwrap_or_else(|_| panic!("every sample has a test file; {flow}.test.yaml is missing"));
             written += tests.lines().filter(|l| l.trim_start().starts_with("- name:")).count();
         }
     }
