@@ -1,8 +1,8 @@
 //! The node catalog: every node type of the tree form, its aliases, configuration fields and
 //! child counts. This one table feeds lowering (which fields a node takes, how each is
-//! checked), the published JSON Schema (`schema.rs`) and the node reference (`docs/nodes.md`).
-//! Lowering turns each entry into its typed `model::NodeKind`; nothing after it reads a type
-//! name.
+//! checked), the published JSON Schema (`schema.rs`), the node reference (`docs/nodes.md`) and
+//! the guide's pages (`docs/guide/`). Lowering turns each entry into its typed
+//! `model::NodeKind`; nothing after it reads a type name.
 
 /// Every node type wfc compiles, by its canonical name. Lowering matches on this exhaustively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -475,30 +475,37 @@ pub fn reference() -> String {
          A type may also be the name of an activity declared under `activities:`.\n",
     );
     for spec in TABLE {
-        page.push_str(&format!("\n## {}\n\n{}\n", spec.name, spec.summary));
-        if !spec.aliases.is_empty() {
-            page.push_str(&format!("\nAlso written {}.\n", spec.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
-        }
-        let children = match spec.children {
-            (0, 0) => "none".to_string(),
-            (a, b) if a == b => a.to_string(),
-            (a, ANY) => format!("{a} or more"),
-            (a, b) => format!("{a} to {b}"),
-        };
-        page.push_str(&format!("\nChildren: {children}.{}\n", if spec.activity { " Runs as an activity: its configuration may read `env.NAME`." } else { "" }));
-        if !spec.fields.is_empty() {
-            page.push_str("\n| field | kind | required |\n|---|---|---|\n");
-            for (name, kind, required) in spec.fields {
-                let required = if *required {
-                    "yes"
-                } else if spec.one_of.contains(name) {
-                    "one of these"
-                } else {
-                    ""
-                };
-                page.push_str(&format!("| `{name}` | {} | {required} |\n", kind.describe()));
-            }
-        }
+        page.push_str(&format!("\n## {}\n\n{}", spec.name, section(spec)));
     }
     page
+}
+
+/// One type's entry, below its heading: summary, aliases, children and field table, in
+/// Markdown. The node reference and the guide's page of the type (`docs/guide/`) both print it.
+pub fn section(spec: &NodeSpec) -> String {
+    let mut text = format!("{}\n", spec.summary);
+    if !spec.aliases.is_empty() {
+        text.push_str(&format!("\nAlso written {}.\n", spec.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
+    }
+    let children = match spec.children {
+        (0, 0) => "none".to_string(),
+        (a, b) if a == b => a.to_string(),
+        (a, ANY) => format!("{a} or more"),
+        (a, b) => format!("{a} to {b}"),
+    };
+    text.push_str(&format!("\nChildren: {children}.{}\n", if spec.activity { " Runs as an activity: its configuration may read `env.NAME`." } else { "" }));
+    if !spec.fields.is_empty() {
+        text.push_str("\n| field | kind | required |\n|---|---|---|\n");
+        for (name, kind, required) in spec.fields {
+            let required = if *required {
+                "yes"
+            } else if spec.one_of.contains(name) {
+                "one of these"
+            } else {
+                ""
+            };
+            text.push_str(&format!("| `{name}` | {} | {required} |\n", kind.describe()));
+        }
+    }
+    text
 }
