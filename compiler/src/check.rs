@@ -193,7 +193,9 @@ impl Checker<'_> {
                 }
             }
             NodeKind::Builtin { config, .. } => self.template_value(config, Place::Activity, at),
-            NodeKind::Activity { input, .. } => self.template_value(input, Place::RemoteActivity, at),
+            // A custom node's input is rendered in the workflow like a remote activity's: `env`
+            // would put a secret into history, so its implementation reads its own settings.
+            NodeKind::Activity { input, .. } | NodeKind::Custom { input, .. } => self.template_value(input, Place::RemoteActivity, at),
             NodeKind::Log { message: v, .. } | NodeKind::SetVariable { value: v, .. } | NodeKind::Fail { message: v } => {
                 self.template_value(v, Place::Workflow, at);
             }

@@ -69,6 +69,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Command {
     Activity(String),
+    /// Recorded as a marker, so a switch between local and not is a different command.
+    LocalActivity(String),
     Child(String),
     Timer(&'static str),
 }
@@ -77,6 +79,7 @@ impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Activity(name) => write!(f, "activity `{name}`"),
+            Command::LocalActivity(name) => write!(f, "local activity `{name}`"),
             Command::Child(name) => write!(f, "child workflow `{name}`"),
             Command::Timer(what) => write!(f, "a {what} timer"),
         }
@@ -86,7 +89,8 @@ impl std::fmt::Display for Command {
 fn commands(kind: &NodeKind) -> Vec<Command> {
     match kind {
         NodeKind::Builtin { builtin, .. } => vec![Command::Activity(builtin.activity_name().to_string())],
-        NodeKind::Activity { activity, .. } => vec![Command::Activity(activity.clone())],
+        NodeKind::Activity { activity, .. } | NodeKind::Custom { node_type: activity, local: false, .. } => vec![Command::Activity(activity.clone())],
+        NodeKind::Custom { node_type, local: true, .. } => vec![Command::LocalActivity(node_type.clone())],
         NodeKind::Child { workflow, .. } => vec![Command::Child(workflow.clone())],
         NodeKind::Delay { .. } => vec![Command::Timer("delay")],
         NodeKind::Timeout { .. } => vec![Command::Timer("deadline")],
@@ -169,6 +173,7 @@ fn decision(kind: &NodeKind) -> Option<String> {
         | NodeKind::Delay { .. }
         | NodeKind::Builtin { .. }
         | NodeKind::Activity { .. }
+        | NodeKind::Custom { .. }
         | NodeKind::Child { .. }
         | NodeKind::Pause
         | NodeKind::Log { .. }

@@ -44,13 +44,23 @@ pub struct BuildOptions {
     /// `--previous`: the flow the running build was made from; an `auto-upgrade` flow's
     /// breaking edits are then patched (see [`patch`]).
     pub previous: Option<SourceFile>,
+    /// Where the worker crate will be written. A crate implementing custom node types is
+    /// given by a path relative to the document that declares it; the generated crate needs it
+    /// relative to its own folder (absolute when this is). `None`: paths are used as written.
+    pub crate_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for BuildOptions {
     /// No registry, no siblings, no previous flow, and the `wfc-runtime` release matching this
     /// compiler.
     fn default() -> Self {
-        BuildOptions { registry: lower::Registry::new(), runtime: RuntimeSource::Version(env!("CARGO_PKG_VERSION").to_string()), siblings: BTreeMap::new(), previous: None }
+        BuildOptions {
+            registry: lower::Registry::new(),
+            runtime: RuntimeSource::Version(env!("CARGO_PKG_VERSION").to_string()),
+            siblings: BTreeMap::new(),
+            previous: None,
+            crate_dir: None,
+        }
     }
 }
 
@@ -171,6 +181,42 @@ pub struct Built {
     pub patches: Option<String>,
 }
 
+/// Makes each `path` of a crate implementing custom node types, written relative to the
+/// document that declares it, relative to `crate_dir` (see [`BuildOptions::crate_dir`]).
+fn relocate_node_crates(flow: &mut model::Flow, crate_dir: Option<&std::path::Path>) {
+    use std::path::{Component, Path, PathBuf};
+    let Some(crate_dir) = crate_dir else { return };
+    // Absolute and without `.`/`..`, so two paths can be compared component by component.
+    let absolute = |path: &Path| -> PathBuf {
+        let mut out = PathBuf::new();
+        for part in std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).components() {
+            match part {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    for declared in flow.activities.values_mut() {
+        let model::Served::Crate(krate) = &mut declared.served else { continue };
+        let RuntimeSource::Path(path) = &krate.source else { continue };
+        let document_dir = Path::new(&krate.declared_in).parent().unwrap_or(Path::new(""));
+        let target = absolute(&document_dir.join(path));
+        let relocated = if crate_dir.is_absolute() {
+            target
+        } else {
+            let from = absolute(crate_dir);
+            let common = from.components().zip(target.components()).take_while(|(a, b)| a == b).count();
+            let ups = from.components().count() - common;
+            std::iter::repeat_n(Component::ParentDir.as_os_str(), ups).map(PathBuf::from).chain(target.components().skip(common).map(|c| PathBuf::from(c.as_os_str()))).collect()
+        };
+        krate.source = RuntimeSource::Path(relocated.to_string_lossy().replace('\\', "/"));
+    }
+}
+
 /// Checks a flow and generates its worker crate. Errors come back as diagnostics.
 pub fn build(source: &SourceFile, options: &BuildOptions) -> Result<Built, Vec<Diagnostic>> {
     generate(source, check(source, options), options)
@@ -183,7 +229,12 @@ pub fn generate(source: &SourceFile, checked: Checked, options: &BuildOptions) -
         Some(previous) => patch::merge(previous, source, &checked, options)?,
         None => None,
     };
-    let Some(flow) = checked.flow else { return Err(checked.diagnostics) };
+    let Some(mut flow) = checked.flow else { return Err(checked.diagnostics) };
+    let patched = patched.map(|mut merged| {
+        relocate_node_crates(&mut merged, options.crate_dir.as_deref());
+        merged
+    });
+    relocate_node_crates(&mut flow, options.crate_dir.as_deref());
     let codegen_options = Options { siblings: options.siblings.clone(), ..Options::new(source, options.runtime.clone()) };
     let mut patches = options.previous.as_ref().map(|previous| match flow.settings.versioning {
         model::Versioning::Pinned => format!("note: `{}` is pinned: its runs finish on the build that started them, so nothing from {} is patched", flow.name, previous.path),

@@ -386,6 +386,12 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
         options.siblings.insert(name, sibling);
     }
     for ((path, source), checked) in sources.into_iter().zip(checked) {
+        let folder = |name: &str| match output {
+            Some(out) if flows.len() == 1 => out.to_path_buf(),
+            Some(out) => out.join(name),
+            None => Path::new("generated").join(name),
+        };
+        options.crate_dir = checked.flow.as_ref().map(|flow| folder(&flow.name));
         let built = match wfc::generate(&source, checked, &options) {
             Ok(built) => built,
             Err(diagnostics) => {
@@ -398,12 +404,7 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
         if let Some(note) = &built.patches {
             eprintln!("{note}");
         }
-        let name = &built.name;
-        let dir = match output {
-            Some(out) if flows.len() == 1 => out.to_path_buf(),
-            Some(out) => out.join(name),
-            None => Path::new("generated").join(name),
-        };
+        let dir = folder(&built.name);
         for file in &built.files {
             let target = dir.join(&file.path);
             let current = std::fs::read_to_string(&target).ok();

@@ -206,14 +206,39 @@ impl Default for ActivityPolicy {
     }
 }
 
+/// An activity declared under `activities:` (in the flow or a registry): served by another
+/// worker on its task queue, or implemented in a Rust crate and served by this flow's worker
+/// (a custom node type).
 #[derive(Debug, Clone)]
 pub struct RemoteActivity {
     pub name: String,
     pub span: Span,
-    pub task_queue: String,
+    pub served: Served,
     pub input: Option<Value>,
     pub output: Option<Value>,
     pub timeout_ms: Option<u64>,
+    pub description: Option<String>,
+}
+
+/// Who serves a declared activity.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Served {
+    /// Another worker, on this task queue.
+    Queue(String),
+    /// This flow's own worker, with the implementation from a Rust crate.
+    Crate(NodeCrate),
+}
+
+/// The Rust crate that implements custom node types (`crate:` of a declaration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeCrate {
+    /// The package name, e.g. `lead-nodes`.
+    pub name: String,
+    /// Where it comes from: `path` is relative to the declaring document's folder.
+    pub source: crate::RuntimeSource,
+    /// The declaring document's path as given (a flow or a registry), for relative paths.
+    pub declared_in: String,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +350,14 @@ pub enum NodeKind {
         task_queue: String,
         input: Value,
         policy: ActivityPolicy,
+    },
+    /// A custom node type: an activity implemented in a Rust crate and served by this flow's
+    /// own worker (as a local activity when `temporal: {local: true}`).
+    Custom {
+        node_type: String,
+        input: Value,
+        policy: ActivityPolicy,
+        local: bool,
     },
     /// Another flow, run as a child workflow (`SubWorkflow`, `SubTree`).
     Child {
@@ -489,6 +522,7 @@ impl Node {
             NodeKind::SoftAssert(Assertion::Condition(_))
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }
+            | NodeKind::Custom { .. }
             | NodeKind::Child { .. }
             | NodeKind::WaitSignal(_)
             | NodeKind::Pause
@@ -544,6 +578,7 @@ impl Node {
             NodeKind::SoftAssert(Assertion::Condition(_))
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }
+            | NodeKind::Custom { .. }
             | NodeKind::Child { .. }
             | NodeKind::WaitSignal(_)
             | NodeKind::Pause
@@ -597,6 +632,7 @@ impl Node {
             | NodeKind::Delay { child: None, .. }
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }
+            | NodeKind::Custom { .. }
             | NodeKind::Child { .. }
             | NodeKind::WaitSignal(_)
             | NodeKind::Pause
@@ -620,7 +656,7 @@ impl Node {
 
     /// True when the node runs as an activity on a worker (its configuration may read `env.*`).
     pub fn is_activity(&self) -> bool {
-        matches!(self.kind, NodeKind::Builtin { .. } | NodeKind::Activity { .. })
+        matches!(self.kind, NodeKind::Builtin { .. } | NodeKind::Activity { .. } | NodeKind::Custom { .. })
     }
 }
 

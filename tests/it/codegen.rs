@@ -32,6 +32,9 @@ fn source(sample: &str) -> SourceFile {
 fn generate(sample: &str) -> (String, Vec<wfc::GeneratedFile>) {
     let mut options = wfc::BuildOptions::with_runtime(runtime());
     options.siblings = samples().iter().filter_map(|s| wfc::check(&source(s), &options).sibling()).collect();
+    // Written into `generated/<name>`: the paths of crates implementing custom node types are
+    // made relative to it.
+    options.crate_dir = wfc::check(&source(sample), &options).flow.map(|flow| Path::new("generated").join(flow.name));
     let built = wfc::build(&source(sample), &options).unwrap_or_else(|d| panic!("{sample} does not build: {d:#?}"));
     (built.name, built.files)
 }

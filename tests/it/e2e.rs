@@ -7,9 +7,11 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use serde_json::{Value, json};
+use wfc::SourceFile;
 use wfc_tests::http::{HttpServer, RAW_BODY, no_tls_server};
 use wfc_tests::postgres::Postgres;
 use wfc_tests::remote::RemoteWorkers;
+use wfc_tests::repo_root;
 use wfc_tests::server::{DevServer, free_port, temporal_cli};
 use wfc_tests::smtp::Smtp;
 use wfc_tests::workers::{self, WorkerProcess};
@@ -894,4 +896,69 @@ fn input_and_signals_from_another_client_never_wedge_a_run() {
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
     assert_eq!(w.result("foreign-signals"), json!({"decision": "approved", "by": "ana"}));
     assert!(!history("foreign-signals").contains("WORKFLOW_TASK_FAILED"), "{}", history("foreign-signals"));
+}
+
+#[test]
+fn custom_node_types_run_in_the_flows_own_worker() {
+    let w = FlowWorker::start(workers::binary("lead-scoring-worker"), "custom-nodes", &[]);
+    let run = w.run("lead-hot", json!({"email": "ada@eng.acme.co.uk", "employees": 1200}));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.output, json!({"domain": "eng.acme.co.uk", "score": 90, "tier": "hot"}));
+    // `enrich` is an activity on the flow's own task queue; `score` a local activity: a marker,
+    // no activity task.
+    let out = Command::new(temporal_cli())
+        .args(["workflow", "show", "--workflow-id", "lead-hot", "--output", "json", "--address", &DevServer::shared().address])
+        .output()
+        .expect("temporal CLI runs");
+    let events: Value = serde_json::from_slice(&out.stdout).expect("the history as JSON");
+    let events = events["events"].as_array().cloned().unwrap_or_default();
+    let scheduled: Vec<&Value> = events.iter().filter_map(|e| e.get("activityTaskScheduledEventAttributes")).collect();
+    assert_eq!(scheduled.len(), 1, "one activity task, for enrich: {scheduled:?}");
+    assert_eq!(scheduled[0]["activityType"]["name"], "enrich-company");
+    assert_eq!(scheduled[0]["taskQueue"]["name"], json!(w.task_queue), "on the flow's own queue");
+    let markers: Vec<&Value> = events.iter().filter_map(|e| e.get("markerRecordedEventAttributes")).collect();
+    assert!(markers.iter().any(|m| m["markerName"] == "core_local_activity"), "score is a local activity: {markers:?}");
+    // The timeline shows both, the local one with its attempts.
+    let timeline = String::from_utf8_lossy(&w.cli(&["timeline", "lead-hot"]).stdout).into_owned();
+    assert!(timeline.lines().any(|l| l.starts_with("enrich ") && l.contains("activity") && l.contains("completed")), "{timeline}");
+    assert!(timeline.lines().any(|l| l.starts_with("score ") && l.contains("local activity") && l.contains("completed")), "{timeline}");
+    // `logs` replays the local activity's marker and carries on past it.
+    let logs = String::from_utf8_lossy(&w.cli(&["logs", "lead-hot"]).stdout).into_owned() + &String::from_utf8_lossy(&w.cli(&["logs", "lead-hot"]).stderr);
+    assert!(logs.contains("✔ score") && logs.contains("hot lead ada@eng.acme.co.uk (90)"), "{logs}");
+
+    // The implementation's non-retryable failure fails the node at its first attempt.
+    let bad = w.run("lead-bad", json!({"email": "not-an-email", "employees": 5}));
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("node `enrich` (enrich-company) failed") && bad.stderr.contains("`not-an-email` is not an email address"), "{}", bad.stderr);
+    let attempts = w.cli(&["timeline", "lead-bad"]);
+    let attempts = String::from_utf8_lossy(&attempts.stdout);
+    let row: Vec<&str> = attempts.lines().find(|l| l.starts_with("enrich ")).unwrap_or_default().split_whitespace().collect();
+    assert_eq!((row.get(5), row.get(6)), (Some(&"1"), Some(&"failed:")), "one attempt, then failed:\n{attempts}");
+}
+
+#[test]
+fn an_implementation_that_does_not_fit_its_declaration_fails_to_compile_naming_the_node_type() {
+    let sample = std::fs::read_to_string(repo_root().join("samples/lead-scoring.yaml")).unwrap();
+    // A third node type the crate does not implement; an output of `score-lead` it does not return.
+    let unimplemented = sample
+        .replace("activities:\n", "activities:\n  qualify-lead:\n    crate: {name: lead-nodes, path: nodes/lead-nodes}\n    input: {type: object}\n    output: {type: object}\n");
+    let changed = sample.replace("tier: {type: string, enum: [hot, warm, cold]}", "tier: {type: integer}");
+    for (label, flow, names) in [("unimplemented", unimplemented, "QualifyLead"), ("changed", changed, "ScoreLead")] {
+        assert_ne!(flow, sample);
+        // The sample's crate, copied beside the edited flow; its contract is written there.
+        let dir = std::env::temp_dir().join(format!("wfc-mismatched-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for file in ["Cargo.toml", "src/lib.rs"] {
+            let target = dir.join("nodes/lead-nodes").join(file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(repo_root().join("samples/nodes/lead-nodes").join(file), target).unwrap();
+        }
+        let source = SourceFile::new(dir.join("lead-scoring.yaml").to_string_lossy(), flow);
+        let mut options = wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path(repo_root().join("runtime").to_string_lossy().into_owned()));
+        options.crate_dir = Some(dir.join("lead-scoring"));
+        let built = wfc::build(&source, &options).unwrap_or_else(|d| panic!("the {label} flow checks: {d:?}"));
+        let errors = workers::check_crates(&format!("custom-{label}"), &[built]).expect_err("a mismatched implementation does not compile");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(errors.contains(names), "the {label} node type's trait or types are named:\n{errors}");
+    }
 }

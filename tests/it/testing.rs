@@ -73,8 +73,8 @@ fn update_fills_in_the_expected_outputs() {
     let (code, stdout, stderr) = wfc_test(&[&copy_arg, "--update"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let updated = std::fs::read_to_string(&copy).expect("the updated file");
-    assert!(updated.contains("output: {\"decision\":\"approved\",\"by\":\"mock\"}"), "{updated}");
-    assert!(updated.contains("expect: {output: {\"decision\":\"rejected\",\"by\":\"mock\"}, completed: [decide]}"), "{updated}");
+    assert!(updated.contains("output: {decision: approved, by: mock}"), "{updated}");
+    assert!(updated.contains("expect: {output: {decision: rejected, by: mock}, completed: [decide]}"), "{updated}");
     // The filled-in file now passes as it is, and fails when the flow's answer changes.
     let (code, stdout, _) = wfc_test(&[&copy_arg]);
     assert_eq!(code, Some(0), "{stdout}");

@@ -82,9 +82,11 @@ pub fn free_port() -> Result<u16, String> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))?.port())
 }
 
-/// Starts `temporal server start-dev` on a free port, in memory, with timers fired to the
-/// millisecond, and waits until it serves.
-pub fn embedded_server() -> Result<String, String> {
+/// Starts `temporal server start-dev` on a free port, in memory, and waits until it serves.
+/// With `precise_timers`, timers fire within 10 ms of their time (for `wfc test`'s compressed
+/// timers); otherwise the server's default batching applies, which lets a person watching a
+/// `wfc run` see each failed attempt of a retried call before the next one.
+pub fn embedded_server(precise_timers: bool) -> Result<String, String> {
     let port = free_port()?;
     let address = format!("127.0.0.1:{port}");
     let cli = std::env::var("WFC_TEMPORAL").unwrap_or_else(|_| "temporal".to_string());
@@ -92,8 +94,8 @@ pub fn embedded_server() -> Result<String, String> {
     server
         .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", &port.to_string(), "--log-level", "error"])
         // The server batches timers by up to a second by default, which would make every
-        // compressed timer of `wfc test` (and a short `Delay` under `wfc run`) take a second.
-        .args(["--dynamic-config-value", "history.timerProcessorMaxTimeShift=\"10ms\""])
+        // compressed timer of `wfc test` take a second.
+        .args(if precise_timers { &["--dynamic-config-value", "history.timerProcessorMaxTimeShift=\"10ms\""][..] } else { &[] })
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

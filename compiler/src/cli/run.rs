@@ -89,7 +89,8 @@ struct Session {
 
 /// Checks, builds and runs the flow once; the exit code of `wfc run` for it.
 fn attempt(source: &SourceFile, options: &RunOptions, report: &impl Fn(&SourceFile, &[wfc::Diagnostic]), session: &mut Session) -> u8 {
-    let build_options = wfc::BuildOptions { registry: options.registry.clone(), ..wfc::BuildOptions::with_runtime(runtime()) };
+    // The cached crate is elsewhere: crates implementing custom node types get absolute paths.
+    let build_options = wfc::BuildOptions { registry: options.registry.clone(), crate_dir: Some(cache_dir()), ..wfc::BuildOptions::with_runtime(runtime()) };
     let built = match wfc::build(source, &build_options) {
         Ok(built) => built,
         Err(diagnostics) => {
@@ -133,7 +134,7 @@ fn start(built: &wfc::Built, input: &str, mode: &Mode, canned: Option<&str>, ses
         (None, Some(address), _) => address,
         (None, None, None) => {
             session.embedded = true;
-            embedded_server()?
+            embedded_server(false)?
         }
         (None, None, Some(_)) => return Err("--follow needs the Temporal server the run is on: set TEMPORAL_ADDRESS or a temporal.toml profile".to_string()),
     };
@@ -246,6 +247,7 @@ fn dry_run(source: &SourceFile, options: &wfc::BuildOptions, file: Option<&Path>
         .filter_map(|n| match &n.kind {
             wfc::model::NodeKind::Activity { activity, task_queue, .. } => Some(format!("`{}` calls activity `{activity}` on task queue `{task_queue}`", n.id)),
             wfc::model::NodeKind::Child { workflow, .. } => Some(format!("`{}` runs child workflow `{workflow}`", n.id)),
+            wfc::model::NodeKind::Custom { node_type, .. } => Some(format!("`{}` runs the custom node type `{node_type}` (code wfc cannot see)", n.id)),
             _ => None,
         })
         .collect();

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wfc::SourceFile;
 use wfc::testfile::{Case, TestFile};
 
-use crate::local::{compile, configured_address, embedded_server, runtime, spawn_group, stop_all, stop_group};
+use crate::local::{cache_dir, compile, configured_address, embedded_server, runtime, spawn_group, stop_all, stop_group};
 
 const FAILED: u8 = 1;
 const INFRASTRUCTURE: u8 = 2;
@@ -59,7 +59,7 @@ fn run(options: &TestOptions, report: &impl Fn(&SourceFile, &[wfc::Diagnostic]))
     let address = match (suites.is_empty(), configured_address()) {
         (true, _) => None,
         (false, Some(address)) => Some((address, false)),
-        (false, None) => Some((embedded_server()?, true)),
+        (false, None) => Some((embedded_server(true)?, true)),
     };
     for suite in &suites {
         let Some((address, embedded)) = &address else { break };
@@ -159,7 +159,8 @@ fn suite(test_path: &Path, flow_path: Option<&Path>, registry: &wfc::lower::Regi
         (None, None) => PathBuf::from(test_path.to_string_lossy().trim_end_matches(".test.yaml").to_string() + ".yaml"),
     };
     let source = read(&flow_path)?;
-    let options = wfc::BuildOptions { registry: registry.clone(), ..wfc::BuildOptions::with_runtime(runtime()) };
+    // The cached crate is elsewhere: crates implementing custom node types get absolute paths.
+    let options = wfc::BuildOptions { registry: registry.clone(), crate_dir: Some(cache_dir()), ..wfc::BuildOptions::with_runtime(runtime()) };
     let checked = wfc::check(&source, &options);
     if let Some(flow) = &checked.flow {
         let problems = wfc::testfile::check(&test, flow);

@@ -1,5 +1,6 @@
-//! `src/activities.rs`: the built-in activities this flow uses (each delegates to `wfc-runtime`)
-//! and typed definitions of the activities other workers serve.
+//! `src/activities.rs`: the built-in activities this flow uses (each delegates to `wfc-runtime`),
+//! typed definitions of the activities other workers serve, and the custom node types this
+//! worker serves (each delegates to its crate's implementation of the contract's trait).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -63,9 +64,40 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
             }
         }
     });
+    let custom = items.custom_crates.iter().map(|krate| {
+        let (server, path, contract) = (&krate.server, &krate.path, &krate.contract.1);
+        let doc = format!(" The custom node types that the crate `{}` implements, served on this flow's worker.", krate.krate.name);
+        let methods = krate.nodes.iter().map(|node| {
+            let (name, ty, method) = (&node.name, &node.ty, &node.method);
+            let (input, output) = (format_ident!("{}Input", ty), format_ident!("{}Output", ty));
+            let doc = format!(" `{name}`: one attempt, run by `{}::Nodes`.", krate.krate.name);
+            quote! {
+                #[doc = #doc]
+                #[activity(name = #name)]
+                pub async fn #method(
+                    self: ::std::sync::Arc<Self>,
+                    ctx: ::temporalio_sdk::activities::ActivityContext,
+                    input: ::#contract::#input,
+                ) -> Result<::#contract::#output, ::temporalio_sdk::activities::ActivityError> {
+                    ::#contract::#ty::#method(&self.0, ctx, input).await
+                }
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            #[derive(Default)]
+            pub struct #server(pub ::#path::Nodes);
+
+            #[::temporalio_macros::activities]
+            impl #server {
+                #(#methods)*
+            }
+        }
+    });
     quote! {
         #imports
         #builtins
         #(#remotes)*
+        #(#custom)*
     }
 }

@@ -8,7 +8,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ident::{self, Names};
-use crate::model::{ActivityPolicy, Body, Flow, Handle, NodeKind};
+use crate::model::{ActivityPolicy, Body, Flow, Handle, NodeKind, Served};
 use crate::plan::{Plan, RegionIdx, RegionKind};
 
 /// Names of the generated items, decided once so every file agrees.
@@ -18,6 +18,8 @@ pub struct Items {
     pub node_fns: BTreeMap<String, syn::Ident>,
     /// Remote activity name → its definition type in `activities.rs`.
     pub remote_types: BTreeMap<String, syn::Ident>,
+    /// Custom node types, grouped by the crate that implements them.
+    pub custom_crates: Vec<CustomCrate>,
     /// Graph form: container id (`""` for the workflow) → the fn that runs its body region.
     pub region_fns: BTreeMap<String, syn::Ident>,
     /// Graph form: container id → its body region in the plan.
@@ -34,6 +36,32 @@ pub struct Items {
     pub siblings: BTreeMap<String, super::Sibling>,
     /// Node id → the outputs released when it ends (`plan::liveness`).
     pub releases: crate::plan::liveness::Releases,
+}
+
+/// A crate implementing custom node types, and the struct in `activities.rs` that serves them.
+pub struct CustomCrate {
+    pub krate: crate::model::NodeCrate,
+    /// Its name in Rust paths (`lead-nodes` → `lead_nodes`).
+    pub path: syn::Ident,
+    /// Its contract crate: package name (`lead-nodes-contract`) and name in Rust paths.
+    pub contract: (String, syn::Ident),
+    pub server: syn::Ident,
+    pub nodes: Vec<CustomNode>,
+}
+
+/// A custom node type: its trait and input/output types in the contract crate, and its method.
+pub struct CustomNode {
+    pub name: String,
+    pub description: Option<String>,
+    pub ty: syn::Ident,
+    pub method: syn::Ident,
+}
+
+impl Items {
+    /// The custom node type `name`: its crate's server struct and its method.
+    pub fn custom(&self, name: &str) -> Option<(&CustomCrate, &CustomNode)> {
+        self.custom_crates.iter().find_map(|c| c.nodes.iter().find(|n| n.name == name).map(|n| (c, n)))
+    }
 }
 
 /// Names a node fn must not take, because the workflow module already uses them: the runtime
@@ -160,7 +188,8 @@ impl Items {
             NodeKind::Activity { activity, .. } => Some(activity.clone()),
             _ => None,
         });
-        let activities: std::collections::BTreeSet<String> = flow.activities.keys().cloned().chain(called).collect();
+        let custom = |name: &String| flow.activities.get(name).is_some_and(|a| matches!(a.served, Served::Crate(_)));
+        let activities: std::collections::BTreeSet<String> = flow.activities.keys().cloned().chain(called).filter(|name| !custom(name)).collect();
         let remote_types = activities
             .into_iter()
             .map(|name| {
@@ -168,6 +197,31 @@ impl Items {
                 (name, ty)
             })
             .collect();
+        // Every declared custom type is in the contract, used or not, so the implementation
+        // does not change with the flow's use of it.
+        let mut custom_crates: Vec<CustomCrate> = Vec::new();
+        let mut contract_names = Names::reserving(&["ActivityContext", "ActivityError"]);
+        let mut methods: BTreeMap<String, Names> = BTreeMap::new();
+        for declared in flow.activities.values() {
+            let Served::Crate(krate) = &declared.served else { continue };
+            let ty = contract_names.unique(ident::camel(&declared.name));
+            // Its input and output types are named after it: no other type may take those names.
+            contract_names.unique(format!("{ty}Input"));
+            contract_names.unique(format!("{ty}Output"));
+            let method = methods.entry(krate.name.clone()).or_insert_with(|| Names::reserving(&[])).unique(ident::snake(&declared.name));
+            let node = CustomNode { name: declared.name.clone(), description: declared.description.clone(), ty: format_ident!("{ty}"), method: format_ident!("{method}") };
+            match custom_crates.iter_mut().find(|c| c.krate.name == krate.name) {
+                Some(existing) => existing.nodes.push(node),
+                None => custom_crates.push(CustomCrate {
+                    krate: krate.clone(),
+                    path: format_ident!("{}", krate.name.replace('-', "_")),
+                    contract: (format!("{}-contract", krate.name), format_ident!("{}_contract", krate.name.replace('-', "_"))),
+                    server: format_ident!("{}", types.unique(ident::camel(&krate.name))),
+                    nodes: vec![node],
+                }),
+            }
+        }
+
         let mut parents = BTreeMap::new();
         // `flow.nodes()` lists each node before its subtree, so a subtree ends where its last
         // child's does.
@@ -208,6 +262,7 @@ impl Items {
             workflow_type: format_ident!("{}", workflow_type(&flow.name)),
             node_fns,
             remote_types,
+            custom_crates,
             region_fns,
             body_regions,
             parents,

@@ -10,6 +10,7 @@ pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
     let workflow = &items.workflow_type;
     let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::Builtin { .. }));
     let register_activities = uses_builtins.then(|| quote! { .register_activities(activities::Activities) });
+    let servers = items.custom_crates.iter().map(|c| &c.server);
     let timeout = super::literal::optional_millis(flow.settings.timeout_ms);
     let schedule = match &flow.schedule {
         Some(schedule) => {
@@ -43,6 +44,7 @@ pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
                     Ok(WorkerOptions::new(task_queue)
                         .register_workflow::<workflow::#workflow>()?
                         #register_activities
+                        #(.register_activities(activities::#servers::default()))*
                         .build())
                 },
                 replayer: || Ok(WorkflowReplayerOptions::new().register_workflow::<workflow::#workflow>()?.build()),

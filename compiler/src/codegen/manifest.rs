@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use crate::model::{Flow, NodeKind};
 use crate::syntax::Value;
 
+use super::items::Items;
 use super::{Options, RuntimeSource};
 
 const CARGO_TEMPLATE: &str = include_str!("../../../codegen-templates/Cargo.toml.tmpl");
@@ -15,16 +16,38 @@ pub fn package_name(flow: &Flow) -> String {
     format!("{}-worker", flow.name)
 }
 
-pub fn cargo_toml(flow: &Flow, options: &Options, header: &str) -> String {
-    let runtime = match &options.runtime {
+/// A dependency's TOML value, the crate at `source` (a relative path is relative to the worker
+/// crate), or its `contract/` crate.
+pub fn dependency(source: &RuntimeSource, contract: bool) -> String {
+    match source {
+        RuntimeSource::Path(path) if contract => format!("{{ path = {} }}", toml_string(&format!("{}/contract", path.trim_end_matches('/')))),
         RuntimeSource::Path(path) => format!("{{ path = {} }}", toml_string(path)),
         RuntimeSource::Version(version) => toml_string(version),
         RuntimeSource::Git(url) => format!("{{ git = {} }}", toml_string(url)),
-    };
+    }
+}
+
+pub fn cargo_toml(flow: &Flow, items: &Items, options: &Options, header: &str) -> String {
+    let runtime = dependency(&options.runtime, false);
+    // Custom node types: the crates implementing them, and their contracts.
+    let mut nodes = String::new();
+    if !items.custom_crates.is_empty() {
+        nodes.push_str("# Custom node types: the crates implementing them (yours) and their contracts (generated).\n");
+        for krate in &items.custom_crates {
+            nodes.push_str(&format!("{} = {}\n", krate.krate.name, dependency(&krate.krate.source, false)));
+            nodes.push_str(&format!("{} = {}\n", krate.contract.0, dependency(&krate.krate.source, true)));
+        }
+    }
     let description = flow.description.clone().unwrap_or_else(|| format!("Temporal worker for the `{}` workflow", flow.name));
     fill(
         CARGO_TEMPLATE,
-        &[("header", header.to_string()), ("package", package_name(flow)), ("description", toml_string(description.lines().next().unwrap_or_default())), ("runtime", runtime)],
+        &[
+            ("header", header.to_string()),
+            ("package", package_name(flow)),
+            ("description", toml_string(description.lines().next().unwrap_or_default())),
+            ("runtime", runtime),
+            ("nodes", nodes),
+        ],
     )
 }
 
@@ -47,6 +70,10 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
             }
             NodeKind::Activity { activity, task_queue, .. } => {
                 activities.push(format!("- {}: calls {} on task queue {} (served by another worker)", code(&node.id), code(activity), code(task_queue)));
+            }
+            NodeKind::Custom { node_type, local, .. } => {
+                let how = if *local { "as a local activity of this worker" } else { "on this worker" };
+                activities.push(format!("- {}: the custom node type {}, {how} (implemented in Rust)", code(&node.id), code(node_type)));
             }
             _ => {}
         }

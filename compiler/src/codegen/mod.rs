@@ -4,6 +4,7 @@
 //! no timestamps, no absolute paths unless the user passes them.
 
 mod activities;
+mod contract;
 mod graph;
 mod items;
 mod literal;
@@ -150,12 +151,22 @@ pub fn generate(flow: &Flow, plan: &Plan, releases: &crate::plan::liveness::Rele
             Ok(GeneratedFile { path: path.to_string(), contents })
         })
     };
-    let manifest = GeneratedFile { path: "Cargo.toml".into(), contents: manifest::cargo_toml(flow, options, &header) };
+    let manifest = GeneratedFile { path: "Cargo.toml".into(), contents: manifest::cargo_toml(flow, &items, options, &header) };
+    // Custom node types: the contract crate that the implementing crate and the worker share,
+    // written into the implementing crate's `contract/` folder when it is given by path.
+    let mut contract = Vec::new();
+    for krate in &items.custom_crates {
+        let RuntimeSource::Path(dir) = &krate.krate.source else { continue };
+        let dir = dir.trim_end_matches('/');
+        let doc = format!("The custom node types that `{}` implements for the `{}` flow: one trait each, for its `Nodes` type.", krate.krate.name, flow.name);
+        contract.push(GeneratedFile { path: format!("{dir}/contract/Cargo.toml"), contents: contract::manifest(krate, &header) });
+        contract.push(rust(&format!("{dir}/contract/src/lib.rs"), &doc, contract::lib(flow, krate)?)?);
+    }
     let workflow = rust("src/workflow.rs", &format!("The `{}` workflow: one function per node or region.", flow.name), workflow::generate(flow, plan, &items))?;
     let types = rust("src/types.rs", "Types from the flow's schemas.", types::generate(flow, &items)?)?;
     let activities = rust("src/activities.rs", "The activities this flow calls.", activities::generate(flow, &items))?;
-    let build_id = build_id(&[&manifest, &workflow, &types, &activities]);
-    Ok(vec![
+    let build_id = build_id(&[&manifest, &workflow, &types, &activities].into_iter().chain(&contract).collect::<Vec<_>>());
+    let mut files = vec![
         manifest,
         GeneratedFile { path: "README.md".into(), contents: manifest::readme(flow, options, &header) },
         rust("src/main.rs", &format!("The `{}` worker binary.", package_name(flow)), main_rs::generate(flow, &items, &build_id))?,
@@ -164,7 +175,9 @@ pub fn generate(flow: &Flow, plan: &Plan, releases: &crate::plan::liveness::Rele
         activities,
         // The plan the live view (`ui`) draws: data, not code, and not part of the build id.
         GeneratedFile { path: "src/view.json".into(), contents: format!("{:#}\n", crate::plan::render::json(plan)) },
-    ])
+    ];
+    files.extend(contract);
+    Ok(files)
 }
 
 /// The build id of a worker: the wfc version and a digest of the code that decides behaviour

@@ -318,6 +318,19 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             let policy = policy_ref(flow, policy);
             quote! { cx.remote(&NODE, crate::activities::#ty, #task_queue, #input, #policy) }
         }
+        NodeKind::Custom { node_type, input, policy, local } => {
+            // Lowering makes a `Custom` node only of a declared custom type, so this always finds it.
+            let Some((krate, custom)) = items.custom(node_type) else { return quote! { ::core::compile_error!("undeclared custom node type") } };
+            let (server, method) = (&krate.server, &custom.method);
+            let input = template(input);
+            let policy = policy_ref(flow, policy);
+            let call = if *local {
+                quote! { local }
+            } else {
+                quote! { custom }
+            };
+            quote! { cx.#call(&NODE, crate::activities::#server::#method, #input, #policy) }
+        }
         NodeKind::Child { workflow, task_queue, input } => {
             let sibling = items.siblings.get(workflow.as_str());
             let task_queue = task_queue.as_deref().or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);

@@ -12,12 +12,6 @@ use crate::syntax::Value;
 
 /// Generates the type definitions; a schema typify cannot handle is a diagnostic at that schema.
 pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnostic>> {
-    let mut settings = TypeSpaceSettings::default();
-    settings.with_struct_builder(false);
-    let mut space = TypeSpace::new(&settings);
-    let mut aliases = Vec::new();
-    let mut errors = Vec::new();
-
     let mut schemas: Vec<(String, Option<&Value>, &str)> =
         vec![("Input".to_string(), flow.input_schema.as_ref(), "The workflow's input."), ("Output".to_string(), flow.output_schema.as_ref(), "The workflow's output.")];
     for (name, ty) in &items.remote_types {
@@ -25,7 +19,16 @@ pub fn generate(flow: &Flow, items: &Items) -> Result<TokenStream, Vec<Diagnosti
         schemas.push((format!("{ty}Input"), declared.and_then(|a| a.input.as_ref()), "Input of a remote activity."));
         schemas.push((format!("{ty}Output"), declared.and_then(|a| a.output.as_ref()), "Output of a remote activity."));
     }
+    from_schemas(flow, schemas)
+}
 
+/// One type per (name, schema, doc); a missing schema is any JSON value.
+pub fn from_schemas(flow: &Flow, schemas: Vec<(String, Option<&Value>, &str)>) -> Result<TokenStream, Vec<Diagnostic>> {
+    let mut settings = TypeSpaceSettings::default();
+    settings.with_struct_builder(false);
+    let mut space = TypeSpace::new(&settings);
+    let mut aliases = Vec::new();
+    let mut errors = Vec::new();
     for (name, schema, doc) in schemas {
         let ident = format_ident!("{}", name);
         let Some(schema) = schema else {

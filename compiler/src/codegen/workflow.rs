@@ -34,7 +34,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     let policies: Vec<&ActivityPolicy> = nodes
         .iter()
         .filter_map(|n| match &n.kind {
-            NodeKind::Builtin { policy, .. } | NodeKind::Activity { policy, .. } => Some(policy),
+            NodeKind::Builtin { policy, .. } | NodeKind::Activity { policy, .. } | NodeKind::Custom { policy, .. } => Some(policy),
             _ => None,
         })
         .collect();

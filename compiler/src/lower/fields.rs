@@ -63,6 +63,14 @@ impl Lowerer<'_> {
         s
     }
 
+    pub(super) fn boolean(&mut self, value: &Value) -> Option<bool> {
+        let Kind::Bool(b) = value.kind else {
+            self.wrong_type(value, "`true` or `false`");
+            return None;
+        };
+        Some(b)
+    }
+
     pub(super) fn uint(&mut self, value: &Value, min: u64, max: u64) -> Option<u64> {
         let Kind::Int(i) = value.kind else {
             self.wrong_type(value, "an integer");

@@ -13,8 +13,9 @@ mod sim;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::RuntimeSource;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{ActivityPolicy, Body, Flow, RemoteActivity, Schedule, Settings, Versioning};
+use crate::model::{ActivityPolicy, Body, Flow, NodeCrate, RemoteActivity, Schedule, Served, Settings, Versioning};
 use crate::source::{SourceFile, Span};
 use crate::syntax::{Kind, Value, printable};
 
@@ -300,10 +301,30 @@ impl<'a> Lowerer<'a> {
     fn remote_activities(&mut self, value: &Value) {
         let Some(entries) = self.expect_map(value) else { return };
         for (key, decl) in entries {
-            if !self.known_fields(decl, &["taskQueue", "input", "output", "timeout", "description"], "an activity declaration") {
+            if !self.known_fields(decl, &["taskQueue", "crate", "input", "output", "timeout", "description"], "an activity declaration") {
                 continue;
             }
-            let Some(task_queue) = self.required(decl, "taskQueue", key.span).and_then(|v| self.temporal_name(v, "a task queue")) else { continue };
+            let served = match (decl.get("taskQueue"), decl.get("crate")) {
+                (Some(queue), None) => self.temporal_name(queue, "a task queue").map(Served::Queue),
+                (None, Some(krate)) => self.node_crate(krate).map(Served::Crate),
+                (Some(_), Some(krate)) => {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, krate.span, format!("`{}` has both a `taskQueue` and a `crate`", key.name))
+                            .label("one or the other")
+                            .help("an activity is served by another worker (`taskQueue`) or implemented in a Rust crate and served by this flow's worker (`crate`)"),
+                    );
+                    None
+                }
+                (None, None) => {
+                    self.error(
+                        Diagnostic::error(Code::MissingField, key.span, format!("`{}` declares neither `taskQueue` nor `crate`", key.name))
+                            .label("who serves it?")
+                            .help("give the task queue of the worker that serves it (`taskQueue: payments`), or the Rust crate that implements it (`crate: {name: my-nodes, path: ../my-nodes}`)"),
+                    );
+                    None
+                }
+            };
+            let Some(served) = served else { continue };
             for schema in ["input", "output"] {
                 if let Some(s) = decl.get(schema) {
                     self.expect_map(s);
@@ -312,13 +333,49 @@ impl<'a> Lowerer<'a> {
             let activity = RemoteActivity {
                 name: key.name.clone(),
                 span: key.span,
-                task_queue,
+                served,
                 input: decl.get("input").cloned(),
                 output: decl.get("output").cloned(),
                 timeout_ms: decl.get("timeout").and_then(|v| self.duration(v)),
+                description: decl.get("description").and_then(|v| self.string(v)),
             };
             self.activities.insert(key.name.clone(), activity);
         }
+    }
+
+    /// `crate: {name, path | version | git}`: the crate implementing custom node types. The
+    /// name becomes a Cargo package name and a Rust path, so it must be one.
+    fn node_crate(&mut self, value: &Value) -> Option<NodeCrate> {
+        if !self.known_fields(value, &["name", "path", "version", "git"], "a `crate`") {
+            return None;
+        }
+        let name_value = self.required(value, "name", value.span)?;
+        let name = self.string(name_value)?;
+        let valid = name.len() <= 64 && name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid || crate::ident::is_keyword(&name.replace('-', "_")) {
+            self.error(
+                Diagnostic::error(Code::InvalidName, name_value.span, format!("`{}` is not a crate name", printable(&name)))
+                    .label("invalid crate name")
+                    .help("a crate name starts with a letter and has only letters, digits, `-` and `_` (at most 64)"),
+            );
+            return None;
+        }
+        let sources: Vec<(&str, &Value)> = ["path", "version", "git"].into_iter().filter_map(|k| value.get(k).map(|v| (k, v))).collect();
+        let [(kind, source)] = sources[..] else {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, value.span, "a `crate` needs exactly one of `path`, `version` or `git`")
+                    .label(if sources.is_empty() { "no source" } else { "more than one source" })
+                    .help("e.g. `crate: {name: my-nodes, path: ../my-nodes}` (relative to this file), `version: \"0.3\"` or `git: https://…`"),
+            );
+            return None;
+        };
+        let text = self.string(source)?;
+        let source = match kind {
+            "path" => RuntimeSource::Path(text),
+            "version" => RuntimeSource::Version(text),
+            _ => RuntimeSource::Git(text),
+        };
+        Some(NodeCrate { name, source, declared_in: self.source.path.clone(), span: value.span })
     }
 }
 

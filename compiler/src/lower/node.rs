@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{Lowerer, MAX_NAME, NODE_FIELDS, blackboard_path, empty_map, graph, is_identifier, is_node_id};
 use crate::catalog::{self, FieldKind, NodeSpec, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Assertion, Builtin, Decorator, Expr, Iterate, LogLevel, Node, NodeKind, Quorum, Repeat, RetryPolicy, SignalWait};
+use crate::model::{ActivityPolicy, Assertion, Builtin, Decorator, Expr, Iterate, LogLevel, Node, NodeKind, Quorum, RemoteActivity, Repeat, RetryPolicy, Served, SignalWait};
 use crate::source::Span;
 use crate::syntax::{Kind, Value, printable};
 
@@ -123,6 +123,17 @@ impl Lowerer<'_> {
             (None, Some(spec)) => self.catalog_node(spec, value, type_value.span, &id, defaults)?,
             (None, None) => self.remote_or_unknown(value, type_value, &type_name, defaults)?,
         };
+        // Only code of this worker can run in its workflow task; anything else would silently
+        // ignore the flag.
+        if let Some(local) = value.get("temporal").and_then(|t| t.get("local"))
+            && !matches!(kind, NodeKind::Custom { .. })
+        {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, local.span, format!("a `{type_name}` node cannot run as a local activity"))
+                    .label("not a custom node type")
+                    .help("`temporal: {local: true}` is for custom node types implemented in a crate (`crate:` under `activities:`); remove it"),
+            );
+        }
         let on_error = match value.get("onError") {
             Some(handler) => Some(Box::new(self.node(handler, &format!("{id}-on-error"), defaults)?)),
             None => None,
@@ -156,7 +167,13 @@ impl Lowerer<'_> {
             if let Some(schema) = &remote.input {
                 self.conforms(&input, schema, &format!("the input of `{}`", remote.name), "its declared `input` schema");
             }
-            return Some(NodeKind::Activity { activity: remote.name, task_queue: remote.task_queue, input, policy });
+            return Some(match remote.served {
+                Served::Queue(task_queue) => NodeKind::Activity { activity: remote.name, task_queue, input, policy },
+                Served::Crate(_) => {
+                    let local = value.get("temporal").and_then(|t| t.get("local")).and_then(|v| self.boolean(v)).unwrap_or(false);
+                    NodeKind::Custom { node_type: remote.name, input, policy, local }
+                }
+            });
         }
         let mut candidates: Vec<&str> = catalog::all_names().collect();
         candidates.extend(self.activities.keys().map(String::as_str));
@@ -411,7 +428,15 @@ impl Lowerer<'_> {
         let declared = self.activities.get(&activity).cloned();
         let task_queue = match (config.text("taskQueue"), &declared) {
             (Some(tq), _) => tq.to_string(),
-            (None, Some(remote)) => remote.task_queue.clone(),
+            (None, Some(RemoteActivity { served: Served::Queue(task_queue), .. })) => task_queue.clone(),
+            (None, Some(RemoteActivity { served: Served::Crate(_), .. })) => {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, name_value.span, format!("`{activity}` is a custom node type, served by this worker"))
+                        .label("implemented in a crate")
+                        .help(format!("write the node as `type: {activity}` with its input as `config`")),
+                );
+                return None;
+            }
             (None, None) => {
                 let names: Vec<&str> = self.activities.keys().map(String::as_str).collect();
                 let near = closest(&activity, names.iter().copied());
@@ -473,7 +498,7 @@ impl Lowerer<'_> {
     pub(super) fn node_policy(&mut self, node: &Value, defaults: &ActivityPolicy) -> ActivityPolicy {
         let mut policy = *defaults;
         let Some(temporal) = node.get("temporal") else { return policy };
-        if !self.known_fields(temporal, &["timeout", "retryAttempts", "retryBackoff", "retry"], "`temporal` options") {
+        if !self.known_fields(temporal, &["timeout", "retryAttempts", "retryBackoff", "retry", "local"], "`temporal` options") {
             return policy;
         }
         if let Some(t) = temporal.get("timeout").and_then(|v| self.duration(v)) {

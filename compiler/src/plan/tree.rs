@@ -74,6 +74,7 @@ fn region_kind(node: &Node) -> RegionKind {
         | NodeKind::Delay { .. }
         | NodeKind::Builtin { .. }
         | NodeKind::Activity { .. }
+        | NodeKind::Custom { .. }
         | NodeKind::Child { .. }
         | NodeKind::WaitSignal(_)
         | NodeKind::Pause
@@ -188,6 +189,7 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
         | NodeKind::Delay { .. }
         | NodeKind::Builtin { .. }
         | NodeKind::Activity { .. }
+        | NodeKind::Custom { .. }
         | NodeKind::Child { .. }
         | NodeKind::WaitSignal(_)
         | NodeKind::Pause

@@ -64,7 +64,10 @@ pub(crate) async fn report(spec: &Worker, client: &Client, id: &str, events: &[H
     // Only what a worker has done: the replayer would also run a workflow task the history has
     // not seen completed (one no worker has picked up yet, say), so the history is cut after
     // the last completed one.
-    let done = events.iter().rposition(|e| matches!(e.attributes, Some(Attributes::WorkflowTaskCompletedEventAttributes(_)))).map_or(0, |i| i + 1);
+    let mut done = events.iter().rposition(|e| matches!(e.attributes, Some(Attributes::WorkflowTaskCompletedEventAttributes(_)))).map_or(0, |i| i + 1);
+    // The markers that task recorded go with it: a local activity's result is one, and
+    // without it the replay would stop at the local activity.
+    done += events[done..].iter().take_while(|e| matches!(e.attributes, Some(Attributes::MarkerRecordedEventAttributes(_)))).count();
     let (replayed, mut entries) = if done == 0 {
         (Ok(Ok(())), Vec::new())
     } else {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
+use serde_json::Value;
 use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
@@ -86,6 +87,23 @@ pub fn rows(events: &[HistoryEvent]) -> Vec<Row> {
                     row.outcome = "cancelled".into();
                 }
             }
+            // A local activity leaves one marker when it ends, with its id, attempts and times.
+            Attributes::MarkerRecordedEventAttributes(a) if a.marker_name == "core_local_activity" => {
+                let data: Option<Value> = a.details.get("data").and_then(|p| p.payloads.first()).and_then(|p| serde_json::from_slice(&p.data).ok());
+                let Some(data) = data else { continue };
+                let time =
+                    |key: &str| data.get(key).and_then(|t| Some(t.get("seconds")?.as_f64()? + t.get("nanos").and_then(Value::as_f64).unwrap_or(0.0) / 1e9)).map(|t| t - origin);
+                let outcome = a.failure.as_ref().map_or_else(|| "completed".to_string(), |f| format!("failed: {}", f.message));
+                rows.push(Row {
+                    what: data.get("activity_id").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    kind: "local activity",
+                    // Times the worker took; its first attempt's start is the earlier of them.
+                    start: [time("original_schedule_time"), time("complete_time")].into_iter().flatten().fold(at, f64::min),
+                    end: Some(time("complete_time").unwrap_or(at)),
+                    attempts: data.get("attempt").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
+                    outcome,
+                });
+            }
             Attributes::WorkflowExecutionSignaledEventAttributes(a) => {
                 rows.push(Row { what: a.signal_name.clone(), kind: "signal", start: at, end: Some(at), attempts: None, outcome: "received".into() });
             }
@@ -109,12 +127,13 @@ pub fn rows(events: &[HistoryEvent]) -> Vec<Row> {
 /// The rows as an aligned table.
 pub fn render(rows: &[Row]) -> String {
     let width = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<width$}  {:<8}  {:>8}  {:>8}  {:>9}  {:>8}  outcome\n", "node", "kind", "start", "end", "duration", "attempts");
+    let kinds = rows.iter().map(|r| r.kind.len()).max().unwrap_or(4).max(8);
+    let mut out = format!("{:<width$}  {:<kinds$}  {:>8}  {:>8}  {:>9}  {:>8}  outcome\n", "node", "kind", "start", "end", "duration", "attempts");
     for row in rows {
         let end = row.end.map_or("-".to_string(), |e| format!("{e:.2}s"));
         let duration = row.end.map_or("-".to_string(), |e| format!("{:.2}s", e - row.start));
         let attempts = row.attempts.map_or("-".to_string(), |a| a.to_string());
-        out.push_str(&format!("{:<width$}  {:<8}  {:>7.2}s  {:>8}  {:>9}  {:>8}  {}\n", row.what, row.kind, row.start, end, duration, attempts, row.outcome));
+        out.push_str(&format!("{:<width$}  {:<kinds$}  {:>7.2}s  {:>8}  {:>9}  {:>8}  {}\n", row.what, row.kind, row.start, end, duration, attempts, row.outcome));
     }
     out
 }

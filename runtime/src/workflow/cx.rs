@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use temporalio_common::{ActivityDefinition, RetryPolicy};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, ApplicationFailure, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, LocalActivityOptions, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowResult,
+    WorkflowTermination,
 };
 
 use super::journal::{self, What};
@@ -297,17 +298,73 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD::Input: DeserializeOwned,
         AD::Output: Serialize,
     {
+        let input = match self.typed_input(node, &activity, input, &format!("on task queue `{task_queue}`"))? {
+            Ok(input) => input,
+            Err(answer) => return answer,
+        };
+        let options = self.options(node, policy, Some(task_queue));
+        let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure);
+        json_output(node, output)
+    }
+
+    /// A custom node type: an activity implemented in a Rust crate and served by this flow's
+    /// own worker. On the workflow's task queue, so a server that allows it hands the task
+    /// straight back to this worker (eager execution) instead of through matching.
+    pub async fn custom<AD>(&self, node: &NodeInfo, activity: AD, input: Template, policy: &ActivityPolicy) -> Result<Value, Failure>
+    where
+        AD: ActivityDefinition,
+        AD::Input: DeserializeOwned,
+        AD::Output: Serialize,
+    {
+        let input = match self.typed_input(node, &activity, input, "implemented by this worker")? {
+            Ok(input) => input,
+            Err(answer) => return answer,
+        };
+        let options = self.options(node, policy, None);
+        let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure);
+        json_output(node, output)
+    }
+
+    /// A custom node type run as a local activity (`temporal: {local: true}`): by this worker,
+    /// without a round trip through the server, recorded as a marker. The same timeout and
+    /// retries as any activity; longer retry waits become durable timers.
+    pub async fn local<AD>(&self, node: &NodeInfo, activity: AD, input: Template, policy: &ActivityPolicy) -> Result<Value, Failure>
+    where
+        AD: ActivityDefinition,
+        AD::Input: DeserializeOwned,
+        AD::Output: Serialize,
+    {
+        let input = match self.typed_input(node, &activity, input, "as a local activity of this worker")? {
+            Ok(input) => input,
+            Err(answer) => return answer,
+        };
+        let options = LocalActivityOptions::builder()
+            .activity_id(self.activity_id(node))
+            .start_to_close_timeout(Duration::from_millis(policy.timeout_ms))
+            .retry_policy(retry_policy(policy))
+            .cancellation_token(self.scope.clone())
+            .summary(format!("{} ({})", node.id, node.kind))
+            .build();
+        let output = self.ctx.execute_local_activity(activity, input, options).await.map_err(activity_failure);
+        json_output(node, output)
+    }
+
+    /// An activity's input rendered, journaled and converted to its declared type; or, in a
+    /// dry run, the answer that stands in for the call (`Err`), since the activity runs code
+    /// wfc cannot see.
+    #[allow(clippy::type_complexity)]
+    fn typed_input<AD>(&self, node: &NodeInfo, activity: &AD, input: Template, served: &str) -> Result<Result<AD::Input, Result<Value, Failure>>, Failure>
+    where
+        AD: ActivityDefinition,
+        AD::Input: DeserializeOwned,
+    {
         let name = activity.name().to_string();
         let value = self.render(input)?;
         self.note(node.id, || What::Input { input: value.clone() });
-        if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.elsewhere(node.id, &format!("activity `{name}` on task queue `{task_queue}`")))) {
-            return answer;
+        if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.elsewhere(node.id, &format!("activity `{name}` {served}")))) {
+            return Ok(Err(answer));
         }
-        let input: AD::Input =
-            serde_path_to_error::deserialize(value).map_err(|e| Failure::new(format!("the input does not fit activity `{name}`: at `{}`: {}", e.path(), e.inner())))?;
-        let options = self.options(node, policy, Some(task_queue));
-        let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure)?;
-        serde_json::to_value(output).map_err(|e| Failure::new(format!("the output of `{name}` is not JSON: {e}")))
+        serde_path_to_error::deserialize(value).map(Ok).map_err(|e| Failure::new(format!("the input does not fit activity `{name}`: at `{}`: {}", e.path(), e.inner())))
     }
 
     /// The node id, plus the iteration path inside loops and parallel branches (`fetch#2.0`).
@@ -316,12 +373,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     }
 
     fn options(&self, node: &NodeInfo, policy: &ActivityPolicy, task_queue: Option<&str>) -> ActivityOptions {
-        let retry = RetryPolicy::builder()
-            .initial_interval(Duration::from_millis(policy.initial_interval_ms))
-            .backoff_coefficient(policy.backoff)
-            .maximum_interval(Duration::from_millis(policy.max_interval_ms))
-            .maximum_attempts(policy.max_attempts)
-            .build();
+        let retry = retry_policy(policy);
         let mut options = ActivityOptions::with_start_to_close_timeout(Duration::from_millis(policy.timeout_ms))
             .activity_id(self.activity_id(node))
             .retry_policy(retry)
@@ -376,6 +428,20 @@ pub(crate) fn terminate(failure: &Failure) -> WorkflowTermination {
 }
 
 /// A node failure from an activity's failure, keeping the cause's message.
+fn retry_policy(policy: &ActivityPolicy) -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_millis(policy.initial_interval_ms))
+        .backoff_coefficient(policy.backoff)
+        .maximum_interval(Duration::from_millis(policy.max_interval_ms))
+        .maximum_attempts(policy.max_attempts)
+        .build()
+}
+
+/// A typed activity output as the JSON the flow's state keeps.
+fn json_output<T: Serialize>(node: &NodeInfo, output: Result<T, Failure>) -> Result<Value, Failure> {
+    serde_json::to_value(output?).map_err(|e| Failure::new(format!("the output of `{}` is not JSON: {e}", node.id)))
+}
+
 fn activity_failure(error: ActivityExecutionError) -> Failure {
     match &error {
         ActivityExecutionError::Cancelled(_) => Failure::cancelled("the activity was cancelled"),
