@@ -59,13 +59,25 @@ pub fn document_schema() -> Value {
             "signals": {"type": "object"},
             "activities": {
                 "type": "object",
-                "description": "Activities implemented by other workers, by name",
+                "description": "Activities by name: served by other workers (`taskQueue`), or custom node types implemented in a Rust crate (`crate`) and served by the flow's own worker",
                 "additionalProperties": {
                     "type": "object",
-                    "required": ["taskQueue"],
+                    "oneOf": [{"required": ["taskQueue"]}, {"required": ["crate"]}],
                     "additionalProperties": false,
                     "properties": {
                         "taskQueue": {"type": "string"},
+                        "crate": {
+                            "type": "object",
+                            "required": ["name"],
+                            "additionalProperties": false,
+                            "oneOf": [{"required": ["path"]}, {"required": ["version"]}, {"required": ["git"]}],
+                            "properties": {
+                                "name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,63}$"},
+                                "path": {"type": "string"},
+                                "version": {"type": "string"},
+                                "git": {"type": "string"}
+                            }
+                        },
                         "input": {"type": "object"},
                         "output": {"type": "object"},
                         "timeout": {"$ref": "#/$defs/duration"},
@@ -149,7 +161,8 @@ pub fn document_schema() -> Value {
                     "timeout": {"$ref": "#/$defs/duration"},
                     "retryAttempts": {"type": "integer", "minimum": 1},
                     "retryBackoff": {"$ref": "#/$defs/duration"},
-                    "retry": {"$ref": "#/$defs/retry"}
+                    "retry": {"$ref": "#/$defs/retry"},
+                    "local": {"type": "boolean", "description": "Run a custom node type as a local activity"}
                 }
             },
             "onError": {"$ref": "#/$defs/node"}

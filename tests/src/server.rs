@@ -13,6 +13,27 @@ pub struct DevServer {
     child: Child,
 }
 
+impl DevServer {
+    /// The CPU time (user and system, in seconds) the server has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        guarded_cpu_seconds(&self.child)
+    }
+}
+
+/// The CPU time (user and system, in seconds) used so far by the process [`spawn_guarded`]
+/// started.
+pub fn guarded_cpu_seconds(guard: &Child) -> f64 {
+    guarded_pids(guard)
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|t| t.parse::<f64>().ok()).sum::<f64>()) / 100.0
+        })
+        .sum()
+}
+
 impl Drop for DevServer {
     fn drop(&mut self) {
         stop(&mut self.child);

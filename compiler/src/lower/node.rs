@@ -129,7 +129,7 @@ impl Lowerer<'_> {
             && !matches!(kind, NodeKind::Custom { .. })
         {
             self.error(
-                Diagnostic::error(Code::InvalidValue, local.span, format!("a `{type_name}` node cannot run as a local activity"))
+                Diagnostic::error(Code::InvalidValue, local.span, format!("`{type_name}` nodes cannot run as local activities"))
                     .label("not a custom node type")
                     .help("`temporal: {local: true}` is for custom node types implemented in a crate (`crate:` under `activities:`); remove it"),
             );

@@ -298,29 +298,34 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD::Input: DeserializeOwned,
         AD::Output: Serialize,
     {
-        let input = match self.typed_input(node, &activity, input, &format!("on task queue `{task_queue}`"))? {
-            Ok(input) => input,
-            Err(answer) => return answer,
-        };
-        let options = self.options(node, policy, Some(task_queue));
-        let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure);
-        json_output(node, output)
+        self.scheduled(node, activity, task_queue, &format!("on task queue `{task_queue}`"), input, policy).await
     }
 
     /// A custom node type: an activity implemented in a Rust crate and served by this flow's
-    /// own worker. On the workflow's task queue, so a server that allows it hands the task
-    /// straight back to this worker (eager execution) instead of through matching.
+    /// own worker. On the workflow's task queue, named rather than left empty, because the SDK
+    /// requests eager execution (the server hands the task straight back to this worker
+    /// instead of through matching, where it allows that) only for a command naming it.
     pub async fn custom<AD>(&self, node: &NodeInfo, activity: AD, input: Template, policy: &ActivityPolicy) -> Result<Value, Failure>
     where
         AD: ActivityDefinition,
         AD::Input: DeserializeOwned,
         AD::Output: Serialize,
     {
-        let input = match self.typed_input(node, &activity, input, "implemented by this worker")? {
+        let own = self.ctx.task_queue().to_string();
+        self.scheduled(node, activity, &own, "implemented by this worker", input, policy).await
+    }
+
+    async fn scheduled<AD>(&self, node: &NodeInfo, activity: AD, task_queue: &str, served: &str, input: Template, policy: &ActivityPolicy) -> Result<Value, Failure>
+    where
+        AD: ActivityDefinition,
+        AD::Input: DeserializeOwned,
+        AD::Output: Serialize,
+    {
+        let input = match self.typed_input(node, &activity, input, served)? {
             Ok(input) => input,
             Err(answer) => return answer,
         };
-        let options = self.options(node, policy, None);
+        let options = self.options(node, policy, Some(task_queue));
         let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure);
         json_output(node, output)
     }

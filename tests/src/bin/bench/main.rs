@@ -13,6 +13,8 @@
 //!   then the time until all complete once signalled.
 //! - `throughput`: a generated worker against a hand-written Temporal SDK workflow doing the same
 //!   work (10 sequential no-op activities), on one dev server, in alternating rounds.
+//! - `own-activities`: the same 10 steps as custom node types served by the generated worker
+//!   itself, against a hand-written SDK worker serving its own activities (`own.rs`).
 //! - `expressions`: a ForEach over 200 items evaluating a condition, a template and a
 //!   comprehension per item: the generated worker's CPU per workflow against a hand-written SDK
 //!   workflow doing the same in plain Rust (`expressions.rs`).
@@ -23,6 +25,7 @@
 mod chaos;
 mod expressions;
 mod fuzz;
+mod own;
 mod reference;
 
 use std::collections::BTreeMap;
@@ -89,7 +92,7 @@ impl HasWorkflowDefinition for ByName {
     type Run = ByName;
 }
 
-const SECTIONS: [&str; 8] = ["build", "scale", "makespan", "idle", "throughput", "expressions", "fuzz", "chaos"];
+const SECTIONS: [&str; 9] = ["build", "scale", "makespan", "idle", "throughput", "own-activities", "expressions", "fuzz", "chaos"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -97,6 +100,10 @@ fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("hand-worker") {
         let address = args.get(1).cloned().unwrap_or_default();
         return runtime.block_on(hand_worker(&address));
+    }
+    if args.first().map(String::as_str) == Some("hand-own-worker") {
+        let address = args.get(1).cloned().unwrap_or_default();
+        return runtime.block_on(own::hand_worker(&address));
     }
     if args.first().map(String::as_str) == Some("fuzz-shard") {
         let number = |i: usize| args.get(i).and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -120,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             "expressions" => runtime.block_on(expressions::run(&crates, flag("--expressions", 10)))?,
             "fuzz" => fuzz::run(flag("--fuzz", 1_000_000))?,
             "chaos" => runtime.block_on(chaos::run(&crates, flag("--chaos", 200)))?,
+            "own-activities" => runtime.block_on(own::run(&crates, flag("--workflows", 200)))?,
             _ => runtime.block_on(throughput(&crates, workflows))?,
         }
     }
@@ -159,6 +167,19 @@ impl Crates {
         let elapsed = started.elapsed();
         anyhow::ensure!(output.status.success(), "wfc build {name} failed:\n{}", String::from_utf8_lossy(&output.stderr));
         // The workspace's lock file, so the crate reuses the dependencies already compiled.
+        std::fs::copy(self.root.join("Cargo.lock"), crate_dir.join("Cargo.lock"))?;
+        Ok((crate_dir, elapsed))
+    }
+
+    /// `wfc build` of a flow file of the repository, run from its root (so files it writes
+    /// beside the flow, such as a custom node crate's contract, come out as committed).
+    fn generate_file(&self, flow: &str, name: &str) -> anyhow::Result<(PathBuf, Duration)> {
+        let crate_dir = self.work.join(name);
+        let runtime = format!("path={}", self.root.join("runtime").display());
+        let started = Instant::now();
+        let output = Command::new(&self.wfc).arg("build").arg(flow).arg("-o").arg(&crate_dir).args(["--runtime", &runtime]).current_dir(&self.root).output()?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(output.status.success(), "wfc build {flow} failed:\n{}", String::from_utf8_lossy(&output.stderr));
         std::fs::copy(self.root.join("Cargo.lock"), crate_dir.join("Cargo.lock"))?;
         Ok((crate_dir, elapsed))
     }
@@ -563,16 +584,7 @@ async fn throughput(crates: &Crates, workflows: usize) -> anyhow::Result<()> {
 
 /// The CPU time (user and system) used so far by the process that [`spawn_guarded`] started.
 fn cpu_seconds(guard: &std::process::Child) -> f64 {
-    guarded_pids(guard)
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .map(|stat| {
-            // Fields after the parenthesised command: utime and stime are the 12th and 13th.
-            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-            let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|t| t.parse::<f64>().ok()).sum());
-            ticks / 100.0
-        })
-        .sum()
+    wfc_tests::server::guarded_cpu_seconds(guard)
 }
 
 /// Starts `count` workflows at once and waits for all; returns completed workflows per second.
