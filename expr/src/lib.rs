@@ -6,6 +6,8 @@
 
 mod bounds;
 mod cache;
+#[cfg(feature = "jq")]
+pub mod jq;
 mod order;
 
 use std::fmt;
