@@ -1,6 +1,7 @@
 //! btree's own examples (../shared/conformance/btree) are accepted unmodified.
 
 use wfc::SourceFile;
+use wfc_tests::ctk::Expect;
 use wfc_tests::shared_kit;
 
 #[test]
@@ -18,4 +19,24 @@ fn the_btree_examples_pass_check_unmodified() {
         let built = wfc::build(&source, &wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path("runtime".into())));
         assert!(built.is_ok(), "{}: {:#?}", path.display(), built.err());
     }
+}
+
+/// The Serverless Workflow Conformance Test Kit (../shared/conformance/serverless-workflow, see
+/// its SOURCE.md) reads into its 21 scenarios, every step understood: the input of the CTK
+/// runner, which compiles and runs them (issue 19).
+#[test]
+fn the_serverless_workflow_kit_reads_into_21_scenarios() {
+    let Some(features) = shared_kit("conformance/serverless-workflow/ctk/features") else { return };
+    let scenarios = wfc_tests::ctk::scenarios(&features).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenarios.len(), 21, "{:?}", scenarios.iter().map(|s| &s.name).collect::<Vec<_>>());
+    for scenario in &scenarios {
+        let what = format!("{} / {}", scenario.feature, scenario.name);
+        assert!(scenario.definition.contains("dsl: '1.0"), "{what}: no definition");
+        assert!(scenario.expect.iter().any(|e| matches!(e, Expect::Complete | Expect::CompleteWith(_) | Expect::Fault | Expect::FaultWith(_))), "{what}: no outcome asserted");
+    }
+    let switch = scenarios.iter().find(|s| s.name == "Switch task with matching case").expect("the switch scenario");
+    assert_eq!(switch.input, serde_json::json!({"color": "red"}));
+    assert_eq!(switch.expect, [Expect::CompleteWith(serde_json::json!({"colors": ["red"]})), Expect::RunsFirst("switchColor".into()), Expect::RunsLast("setRed".into())]);
+    let fault = scenarios.iter().flat_map(|s| &s.expect).find_map(|e| if let Expect::FaultWith(error) = e { Some(error) } else { None });
+    assert_eq!(fault.and_then(|e| e.get("instance")), Some(&serde_json::json!("/do/0/raiseError")));
 }

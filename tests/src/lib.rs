@@ -4,6 +4,7 @@
 
 pub mod cases;
 pub mod certs;
+pub mod ctk;
 pub mod fuzz;
 pub mod http;
 pub mod postgres;
