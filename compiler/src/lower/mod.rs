@@ -84,6 +84,15 @@ impl<'a> Lowerer<'a> {
             if doc.get("type").is_some() {
                 return self.bare_btree(doc);
             }
+            // A Serverless Workflow document: say what it is rather than what it lacks.
+            if let Some(dsl) = doc.get("document").and_then(|d| d.get("dsl")) {
+                self.error(
+                    Diagnostic::error(Code::DocumentShape, dsl.span, "a Serverless Workflow DSL document is not compiled by this version of wfc")
+                        .label("`document.dsl`")
+                        .help("wfc compiles behavior-tree documents (`name:` and `root:`) and node/edge graphs (`nodes:` and `edges:`); the Serverless Workflow form is planned"),
+                );
+                return None;
+            }
             self.error(
                 Diagnostic::error(Code::DocumentShape, doc.span, "the document has no `root:` and no `type:`")
                     .label("neither a workflow nor a node")
