@@ -178,6 +178,15 @@ fn an_editor_gets_diagnostics_hover_completion_and_definitions_over_lsp() {
     let types = labels(&editor.request("textDocument/completion", document(at(&typing, "type: Lo", "type: Lo".len()))));
     assert!(types.contains(&"Log".to_string()) && types.contains(&"HumanApproval".to_string()), "{types:?}");
 
+    // A test file is checked against its flow: a mock of a node the flow lacks is pointed at.
+    let tests_uri = format!("file://{}", repo_root().join("samples/purchase-approval.test.yaml").display());
+    let tests = "cases:\n  - name: a typo\n    mocks:\n      manager-aproval: {output: {approved: true}}\n";
+    editor.notify("textDocument/didOpen", json!({"textDocument": {"uri": tests_uri, "languageId": "yaml", "version": 1, "text": tests}}));
+    let diagnostics = editor.diagnostics();
+    let typo = diagnostics.iter().find(|d| d["code"] == "E0102").unwrap_or_else(|| panic!("an E0102 diagnostic: {diagnostics:?}"));
+    assert_eq!(typo["range"]["start"], at(tests, "manager-aproval", 0), "{typo}");
+    assert!(typo["message"].as_str().unwrap().contains("manager-approval"), "{typo}");
+
     editor.request("shutdown", Value::Null);
     editor.notify("exit", Value::Null);
     let status = editor.child.wait().expect("wfc lsp exits");

@@ -1,5 +1,6 @@
 //! `wfc lsp`: a language server over stdio for flows being edited. Each open document is
-//! checked on every change (the diagnostics of `wfc check`, with ranges); hover, completion and
+//! checked on every change (the diagnostics of `wfc check`, with ranges; a test file's node
+//! ids against its flow, as `wfc test` reads them); hover, completion and
 //! go-to-definition come from [`wfc::author`]. Built on rust-analyzer's `lsp-server`, which is
 //! synchronous: one document is small and checking it takes milliseconds.
 
@@ -116,15 +117,12 @@ impl Server<'_> {
         self.send(Message::Notification(Notification::new(PublishDiagnostics::METHOD.to_string(), params)))
     }
 
-    /// The diagnostics of `wfc check`, with ranges. Test files are not flows: they get none.
+    /// The diagnostics of `wfc check`, with ranges; for a test file, those of `wfc test`'s
+    /// reading of it (every node id checked against its flow).
     fn diagnose(&self, uri: &Uri) -> Vec<Diagnostic> {
         let Some(source) = self.documents.get(uri) else { return Vec::new() };
-        if source.path.ends_with(".test.yaml") {
-            return Vec::new();
-        }
-        let checked = wfc::check(source, &wfc::BuildOptions::default());
-        checked
-            .diagnostics
+        let diagnostics = if source.path.ends_with(".test.yaml") { self.test_file(source) } else { wfc::check(source, &wfc::BuildOptions::default()).diagnostics };
+        diagnostics
             .iter()
             .map(|d| Diagnostic {
                 range: range(source, d.span),
@@ -135,6 +133,24 @@ impl Server<'_> {
                 ..Default::default()
             })
             .collect()
+    }
+
+    /// A test file's diagnostics: its own, then its node ids against its flow, read as the
+    /// editor has it open, else from disk.
+    fn test_file(&self, source: &SourceFile) -> Vec<wfc::Diagnostic> {
+        let (file, mut diagnostics) = wfc::testfile::parse(source);
+        let Some(file) = file.filter(|_| !diagnostics.iter().any(wfc::Diagnostic::is_error)) else { return diagnostics };
+        let test_path = std::path::Path::new(&source.path);
+        let flow_path = match &file.flow {
+            Some(flow) => test_path.parent().unwrap_or(std::path::Path::new("")).join(flow),
+            None => std::path::PathBuf::from(source.path.trim_end_matches(".test.yaml").to_string() + ".yaml"),
+        };
+        let open = self.documents.values().find(|d| std::path::Path::new(&d.path) == flow_path).map(|d| d.text.clone());
+        let Some(text) = open.or_else(|| std::fs::read_to_string(&flow_path).ok()) else { return diagnostics };
+        if let Some(flow) = wfc::check(&SourceFile::new(flow_path.to_string_lossy(), text), &wfc::BuildOptions::default()).flow {
+            diagnostics.extend(wfc::testfile::check(source, &flow));
+        }
+        diagnostics
     }
 
     fn hover(&self, uri: &Uri, position: Position) -> Option<Hover> {
