@@ -101,7 +101,13 @@ pub struct GeneratedFile {
 
 /// Problems in the flow's schemas, found by generating its types (so `wfc check` reports them too).
 pub fn schema_diagnostics(flow: &Flow) -> Vec<Diagnostic> {
-    types::generate(flow, &items::Items::new(flow, &Plan::default())).err().unwrap_or_default()
+    let items = items::Items::new(flow, &Plan::default());
+    let mut diagnostics = types::generate(flow, &items).err().unwrap_or_default();
+    // Custom node types' schemas become types of their contract crate.
+    for krate in &items.custom_crates {
+        diagnostics.extend(contract::lib(flow, krate).err().unwrap_or_default());
+    }
+    diagnostics
 }
 
 /// Formats a file item by item, with a blank line between items (but not between `use`s):
