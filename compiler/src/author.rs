@@ -95,30 +95,9 @@ fn node_type(spec: &'static NodeSpec) -> NodeType {
     }
 }
 
-/// Markdown describing a node type: its summary and its fields.
+/// Markdown describing a node type: its name and its section of the node reference.
 pub fn describe_type(spec: &NodeSpec) -> String {
-    let mut text = format!("**{}**: {}", spec.name, spec.summary);
-    if !spec.fields.is_empty() {
-        text.push_str("\n\n| field | kind | required |\n|---|---|---|");
-        for field in spec.fields {
-            text.push_str(&format!("\n{}", field_row(spec, field)));
-        }
-    }
-    if spec.activity {
-        text.push_str("\n\nRuns as an activity: its configuration may read `env.NAME`.");
-    }
-    text
-}
-
-fn field_row(spec: &NodeSpec, (name, kind, required): &Field) -> String {
-    let required = if *required {
-        "yes"
-    } else if spec.one_of.contains(name) {
-        "one of these"
-    } else {
-        ""
-    };
-    format!("| `{name}` | {} | {required} |", kind.describe().replace("\\|", "or"))
+    format!("**{}**: {}", spec.name, catalog::section(spec))
 }
 
 /// What a place in the text is about.
@@ -275,7 +254,11 @@ pub fn completions(source: &SourceFile, offset: usize) -> Vec<Completion> {
     }
     let key_position = before_word.trim_start().trim_start_matches("- ").trim().is_empty();
     match key_position.then(|| enclosing_config_type(text, line_start, prefix.len() - prefix.trim_start().len())).flatten() {
-        Some(spec) => spec.fields.iter().map(|field| Completion { label: field.0.to_string(), kind: CompletionKind::Field, detail: field_row(spec, field) }).collect(),
+        Some(spec) => spec
+            .fields
+            .iter()
+            .map(|field| Completion { label: field.0.to_string(), kind: CompletionKind::Field, detail: catalog::field_row(spec, field).replace("\\|", "or") })
+            .collect(),
         None => Vec::new(),
     }
 }

@@ -496,16 +496,22 @@ pub fn section(spec: &NodeSpec) -> String {
     text.push_str(&format!("\nChildren: {children}.{}\n", if spec.activity { " Runs as an activity: its configuration may read `env.NAME`." } else { "" }));
     if !spec.fields.is_empty() {
         text.push_str("\n| field | kind | required |\n|---|---|---|\n");
-        for (name, kind, required) in spec.fields {
-            let required = if *required {
-                "yes"
-            } else if spec.one_of.contains(name) {
-                "one of these"
-            } else {
-                ""
-            };
-            text.push_str(&format!("| `{name}` | {} | {required} |\n", kind.describe()));
+        for field in spec.fields {
+            text.push_str(&field_row(spec, field));
+            text.push('\n');
         }
     }
     text
+}
+
+/// A field's row of the reference's table: name, kind, and whether it is required.
+pub fn field_row(spec: &NodeSpec, (name, kind, required): &Field) -> String {
+    let required = if *required {
+        "yes"
+    } else if spec.one_of.contains(name) {
+        "one of these"
+    } else {
+        ""
+    };
+    format!("| `{name}` | {} | {required} |", kind.describe())
 }
