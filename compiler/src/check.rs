@@ -182,7 +182,8 @@ impl Checker<'_> {
                     self.expr(condition, Place::Workflow, loop_check(*do_while));
                     self.expect_type(condition, "boolean", "a condition");
                 }
-                Iterate::Times(_) | Iterate::UntilFailure | Iterate::WhileGuard => {}
+                // jq is checked where it is lowered, with the `$` names in scope there.
+                Iterate::Times(_) | Iterate::UntilFailure | Iterate::WhileGuard | Iterate::Each { .. } => {}
             },
             NodeKind::Child { input: Some(v), .. } | NodeKind::Template { template: v } | NodeKind::JsonPath { input: v, .. } | NodeKind::RegexExtract { input: v, .. } => {
                 self.template_value(v, Place::Workflow, at);
@@ -239,7 +240,10 @@ impl Checker<'_> {
             | NodeKind::Pause
             | NodeKind::Succeed
             | NodeKind::Counter { .. }
-            | NodeKind::Start => {}
+            | NodeKind::Start
+            | NodeKind::Jq(_)
+            | NodeKind::Choice { .. }
+            | NodeKind::Try { .. } => {}
         }
     }
 

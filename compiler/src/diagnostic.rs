@@ -67,6 +67,9 @@ codes! {
     InvalidValue = "E0012", "invalid-value";
     /// A JSON Schema uses a construct that wfc cannot turn into a Rust type.
     UnsupportedSchema = "E0013", "unsupported-schema";
+    /// A Serverless Workflow construct that this version of wfc does not compile yet (the
+    /// README's conformance table lists them). wfc names it rather than skip it.
+    NotCompiled = "E0014", "not-compiled";
     /// A graph edge names a node id that no node has.
     UnknownEdgeEndpoint = "E0015", "unknown-edge-endpoint";
     /// An edge's `sourceHandle` is not a handle name, or not one its source node has (e.g.

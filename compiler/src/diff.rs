@@ -95,7 +95,7 @@ fn commands(kind: &NodeKind) -> Vec<Command> {
         NodeKind::Delay { .. } => vec![Command::Timer("delay")],
         NodeKind::Timeout { .. } => vec![Command::Timer("deadline")],
         NodeKind::WaitSignal(SignalWait { timeout_ms: Some(_), .. }) => vec![Command::Timer("deadline")],
-        NodeKind::Retry { .. } => vec![Command::Timer("retry wait")],
+        NodeKind::Retry { .. } | NodeKind::Try { retry: Some(_), .. } => vec![Command::Timer("retry wait")],
         NodeKind::WaitSignal(SignalWait { timeout_ms: None, .. })
         | NodeKind::Sequence(_)
         | NodeKind::ReactiveSequence(_)
@@ -124,7 +124,10 @@ fn commands(kind: &NodeKind) -> Vec<Command> {
         | NodeKind::Condition { .. }
         | NodeKind::Router { .. }
         | NodeKind::Loop(_)
-        | NodeKind::ParallelGroup(_) => Vec::new(),
+        | NodeKind::ParallelGroup(_)
+        | NodeKind::Jq(_)
+        | NodeKind::Choice { .. }
+        | NodeKind::Try { retry: None, .. } => Vec::new(),
     }
 }
 
@@ -145,6 +148,9 @@ fn decision(kind: &NodeKind) -> Option<String> {
                 Iterate::UntilFailure => "until failure".to_string(),
                 Iterate::While { condition, do_while } => format!("while {} (do-while {do_while})", condition.source),
                 Iterate::WhileGuard => "while the guard succeeds".to_string(),
+                Iterate::Each { collection, item, index, while_ } => {
+                    format!("each {} as ${item}, ${index} while {}", collection.source, while_.as_ref().map_or("true", |w| w.source.as_str()))
+                }
             };
             Some(format!("{iterate}, at most {}, {} at once", repeat.max_iterations, repeat.concurrency))
         }
@@ -163,6 +169,8 @@ fn decision(kind: &NodeKind) -> Option<String> {
             FanOut::Collection(c) => format!("each {}, {:?} at once", c.source, spec.batch_size),
         }),
         NodeKind::WaitSignal(wait) => Some(format!("{} {}", wait.signal, wait.continue_on_timeout)),
+        NodeKind::Choice { cases, .. } => Some(cases.iter().map(|(when, _)| when.source.as_str()).collect::<Vec<_>>().join("; ")),
+        NodeKind::Try { filter, bind, retry, .. } => Some(format!("{filter:?} as ${bind} {retry:?}")),
         NodeKind::SoftAssert(Assertion::Child(_))
         | NodeKind::Sequence(_)
         | NodeKind::ReactiveSequence(_)
@@ -185,7 +193,8 @@ fn decision(kind: &NodeKind) -> Option<String> {
         | NodeKind::JsonPath { .. }
         | NodeKind::Counter { .. }
         | NodeKind::RegexExtract { .. }
-        | NodeKind::Start => None,
+        | NodeKind::Start
+        | NodeKind::Jq(_) => None,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Flow {
     /// `trigger: {type: schedule}` (or a SIM `schedule` block): the worker binary's `schedule
     /// apply` creates it as a Temporal Schedule.
     pub schedule: Option<Schedule>,
+    /// A Serverless Workflow document: the output is the data its tasks thread, not `output`.
+    pub dsl: Option<Dsl>,
 }
 
 /// A schedule trigger: when runs start, and with what input.
@@ -260,6 +262,8 @@ pub struct Node {
     pub on_error: Option<Box<Node>>,
     /// Set by `wfc build --previous` on a node only one side of a flow edit has.
     pub patch: Option<Patch>,
+    /// A Serverless Workflow task: the data it is handed and what it hands on.
+    pub task: Option<Box<Task>>,
 }
 
 /// A node of an edited flow that runs on one path of a Temporal patch only: an added node on
@@ -428,6 +432,23 @@ pub enum NodeKind {
     Loop(LoopSpec),
     /// Graph form: a parallel container; its members run once per branch.
     ParallelGroup(ParallelSpec),
+    /// A Serverless Workflow step computed in workflow code by jq (`set`, `emit`, `raise`).
+    Jq(JqStep),
+    /// The first case whose condition holds, else `otherwise` (a Serverless Workflow `switch`,
+    /// a task's `if`).
+    Choice {
+        cases: Vec<(Jq, Node)>,
+        otherwise: Option<Box<Node>>,
+    },
+    /// A Serverless Workflow `try`: `attempt`, and on an error that `filter` matches, `retry`
+    /// it or run `catch` with the error bound under `bind`; any other error goes on.
+    Try {
+        attempt: Box<Node>,
+        filter: ErrorFilter,
+        bind: String,
+        retry: Option<RetryPolicy>,
+        catch: Option<Box<Node>>,
+    },
 }
 
 /// A node, then those of the optional ones that are present.
@@ -470,6 +491,14 @@ pub enum Iterate {
     },
     /// While the guard node (the first of the body) succeeds.
     WhileGuard,
+    /// A Serverless Workflow `for`: each item of the list `collection` gives, bound as `$item`
+    /// and `$index`, while `while` holds; each iteration is handed the previous one's data.
+    Each {
+        collection: Jq,
+        item: String,
+        index: String,
+        while_: Option<Jq>,
+    },
 }
 
 /// A `Retry` decorator's schedule.
@@ -519,6 +548,8 @@ impl Node {
             NodeKind::Timeout { child, .. } | NodeKind::Retry { child, .. } | NodeKind::Decorated { child, .. } | NodeKind::Precondition { child, .. } => vec![child],
             NodeKind::SoftAssert(Assertion::Child(child)) => vec![child],
             NodeKind::Delay { child, .. } => child.as_deref().into_iter().collect(),
+            NodeKind::Choice { cases, otherwise } => cases.iter().map(|(_, n)| n).chain(otherwise.as_deref()).collect(),
+            NodeKind::Try { attempt, catch, .. } => with_optional(attempt, &[catch]),
             NodeKind::SoftAssert(Assertion::Condition(_))
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }
@@ -540,7 +571,8 @@ impl Node {
             | NodeKind::Condition { .. }
             | NodeKind::Router { .. }
             | NodeKind::Loop(_)
-            | NodeKind::ParallelGroup(_) => Vec::new(),
+            | NodeKind::ParallelGroup(_)
+            | NodeKind::Jq(_) => Vec::new(),
         }
     }
 
@@ -575,6 +607,8 @@ impl Node {
             NodeKind::Timeout { child, .. } | NodeKind::Retry { child, .. } | NodeKind::Decorated { child, .. } | NodeKind::Precondition { child, .. } => vec![child.as_mut()],
             NodeKind::SoftAssert(Assertion::Child(child)) => vec![child.as_mut()],
             NodeKind::Delay { child, .. } => child.as_deref_mut().into_iter().collect(),
+            NodeKind::Choice { cases, otherwise } => cases.iter_mut().map(|(_, n)| n).chain(otherwise.as_deref_mut()).collect(),
+            NodeKind::Try { attempt, catch, .. } => std::iter::once(attempt.as_mut()).chain(catch.as_deref_mut()).collect(),
             NodeKind::SoftAssert(Assertion::Condition(_))
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }
@@ -596,7 +630,8 @@ impl Node {
             | NodeKind::Condition { .. }
             | NodeKind::Router { .. }
             | NodeKind::Loop(_)
-            | NodeKind::ParallelGroup(_) => Vec::new(),
+            | NodeKind::ParallelGroup(_)
+            | NodeKind::Jq(_) => Vec::new(),
         };
         nodes.extend(self.on_error.as_deref_mut());
         nodes
@@ -625,7 +660,9 @@ impl Node {
             | NodeKind::Retry { .. }
             | NodeKind::Decorated { .. }
             | NodeKind::Precondition { .. }
-            | NodeKind::Delay { child: Some(_), .. } => true,
+            | NodeKind::Delay { child: Some(_), .. }
+            | NodeKind::Choice { .. }
+            | NodeKind::Try { .. } => true,
             NodeKind::Parallel { .. }
             | NodeKind::Repeat(_)
             | NodeKind::SoftAssert(_)
@@ -650,7 +687,8 @@ impl Node {
             | NodeKind::Condition { .. }
             | NodeKind::Router { .. }
             | NodeKind::Loop(_)
-            | NodeKind::ParallelGroup(_) => false,
+            | NodeKind::ParallelGroup(_)
+            | NodeKind::Jq(_) => false,
         }
     }
 
@@ -771,4 +809,84 @@ pub struct Expr {
     /// Written in btree's `key` form: its names are blackboard keys looked up at run time, so they
     /// are not checked against the flow's names.
     pub blackboard: bool,
+}
+
+// The Serverless Workflow form (DSL 1.0): its tasks thread one value, the *data*, from task to
+// task, and compute with jq. Lowering compiles every jq program with the `$` names in scope
+// where it is written; the worker compiles it again, once per process.
+
+/// A jq program: the text inside `${ }`, or a bare expression field such as `if`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jq {
+    pub source: String,
+    /// Where `source` is in the file.
+    pub span: Span,
+    /// The `$` names it reads (`$input`, `$color`), which the worker binds.
+    pub vars: Vec<String>,
+}
+
+/// A value whose strings that are whole `${ }` expressions are jq; every other string is text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JqValue {
+    Json(serde_json::Value),
+    Jq(Jq),
+    List(Vec<JqValue>),
+    Map(Vec<(String, JqValue)>),
+}
+
+/// A step of workflow code whose result jq computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JqStep {
+    /// `set`: the value is the task's output, replacing the data.
+    Set(JqValue),
+    /// `emit`: a CloudEvent (`id`, `specversion`, `time` filled in), recorded as the output.
+    Emit(JqValue),
+    /// `raise`: fails with an RFC 7807 problem (`type`, `status`, `title`, `detail`, `instance`).
+    Raise(JqValue),
+}
+
+/// Which errors a `try` catches: every field of `with` equal (an error `type` by its last path
+/// segment, as the specification's own documents spell the standard types three ways), `when`
+/// true and `except_when` false.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorFilter {
+    pub with: Vec<(String, serde_json::Value)>,
+    pub when: Option<Jq>,
+    pub except_when: Option<Jq>,
+}
+
+/// A Serverless Workflow task's name, place and data flow (DSL "Data flow"): `input.from`
+/// transforms the data it is handed, `output.as` what it produced, and `export.as` sets
+/// `$context` from the transformed output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub name: String,
+    /// The task's JSON pointer in the document (`/do/0/setRed`): `$task.reference` and a
+    /// raised error's default `instance`.
+    pub reference: String,
+    pub input: Option<JqValue>,
+    pub output: Option<JqValue>,
+    pub export: Option<JqValue>,
+    pub result: TaskResult,
+}
+
+/// What a task produced, before `output.as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskResult {
+    /// Its body's result (`set`, `call`, `emit`, `fork` without `compete`).
+    Body,
+    /// The data its subtasks left (`do`, `for`, `switch`, `try`).
+    Data,
+    /// Its input, unchanged (`wait`).
+    Input,
+    /// The output of the branch that finished first (`fork` with `compete`).
+    Winner,
+}
+
+/// A Serverless Workflow document's own data flow: `input.from` makes the first task's data,
+/// and the output is the last data, through `output.as`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dsl {
+    pub input: Option<JqValue>,
+    pub output: Option<JqValue>,
 }

@@ -31,6 +31,8 @@ pub mod codegen {
     pub use crate::workflow::control::{Branch, Fan, Iterate, Loop, Pass, Quorum, RetrySpec, Spread, force_failure, force_success, invert, settled};
     pub use crate::workflow::cx::{Cx, Flow};
     pub use crate::workflow::dag::{Dag, Link, On};
+    #[cfg(feature = "jq")]
+    pub use crate::workflow::dsl::{Document, ErrorFilter, Jq, JqValue, Task, TaskResult};
     pub use crate::workflow::mailbox::SignalPayload;
     pub use crate::workflow::run::Run;
     pub use crate::workflow::signals::{OnTimeout, SignalWait};

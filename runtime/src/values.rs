@@ -121,11 +121,15 @@ pub struct Failure {
     pub message: String,
     /// True when the node stopped because its scope was cancelled, not because it failed.
     pub cancelled: bool,
+    /// The error as an RFC 7807 problem (`type`, `status`, `title`, …), as the Serverless
+    /// Workflow form raises and catches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Value>,
 }
 
 impl Failure {
     pub fn new(message: impl Into<String>) -> Self {
-        Failure { node: None, node_type: None, message: message.into(), cancelled: false }
+        Failure { node: None, node_type: None, message: message.into(), cancelled: false, problem: None }
     }
 
     pub fn cancelled(message: impl Into<String>) -> Self {

@@ -46,6 +46,81 @@ fn json_template(value: &serde_json::Value) -> TokenStream {
     }
 }
 
+/// A jq program as `Jq { source, vars }`: the text stays data, compiled by jaq in the worker.
+pub fn jq(program: &crate::model::Jq) -> TokenStream {
+    let source = Literal::string(&program.source);
+    let vars = &program.vars;
+    quote! { Jq { source: #source, vars: &[#(#vars),*] } }
+}
+
+/// A Serverless Workflow value as a `JqValue` tree: literals as they are, jq leaves as `Expr`.
+pub fn jq_value(value: &crate::model::JqValue) -> TokenStream {
+    use crate::model::JqValue as V;
+    match value {
+        V::Jq(program) => {
+            let program = jq(program);
+            quote! { JqValue::Expr(#program) }
+        }
+        V::List(items) => {
+            let items = items.iter().map(jq_value);
+            quote! { JqValue::List(&[#(#items),*]) }
+        }
+        V::Map(entries) => {
+            let entries = entries.iter().map(|(k, v)| {
+                let (k, v) = (Literal::string(k), jq_value(v));
+                quote! { (#k, #v) }
+            });
+            quote! { JqValue::Map(&[#(#entries),*]) }
+        }
+        V::Json(json) => json_jq_value(json),
+    }
+}
+
+fn json_jq_value(value: &serde_json::Value) -> TokenStream {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => {
+            let s = Literal::string(s);
+            quote! { JqValue::Text(#s) }
+        }
+        J::Null => quote! { JqValue::Null },
+        J::Bool(b) => quote! { JqValue::Bool(#b) },
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => {
+                let i = Literal::i64_unsuffixed(i);
+                quote! { JqValue::Int(#i) }
+            }
+            (None, Some(f)) if f.is_finite() => {
+                let f = Literal::f64_unsuffixed(f);
+                quote! { JqValue::Float(#f) }
+            }
+            _ => quote! { JqValue::Null },
+        },
+        J::Array(items) => {
+            let items = items.iter().map(json_jq_value);
+            quote! { JqValue::List(&[#(#items),*]) }
+        }
+        J::Object(entries) => {
+            let entries = entries.iter().map(|(k, v)| {
+                let (k, v) = (Literal::string(k), json_jq_value(v));
+                quote! { (#k, #v) }
+            });
+            quote! { JqValue::Map(&[#(#entries),*]) }
+        }
+    }
+}
+
+/// `Some(…)` or `None` of an optional jq value.
+pub fn optional_jq_value(value: Option<&crate::model::JqValue>) -> TokenStream {
+    match value {
+        Some(v) => {
+            let v = jq_value(v);
+            quote! { Some(#v) }
+        }
+        None => quote! { None },
+    }
+}
+
 /// JSON text as a raw string literal (`r#"…"#`) with enough `#`s that the text cannot end it
 /// early. Characters rustc refuses in a literal (bidi controls) or that hide in a review are
 /// written as JSON escapes (`\u202e`): they can only stand inside JSON strings, where the escape

@@ -28,7 +28,14 @@ pub fn dependency(source: &RuntimeSource, contract: bool) -> String {
 }
 
 pub fn cargo_toml(flow: &Flow, items: &Items, options: &Options, header: &str) -> String {
-    let runtime = dependency(&options.runtime, false);
+    let mut runtime = dependency(&options.runtime, false);
+    // The Serverless Workflow form evaluates jq in workflow code.
+    if flow.dsl.is_some() {
+        runtime = match runtime.strip_suffix(" }") {
+            Some(table) => format!("{table}, features = [\"jq\"] }}"),
+            None => format!("{{ version = {runtime}, features = [\"jq\"] }}"),
+        };
+    }
     // Custom node types: the crates implementing them, and their contracts.
     let mut nodes = String::new();
     if !items.custom_crates.is_empty() {

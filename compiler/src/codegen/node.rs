@@ -6,8 +6,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::items::{Items, policy_ref};
-use super::literal::{doc_lines, optional_json, optional_millis, template};
-use crate::model::{Assertion, Branch, Decorator, Flow, Iterate, LogLevel, Node, NodeKind, Quorum, Repeat};
+use super::literal::{doc_lines, jq, jq_value, optional_jq_value, optional_json, optional_millis, template};
+use crate::model::{Assertion, Branch, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Quorum, Repeat, Task, TaskResult};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
 pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -38,6 +38,14 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         None => info,
     };
     let body = body(flow, node, items);
+    // A Serverless Workflow task: its data flow around its body.
+    let (task, body) = match &node.task {
+        Some(spec) => {
+            let spec = task(spec);
+            (quote! { const TASK: Task = #spec; }, quote! { cx.task(&TASK, #body) })
+        }
+        None => (quote! {}, body),
+    };
     let run = match &node.on_error {
         Some(handler) => {
             let handler = &items.node_fns[&handler.id];
@@ -54,10 +62,24 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         #doc
         async fn #fn_name(cx: &Cx<'_>) -> NodeResult {
             const NODE: NodeInfo = #info;
+            #task
             let body = #body;
             #run
         }
     }
+}
+
+/// A task's `Task` constant: name, pointer, data flow stages and what its output is made of.
+fn task(spec: &Task) -> TokenStream {
+    let Task { name, reference, input, output, export, result } = spec;
+    let (input, output, export) = (optional_jq_value(input.as_ref()), optional_jq_value(output.as_ref()), optional_jq_value(export.as_ref()));
+    let result = match result {
+        TaskResult::Body => quote! { TaskResult::Body },
+        TaskResult::Data => quote! { TaskResult::Data },
+        TaskResult::Input => quote! { TaskResult::Input },
+        TaskResult::Winner => quote! { TaskResult::Winner },
+    };
+    quote! { Task { name: #name, reference: #reference, input: #input, output: #output, export: #export, result: #result } }
 }
 
 fn call(items: &Items, child: &Node, cx: TokenStream) -> TokenStream {
@@ -406,6 +428,75 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         NodeKind::Router { value: None, routes } => choice("router", routes),
         NodeKind::Loop(_) | NodeKind::ParallelGroup(_) => super::graph::container_body(node, items),
+        NodeKind::Jq(step) => {
+            let (method, value) = match step {
+                JqStep::Set(value) => (quote! { set }, value),
+                JqStep::Emit(value) => (quote! { emit }, value),
+                JqStep::Raise(value) => (quote! { raise }, value),
+            };
+            let value = jq_value(value);
+            quote! { async { cx.#method(&#value) } }
+        }
+        NodeKind::Choice { cases, otherwise } => {
+            let every: Vec<&Node> = cases.iter().map(|(_, n)| n).chain(otherwise.as_deref()).collect();
+            let conditions = cases.iter().map(|(when, _)| jq(when));
+            let arms = cases.iter().enumerate().map(|(i, (_, case))| {
+                let others: Vec<&Node> = every.iter().copied().filter(|n| n.id != case.id).collect();
+                let skip_others = skip(items, &others);
+                let (i, call) = (Literal::usize_unsuffixed(i), run(case));
+                quote! {
+                    Some(#i) => {
+                        #skip_others
+                        #call
+                    }
+                }
+            });
+            let skip_cases = skip(items, &cases.iter().map(|(_, n)| n).collect::<Vec<_>>());
+            let otherwise = or_null(otherwise.as_deref());
+            quote! {
+                async {
+                    match cx.first_case(&NODE, &[#(#conditions),*])? {
+                        #(#arms)*
+                        _ => {
+                            #skip_cases
+                            #otherwise
+                        }
+                    }
+                }
+            }
+        }
+        NodeKind::Try { attempt, filter, bind, retry: _, catch } => {
+            let attempt = run(attempt);
+            let with = filter.with.iter().map(|(field, value)| {
+                let value = jq_value(&crate::model::JqValue::Json(value.clone()));
+                quote! { (#field, #value) }
+            });
+            let (when, except_when) = (filter.when.as_ref().map(jq), filter.except_when.as_ref().map(jq));
+            let (when, except_when) = (option(when), option(except_when));
+            let (handler, skip_catch) = match catch {
+                Some(catch) => (call(items, catch, quote! { &cx.caught(#bind, &failure) }), skip(items, &[catch])),
+                None => (quote! { Ok(Value::Null) }, quote! {}),
+            };
+            quote! {
+                async {
+                    const CATCHES: ErrorFilter = ErrorFilter { with: &[#(#with),*], when: #when, except_when: #except_when };
+                    match #attempt {
+                        Err(failure) if cx.catches(&CATCHES, #bind, &failure)? => #handler,
+                        done => {
+                            #skip_catch
+                            done
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn option(tokens: Option<TokenStream>) -> TokenStream {
+    match tokens {
+        Some(t) => quote! { Some(#t) },
+        None => quote! { None },
     }
 }
 
@@ -432,6 +523,14 @@ fn tree_loop(node: &Node, repeat: &Repeat, items: &Items) -> TokenStream {
             };
             (iterate, each(first))
         }
+        Iterate::Each { collection, while_, .. } => {
+            let collection = jq(collection);
+            let while_ = option(while_.as_ref().map(|w| {
+                let w = jq(w);
+                quote! { &#w }
+            }));
+            (quote! { Iterate::Jq { collection: &#collection, while_: #while_ } }, each(first))
+        }
         Iterate::WhileGuard => {
             let guard = call(items, first, quote! { &cx });
             let body = repeat.body.get(1).map_or(quote! { Ok(Value::Null) }, |b| call(items, b, quote! { &cx }));
@@ -447,7 +546,7 @@ fn tree_loop(node: &Node, repeat: &Repeat, items: &Items) -> TokenStream {
         }
     };
     let (item, index) = match &repeat.iterate {
-        Iterate::Items { item, index, .. } => (item.as_str(), index.as_str()),
+        Iterate::Items { item, index, .. } | Iterate::Each { item, index, .. } => (item.as_str(), index.as_str()),
         _ => ("", ""),
     };
     let max = u64_lit(repeat.max_iterations);

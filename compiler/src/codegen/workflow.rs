@@ -23,6 +23,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     }
     let docs = doc_lines(&docs);
     let output = match &flow.output {
+        _ if flow.dsl.is_some() => quote! { cx.finish_data(result) },
         Some(value) => {
             let t = template(value);
             quote! { cx.finish(result, #t) }
@@ -58,6 +59,20 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
             (items.region_fns[""].clone(), super::graph::regions(plan, items, limit))
         }
     };
+    // A Serverless Workflow document's own data flow around its tasks.
+    let (document, run_root) = match &flow.dsl {
+        Some(dsl) => {
+            let (input, output) = (super::literal::optional_jq_value(dsl.input.as_ref()), super::literal::optional_jq_value(dsl.output.as_ref()));
+            (
+                quote! {
+                    /// The document's `input.from` and `output.as`.
+                    const DOCUMENT: Document = Document { input: #input, output: #output };
+                },
+                quote! { cx.document(&DOCUMENT, #root(&cx)).await },
+            )
+        }
+        None => (quote! {}, quote! { #root(&cx).await }),
+    };
     let node_fns: Vec<TokenStream> = nodes.iter().map(|node| super::node::node_fn(flow, node, items)).collect();
     let loops = nodes.iter().any(|n| matches!(n.kind, NodeKind::Loop(_) | NodeKind::Repeat(_)));
     let continuation = loops.then(|| {
@@ -75,13 +90,17 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         quote! { (#name, #schema) }
     });
     let signals = signal_handlers(flow_signals.keys());
-    let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals }]);
+    let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals #document }]);
     for name in [
         "ActivityPolicy",
         "ChildFlow",
         "Dag",
+        "Document",
+        "ErrorFilter",
         "Fan",
         "Iterate",
+        "Jq",
+        "JqValue",
         "Level",
         "Link",
         "Loop",
@@ -92,6 +111,8 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         "RetrySpec",
         "SignalWait",
         "Spread",
+        "Task",
+        "TaskResult",
         "Template",
         "Value",
         "force_failure",
@@ -131,6 +152,8 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
 
         #default_policy
 
+        #document
+
         type Cx<'a> = ::wfc_runtime::codegen::Cx<'a, #workflow>;
 
         #docs
@@ -157,7 +180,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
             #[run(name = #name)]
             pub async fn run(ctx: &mut WorkflowContext<Self>, input: Run<Input>) -> WorkflowResult<Output> {
                 let cx = Cx::start(ctx, NAME, &input, SETTINGS)?;
-                let result = #root(&cx).await;
+                let result = #run_root;
                 #continuation
                 #output
             }

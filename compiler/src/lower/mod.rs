@@ -5,6 +5,7 @@
 //! dialects are normalised in `graph` (and `sim`); nodes are lowered the same way in both forms.
 
 mod builtin;
+mod dsl;
 mod fields;
 mod graph;
 mod node;
@@ -84,14 +85,8 @@ impl<'a> Lowerer<'a> {
             if doc.get("type").is_some() {
                 return self.bare_btree(doc);
             }
-            // A Serverless Workflow document: say what it is rather than what it lacks.
-            if let Some(dsl) = doc.get("document").and_then(|d| d.get("dsl")) {
-                self.error(
-                    Diagnostic::error(Code::DocumentShape, dsl.span, "a Serverless Workflow DSL document is not compiled by this version of wfc")
-                        .label("`document.dsl`")
-                        .help("wfc compiles behavior-tree documents (`name:` and `root:`) and node/edge graphs (`nodes:` and `edges:`); the Serverless Workflow form is planned"),
-                );
-                return None;
+            if doc.get("document").is_some_and(|d| d.get("dsl").is_some()) {
+                return self.dsl_document(doc);
             }
             self.error(
                 Diagnostic::error(Code::DocumentShape, doc.span, "the document has no `root:` and no `type:`")
@@ -187,6 +182,7 @@ impl<'a> Lowerer<'a> {
             body: body?,
             open_blackboard: false,
             schedule: exported.schedule,
+            dsl: None,
         })
     }
 
@@ -208,6 +204,7 @@ impl<'a> Lowerer<'a> {
             body: Body::Tree(Box::new(root)),
             open_blackboard: true,
             schedule: None,
+            dsl: None,
         })
     }
 

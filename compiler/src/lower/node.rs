@@ -150,6 +150,7 @@ impl Lowerer<'_> {
             kind,
             on_error,
             patch: None,
+            task: None,
         })
     }
 

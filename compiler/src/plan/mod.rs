@@ -295,7 +295,8 @@ pub fn run_of(kind: &crate::model::NodeKind) -> Run {
         | K::Counter { .. }
         | K::RegexExtract { .. }
         | K::Child { .. }
-        | K::SoftAssert(crate::model::Assertion::Condition(_)) => Run::Workflow,
+        | K::SoftAssert(crate::model::Assertion::Condition(_))
+        | K::Jq(_) => Run::Workflow,
         K::Sequence(_)
         | K::ReactiveSequence(_)
         | K::Selector(_)
@@ -315,6 +316,8 @@ pub fn run_of(kind: &crate::model::NodeKind) -> Run {
         | K::Condition { .. }
         | K::Router { .. }
         | K::Loop(_)
-        | K::ParallelGroup(_) => Run::Control,
+        | K::ParallelGroup(_)
+        | K::Choice { .. }
+        | K::Try { .. } => Run::Control,
     }
 }

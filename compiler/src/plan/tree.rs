@@ -92,7 +92,10 @@ fn region_kind(node: &Node) -> RegionKind {
         | NodeKind::Condition { .. }
         | NodeKind::Router { .. }
         | NodeKind::Loop(_)
-        | NodeKind::ParallelGroup(_) => RegionKind::Scope { type_name, transparent: true },
+        | NodeKind::ParallelGroup(_)
+        | NodeKind::Jq(_)
+        | NodeKind::Choice { .. }
+        | NodeKind::Try { .. } => RegionKind::Scope { type_name, transparent: true },
     }
 }
 
@@ -163,7 +166,17 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
                 plan.edge(start, end, EdgeKind::Branch("default".into()));
             }
         }
-        NodeKind::Recovery { .. } => {
+        NodeKind::Choice { cases, otherwise } => {
+            let labels = (0..cases.len()).map(|i| format!("case-{i}")).chain(otherwise.as_ref().map(|_| "otherwise".to_string()));
+            for ((entry, exits), label) in lowered.iter().zip(labels) {
+                plan.edge(start, *entry, EdgeKind::Branch(label));
+                link(plan, exits, end);
+            }
+            if otherwise.is_none() {
+                plan.edge(start, end, EdgeKind::Branch("otherwise".into()));
+            }
+        }
+        NodeKind::Recovery { .. } | NodeKind::Try { .. } => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             let after = lowered.get(2).map_or(end, |(finally, _)| *finally);
             link(plan, &lowered[0].1, after);
@@ -207,7 +220,8 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
         | NodeKind::Condition { .. }
         | NodeKind::Router { .. }
         | NodeKind::Loop(_)
-        | NodeKind::ParallelGroup(_) => {
+        | NodeKind::ParallelGroup(_)
+        | NodeKind::Jq(_) => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             for pair in lowered.windows(2) {
                 link(plan, &pair[0].1, pair[1].0);

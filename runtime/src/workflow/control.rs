@@ -67,6 +67,13 @@ pub enum Iterate<'s> {
     /// While a condition node succeeds (btree's `While` with a condition child): the loop's
     /// closure runs it for [`Pass::Guard`].
     WhileGuard,
+    /// A Serverless Workflow `for`: each item of the list jq gives on the data, while `while`
+    /// holds on the data the last iteration left.
+    #[cfg(feature = "jq")]
+    Jq {
+        collection: &'s super::dsl::Jq,
+        while_: Option<&'s super::dsl::Jq>,
+    },
 }
 
 /// What a loop asks its closure to run.
@@ -141,7 +148,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// once, until its quorum decides; the output lists each child's output.
     pub async fn parallel(&self, fan: Fan, branch: impl Fn(usize, Cx<'a, W>) -> Branch<'a>) -> NodeResult {
         let inner = self.fork();
-        self.quorum(&inner, fan.quorum, fan.at_once, fan.branches, |i| branch(i, inner.fork())).await
+        self.quorum(&inner, fan.quorum, fan.at_once, fan.branches, |i| branch(i, inner.own_branch())).await
     }
 
     /// A graph `Parallel` container: one branch per index (`count`) or per item of a list
@@ -159,7 +166,7 @@ impl<'a, W: Flow> Cx<'a, W> {
         self.quorum(&inner, quorum, batch, total, |i| {
             let item = items.as_ref().and_then(|items| items.get(i)).cloned().unwrap_or(Value::Null);
             let names = BTreeMap::from([("parallel".to_string(), json!({"index": i, "currentItem": item, "total": total}))]);
-            branch(i, inner.fork().frame(names, Some(i as u64)))
+            branch(i, inner.own_branch().frame(names, Some(i as u64)))
         })
         .await
     }
@@ -206,6 +213,8 @@ impl<'a, W: Flow> Cx<'a, W> {
     pub async fn repeat(&self, node: &NodeInfo, spec: Loop<'_>, body: impl Fn(Pass, Cx<'a, W>) -> Branch<'a>) -> NodeResult {
         let items = match spec.iterate {
             Iterate::Items(source) => Some(self.list(source)?),
+            #[cfg(feature = "jq")]
+            Iterate::Jq { collection, .. } => Some(self.jq_list(collection)?),
             _ => None,
         };
         let total = match (&items, spec.iterate) {
@@ -237,7 +246,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             let count = items.len().min(spec.max_iterations as usize);
             let inner = self.fork();
             let quorum = Quorum { successes: count, failures: 1 };
-            return self.quorum(&inner, quorum, spec.concurrency, count, |i| body(Pass::Body(i as u64), inner.fork().frame(names(i as u64), Some(i as u64)))).await;
+            return self.quorum(&inner, quorum, spec.concurrency, count, |i| body(Pass::Body(i as u64), inner.own_branch().frame(names(i as u64), Some(i as u64)))).await;
         }
         let saved = self.ctx.state(|w| w.flow().progress(node.id).cloned());
         let mut next = saved.as_ref().and_then(|p| p["next"].as_u64()).unwrap_or(0);
@@ -245,6 +254,8 @@ impl<'a, W: Flow> Cx<'a, W> {
         loop {
             let more = match spec.iterate {
                 Iterate::Times(_) | Iterate::Items(_) => next < total.unwrap_or(0),
+                #[cfg(feature = "jq")]
+                Iterate::Jq { while_, .. } => next < total.unwrap_or(0) && while_.map_or(Ok(true), |w| self.jq_holds(w))?,
                 Iterate::While(condition) => self.condition(condition)?,
                 Iterate::DoWhile(condition) => next == 0 || self.condition(condition)?,
                 Iterate::UntilFailure => true,

@@ -37,6 +37,10 @@ pub struct Cx<'a, W: Flow> {
     pub(crate) frame: Rc<Frame>,
     /// Set when a loop decided to continue as new: the run unwinds and `run` hands it over.
     pub(crate) resume: Rc<RefCell<Option<Resume>>>,
+    /// The data a Serverless Workflow task hands to the next; shared along a branch, copied
+    /// for each parallel branch.
+    #[cfg(feature = "jq")]
+    pub(crate) data: Rc<RefCell<super::dsl::Data>>,
 }
 
 /// A node body's result that becomes its output.
@@ -72,11 +76,36 @@ impl<'a, W: Flow> Cx<'a, W> {
                 flow.restore(resume.clone());
             }
         });
-        Ok(Cx { ctx, scope: ctx.cancellation_token(), frame: Rc::new(Frame::default()), resume: Rc::default() })
+        Ok(Cx {
+            ctx,
+            scope: ctx.cancellation_token(),
+            frame: Rc::new(Frame::default()),
+            resume: Rc::default(),
+            #[cfg(feature = "jq")]
+            data: Rc::default(),
+        })
     }
 
     fn with(&self, scope: WorkflowCancellationToken, frame: Rc<Frame>) -> Self {
-        Cx { ctx: self.ctx, scope, frame, resume: self.resume.clone() }
+        Cx {
+            ctx: self.ctx,
+            scope,
+            frame,
+            resume: self.resume.clone(),
+            #[cfg(feature = "jq")]
+            data: self.data.clone(),
+        }
+    }
+
+    /// A parallel branch: a fork with its own copy of the data, which it hands on alone.
+    pub(crate) fn own_branch(&self) -> Self {
+        #[cfg_attr(not(feature = "jq"), allow(unused_mut))]
+        let mut cx = self.fork();
+        #[cfg(feature = "jq")]
+        {
+            cx.data = Rc::new(RefCell::new(self.data.borrow().clone()));
+        }
+        cx
     }
 
     /// A region with its own cancellation scope inside this one (parallel branches, a
@@ -402,6 +431,11 @@ impl<'a, W: Flow> Cx<'a, W> {
         self.finish_value(value)
     }
 
+    /// Ends the run of a Serverless Workflow document: the result is the data its tasks left.
+    pub fn finish_data<O: DeserializeOwned>(&self, result: NodeResult) -> WorkflowResult<O> {
+        self.finish_value(result)
+    }
+
     /// The next run's input when a loop decided to continue as new: the same input, carrying
     /// the state. `run` passes it to `continue_as_new`.
     pub fn continuation<I: Clone>(&self, run: &Run<I>) -> Option<Run<I>> {
@@ -429,7 +463,12 @@ pub(crate) fn case_label(value: Value) -> String {
 /// The workflow failure for a node failure: non-retryable, typed `NodeFailed` (or `Cancelled`).
 pub(crate) fn terminate(failure: &Failure) -> WorkflowTermination {
     let kind = if failure.cancelled { "Cancelled" } else { "NodeFailed" };
-    ApplicationFailure::builder(failure.to_string()).type_name(kind.to_string()).non_retryable(true).build().into()
+    let builder = ApplicationFailure::builder(failure.to_string()).type_name(kind.to_string()).non_retryable(true);
+    // A Serverless Workflow error travels whole, as the failure's details.
+    match &failure.problem {
+        Some(problem) => builder.details(problem.clone()).build().into(),
+        None => builder.build().into(),
+    }
 }
 
 /// A node failure from an activity's failure, keeping the cause's message.

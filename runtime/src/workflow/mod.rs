@@ -9,6 +9,8 @@ pub mod control;
 pub mod cx;
 pub mod dag;
 pub mod dry;
+#[cfg(feature = "jq")]
+pub mod dsl;
 pub mod journal;
 pub mod mailbox;
 pub(crate) mod metrics;

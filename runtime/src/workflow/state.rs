@@ -316,6 +316,10 @@ impl FlowState {
         skipped
     }
 
+    pub fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.get(name)
+    }
+
     pub fn set_variable(&mut self, name: &str, value: Value) {
         self.variables.insert(name.to_string(), value);
     }
@@ -483,6 +487,12 @@ impl Frame {
                 }
             }
         }
+    }
+
+    /// The value `name` has in this frame or an enclosing one.
+    #[cfg(feature = "jq")]
+    pub(crate) fn name(&self, name: &str) -> Option<Value> {
+        self.find(name, &Value::clone)
     }
 
     /// What `read` makes of the value `name` has in this frame or an enclosing one.

@@ -1,0 +1,789 @@
+//! The Serverless Workflow form (DSL 1.0): a document with `document.dsl` becomes the same
+//! flow model as the other forms.
+//!
+//! Tasks become nodes: `do` a `Sequence`, `fork` a `Parallel`, `for` a `Repeat`, `switch` and a
+//! task's `if` a `Choice`, `try` a `Try`, `set`/`emit`/`raise` jq steps, `wait` a `Delay`. Each
+//! carries its data flow (`model::Task`). Every jq program is compiled here with the `$` names
+//! in scope where it is written, so a syntax error or a misplaced name is a located diagnostic.
+//!
+//! `then` directives are resolved here, into the tree: the tasks after a task are its
+//! continuation, so a `switch` case holds the tasks its `then` leads to, and a task reached on
+//! two paths is lowered on each (with ids of its own). A `then` that loops back is refused.
+//! Anything the specification defines that is not compiled yet is `E0014`, naming it.
+
+use std::collections::BTreeSet;
+
+use super::Lowerer;
+use crate::diagnostic::{Code, Diagnostic, closest, one_of};
+use crate::model::{
+    Body, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Quorum, Repeat, Settings, Task, TaskResult,
+};
+use crate::source::Span;
+use crate::syntax::{Key, Kind, Value, printable};
+
+const DOCUMENT_FIELDS: &[&str] = &["document", "input", "use", "do", "timeout", "output", "schedule", "evaluate"];
+const HEADER_FIELDS: &[&str] = &["dsl", "namespace", "name", "version", "title", "summary", "tags", "metadata"];
+/// Fields every task may have.
+const TASK_FIELDS: &[&str] = &["if", "input", "output", "export", "timeout", "then", "metadata"];
+/// The task kinds, by the key that names each.
+const KINDS: &[&str] = &["call", "do", "emit", "for", "fork", "listen", "raise", "run", "set", "switch", "try", "wait"];
+/// The `$` names of the specification's runtime expression arguments.
+const ARGUMENTS: &[&str] = &["$context", "$input", "$output", "$secrets", "$task", "$workflow", "$runtime", "$authorization"];
+/// How many nodes the continuation of `then` jumps may copy before wfc refuses the document.
+const MAX_COPIES: usize = 2_000;
+
+/// The jq names in scope at a place: the run's arguments, then what loops and catches bind.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    bound: Vec<String>,
+}
+
+/// Which arguments a field may read (the specification's table of argument availability).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// `if`, `input.from`: before the task has an input.
+    Before,
+    /// The task's own fields and `output.as`.
+    Task,
+    /// `export.as`: the output too.
+    Export,
+}
+
+impl Scope {
+    fn with(&self, names: &[&str]) -> Scope {
+        let mut bound = self.bound.clone();
+        bound.extend(names.iter().map(|n| format!("${n}")));
+        Scope { bound }
+    }
+
+    fn globals(&self, field: Field) -> Vec<String> {
+        let mut names: Vec<String> = ["$context", "$task", "$workflow", "$runtime"].iter().map(|s| s.to_string()).collect();
+        if field != Field::Before {
+            names.push("$input".into());
+        }
+        if field == Field::Export {
+            names.push("$output".into());
+        }
+        names.extend(self.bound.iter().cloned());
+        names
+    }
+}
+
+/// One entry of a task list: its name and its definition.
+struct Entry<'v> {
+    name: &'v Key,
+    task: &'v Value,
+    reference: String,
+}
+
+/// Where a task's `then` leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The task at this index of the list.
+    Task(usize),
+    /// The end of the list: `exit`, or past the last task.
+    Exit,
+    /// The end of the workflow.
+    End,
+}
+
+/// A task list being lowered into a continuation.
+struct List<'v> {
+    entries: Vec<Entry<'v>>,
+    scope: Scope,
+    /// The outermost list: `end` ends the workflow there by ending the list.
+    top: bool,
+}
+
+impl<'a> Lowerer<'a> {
+    /// A Serverless Workflow document.
+    pub(super) fn dsl_document(&mut self, doc: &Value) -> Option<Flow> {
+        self.known_fields(doc, DOCUMENT_FIELDS, "a Serverless Workflow document");
+        let header = self.required(doc, "document", doc.span)?;
+        self.known_fields(header, HEADER_FIELDS, "`document`");
+        if let Some(dsl) = header.get("dsl") {
+            let version = self.string(dsl)?;
+            if !(version == "1.0" || version.starts_with("1.0.")) {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, dsl.span, format!("DSL version `{}` is not read by this version of wfc", printable(&version)))
+                        .label("unknown version")
+                        .help("wfc reads the Serverless Workflow DSL 1.0 (`dsl: '1.0.3'`)"),
+                );
+            }
+        }
+        let name_value = self.required(header, "name", header.span)?;
+        let name = self.string(name_value)?;
+        let name = if super::is_workflow_name(&name) { name } else { super::kebab(&name) };
+        if !super::is_workflow_name(&name) || name.len() > super::MAX_NAME {
+            self.error(
+                Diagnostic::error(Code::InvalidName, name_value.span, format!("`{}` cannot name a workflow", printable(&name)))
+                    .label("invalid name")
+                    .help("use lower case letters, digits and `-`, starting with a letter"),
+            );
+            return None;
+        }
+        let description = ["title", "summary"].iter().filter_map(|k| header.get(k).and_then(Value::as_str)).collect::<Vec<_>>().join("\n\n");
+        for key in ["use", "schedule", "evaluate"] {
+            if let Some(value) = doc.get(key) {
+                self.not_compiled(value.span, &format!("`{key}`"));
+            }
+        }
+        let mut settings = Settings::default();
+        if let Some(timeout) = doc.get("timeout") {
+            settings.timeout_ms = self.dsl_timeout(timeout);
+        }
+        let scope = Scope::default();
+        let (input_schema, input) = match doc.get("input") {
+            Some(input) => self.data_stage(input, "input", &scope),
+            None => (None, None),
+        };
+        let (output_schema, output) = match doc.get("output") {
+            Some(output) => self.data_stage(output, "output", &scope),
+            None => (None, None),
+        };
+        let tasks = self.required(doc, "do", doc.span)?;
+        let root = self.task_list(tasks, "/do", &scope, true, "do")?;
+        Some(Flow {
+            task_queue: name.clone(),
+            name,
+            description: (!description.is_empty()).then_some(description),
+            input_schema,
+            output_schema,
+            output: None,
+            settings,
+            activities: std::mem::take(&mut self.activities),
+            signals: std::mem::take(&mut self.signals),
+            body: Body::Tree(Box::new(root)),
+            open_blackboard: false,
+            schedule: None,
+            dsl: Some(Dsl { input, output }),
+        })
+    }
+
+    fn not_compiled(&mut self, span: Span, construct: &str) {
+        self.error(
+            Diagnostic::error(Code::NotCompiled, span, format!("{construct} is not compiled by this version of wfc"))
+                .label("not compiled yet")
+                .help("the README's Serverless Workflow table lists what wfc compiles; write this part another way or leave it out"),
+        );
+    }
+
+    /// A workflow's `input` or `output`: its schema (JSON Schema, as a value) and its
+    /// transformation (`from` or `as`).
+    fn data_stage(&mut self, value: &Value, which: &str, scope: &Scope) -> (Option<Value>, Option<JqValue>) {
+        let transform = if which == "input" { "from" } else { "as" };
+        if !self.known_fields(value, &["schema", transform], &format!("`{which}`")) {
+            return (None, None);
+        }
+        let schema = value.get("schema").and_then(|schema| {
+            self.known_fields(schema, &["format", "document", "resource"], "a schema");
+            if let Some(format) = schema.get("format")
+                && !format.as_str().is_some_and(|f| f == "json" || f.starts_with("json:"))
+            {
+                self.not_compiled(format.span, "a schema format other than JSON Schema");
+            }
+            if let Some(resource) = schema.get("resource") {
+                self.not_compiled(resource.span, "a schema read from a `resource`");
+            }
+            schema.get("document").cloned()
+        });
+        let field = if which == "input" { Field::Before } else { Field::Task };
+        let transform = value.get(transform).and_then(|v| self.transform(v, scope, field));
+        (schema, transform)
+    }
+
+    fn dsl_timeout(&mut self, value: &Value) -> Option<u64> {
+        if let Some(name) = value.as_str() {
+            self.not_compiled(value.span, &format!("a timeout named in `use.timeouts` (`{}`)", printable(name)));
+            return None;
+        }
+        self.known_fields(value, &["after"], "a timeout");
+        let after = self.required(value, "after", value.span)?;
+        self.dsl_duration(after)
+    }
+
+    /// An ISO 8601 duration (`PT1H30M`) or an object of `days`, `hours`, `minutes`, `seconds`
+    /// and `milliseconds`, in milliseconds.
+    fn dsl_duration(&mut self, value: &Value) -> Option<u64> {
+        let ms = match &value.kind {
+            Kind::String(text) => iso_duration(text),
+            Kind::Map(_) => {
+                const UNITS: &[(&str, u64)] = &[("days", 86_400_000), ("hours", 3_600_000), ("minutes", 60_000), ("seconds", 1_000), ("milliseconds", 1)];
+                self.known_fields(value, &UNITS.iter().map(|(u, _)| *u).collect::<Vec<_>>(), "a duration");
+                let mut total: u64 = 0;
+                for (unit, factor) in UNITS {
+                    if let Some(n) = value.get(unit) {
+                        total = total.saturating_add(self.uint(n, 0, u64::from(u32::MAX))?.saturating_mul(*factor));
+                    }
+                }
+                Some(total)
+            }
+            _ => None,
+        };
+        match ms {
+            Some(ms) if (1..=crate::duration::MAX_MS).contains(&ms) => Some(ms),
+            _ => {
+                self.error(
+                    Diagnostic::error(Code::InvalidDuration, value.span, "not a duration wfc can wait for")
+                        .label("invalid duration")
+                        .help("write an ISO 8601 duration such as `PT30S` or `P7D`, or `{minutes: 5}`, between 1 ms and 100 years"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A task list (`do`, `try`, `catch.do`, `for.do`) as one `Sequence` node, its `then`
+    /// jumps resolved.
+    fn task_list(&mut self, value: &Value, pointer: &str, scope: &Scope, top: bool, type_name: &str) -> Option<Node> {
+        let tasks = self.tasks(value, pointer, scope, top)?;
+        let id = format!("{}-{type_name}", pointer.trim_start_matches('/').replace('/', "-"));
+        Some(self.dsl_node(&id, type_name, value.span, NodeKind::Sequence(tasks), None, None))
+    }
+
+    /// The tasks of a list, in the order they run, its `then` jumps resolved.
+    fn tasks(&mut self, value: &Value, pointer: &str, scope: &Scope, top: bool) -> Option<Vec<Node>> {
+        let entries = self.entries(value, pointer)?;
+        let list = List { entries, scope: scope.clone(), top };
+        if list.entries.is_empty() {
+            return Some(Vec::new());
+        }
+        self.continuation(&list, 0, &mut Vec::new(), &mut 0)
+    }
+
+    /// The entries of a task list: `- name: {task}`, names unique within the list.
+    fn entries<'v>(&mut self, value: &'v Value, pointer: &str) -> Option<Vec<Entry<'v>>> {
+        let items = self.expect_seq(value)?;
+        let mut entries = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_map() {
+                Some([(name, task)]) => entries.push(Entry { name, task, reference: format!("{pointer}/{i}/{}", name.name) }),
+                _ => self.error(
+                    Diagnostic::error(Code::DocumentShape, item.span, "a task list entry is a map with one key, the task's name")
+                        .label("expected `name: {task}`")
+                        .help("write each task as `- taskName: {set: …}`"),
+                ),
+            }
+        }
+        let mut names = BTreeSet::new();
+        for entry in &entries {
+            if !names.insert(entry.name.name.as_str()) {
+                self.error(
+                    Diagnostic::error(Code::DuplicateNodeId, entry.name.span, format!("task `{}` is named twice in this list", entry.name.name))
+                        .label("second task of this name")
+                        .help("`then` names a task of its list, so names are unique within a list"),
+                );
+                return None;
+            }
+        }
+        Some(entries)
+    }
+
+    /// The tasks that run from `start` of a list to its end: each task, then where its `then`
+    /// leads. `path` holds the tasks on the way here, to refuse a loop.
+    fn continuation(&mut self, list: &List, start: usize, path: &mut Vec<usize>, copies: &mut usize) -> Option<Vec<Node>> {
+        let mut out = Vec::new();
+        let mut at = start;
+        let base = path.len();
+        loop {
+            if path.contains(&at) {
+                let entry = &list.entries[at];
+                self.not_compiled(entry.name.span, &format!("a `then` that leads back to `{}` (a loop of tasks)", entry.name.name));
+                path.truncate(base);
+                return None;
+            }
+            path.push(at);
+            *copies += 1;
+            if *copies > MAX_COPIES {
+                self.not_compiled(list.entries[at].name.span, "a flow whose `then` jumps join this many paths");
+                path.truncate(base);
+                return None;
+            }
+            let entry = &list.entries[at];
+            let next = self.then(list, entry)?;
+            if entry.task.get("switch").is_some() {
+                let node = self.switch_task(list, entry, next, path, copies)?;
+                out.push(node);
+                break;
+            }
+            out.push(self.task(entry, &list.scope)?);
+            match next {
+                Next::Task(i) => at = i,
+                Next::Exit => break,
+                Next::End if list.top => break,
+                Next::End => {
+                    let then = entry.task.get("then").map_or(entry.name.span, |t| t.span);
+                    self.not_compiled(then, "`then: end` inside a nested task list");
+                    break;
+                }
+            }
+        }
+        path.truncate(base);
+        Some(out)
+    }
+
+    /// Where a task's `then` (or its absence) leads.
+    fn then(&mut self, list: &List, entry: &Entry) -> Option<Next> {
+        let index = list.entries.iter().position(|e| std::ptr::eq(e, entry)).unwrap_or(0);
+        let following = if index + 1 < list.entries.len() { Next::Task(index + 1) } else { Next::Exit };
+        match entry.task.get("then") {
+            None => Some(following),
+            Some(then) => self.directive(list, then, following),
+        }
+    }
+
+    fn directive(&mut self, list: &List, then: &Value, following: Next) -> Option<Next> {
+        let target = self.string(then)?;
+        Some(match target.as_str() {
+            "continue" => following,
+            "exit" => Next::Exit,
+            "end" => Next::End,
+            name => match list.entries.iter().position(|e| e.name.name == name) {
+                Some(i) => Next::Task(i),
+                None => {
+                    let names: Vec<&str> = list.entries.iter().map(|e| e.name.name.as_str()).collect();
+                    let near = closest(name, names.iter().copied());
+                    let help = if near.is_empty() {
+                        "`then` is `continue`, `exit`, `end` or the name of a task of the same list".to_string()
+                    } else {
+                        format!("did you mean {}?", one_of(&near))
+                    };
+                    self.error(Diagnostic::error(Code::UnknownReference, then.span, format!("no task `{}` in this list", printable(name))).label("unknown task").help(help));
+                    return None;
+                }
+            },
+        })
+    }
+
+    /// A `switch`: a `Choice` whose cases hold the tasks their `then` leads to; without a
+    /// match, the tasks after the switch.
+    fn switch_task(&mut self, list: &List, entry: &Entry, next: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Node> {
+        let cases = entry.task.get("switch").and_then(|s| self.expect_seq(s))?;
+        self.known_fields(entry.task, &[TASK_FIELDS, &["switch"]].concat(), "a `switch` task");
+        let mut choices = Vec::new();
+        let mut otherwise = None;
+        for case in cases {
+            let Some([(case_name, case)]) = case.as_map() else {
+                self.error(Diagnostic::error(Code::DocumentShape, case.span, "a switch case is a map with one key, the case's name").label("expected `name: {when, then}`"));
+                return None;
+            };
+            self.known_fields(case, &["when", "then"], "a switch case");
+            let target = match case.get("then") {
+                Some(then) => self.directive(list, then, next)?,
+                None => next,
+            };
+            let tasks = self.branch(list, target, path, copies)?;
+            let branch = self.dsl_node(&format!("{}-{}", entry.name.name, case_name.name), "case", case.span, NodeKind::Sequence(tasks), None, None);
+            match case.get("when") {
+                Some(when) => choices.push((self.expression(when, &list.scope, Field::Task)?, branch)),
+                None if otherwise.is_none() => otherwise = Some(Box::new(branch)),
+                None => {
+                    self.error(Diagnostic::error(Code::InvalidValue, case_name.span, "a second case without `when`").label("a second default").help("a switch has at most one default case"));
+                    return None;
+                }
+            }
+        }
+        let otherwise = match otherwise {
+            Some(default) => default,
+            None => {
+                let tasks = self.branch(list, next, path, copies)?;
+                Box::new(self.dsl_node(&format!("{}-otherwise", entry.name.name), "case", entry.task.span, NodeKind::Sequence(tasks), None, None))
+            }
+        };
+        let kind = NodeKind::Choice { cases: choices, otherwise: Some(otherwise) };
+        let task = self.task_data(entry, &list.scope, TaskResult::Data)?;
+        let node = self.dsl_node(&entry.name.name, "switch", entry.task.span, kind, Some(task), Some(entry.name));
+        self.guarded(entry, node, &list.scope)
+    }
+
+    fn branch(&mut self, list: &List, target: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Vec<Node>> {
+        match target {
+            Next::Task(i) => self.continuation(list, i, path, copies),
+            Next::Exit | Next::End => Some(Vec::new()),
+        }
+    }
+
+    /// One task (not a `switch`) as a node, with its `if`.
+    fn task(&mut self, entry: &Entry, scope: &Scope) -> Option<Node> {
+        let task = entry.task;
+        let Some(map) = self.expect_map(task) else { return None };
+        // A `for` task's body is its `do`.
+        let has_for = task.get("for").is_some();
+        let kinds: Vec<&Key> = map.iter().map(|(k, _)| k).filter(|k| KINDS.contains(&k.name.as_str()) && !(has_for && k.name == "do")).collect();
+        let kind = match kinds.as_slice() {
+            [kind] => kind.name.as_str(),
+            [] => {
+                self.error(
+                    Diagnostic::error(Code::DocumentShape, entry.name.span, format!("task `{}` does not say what it does", entry.name.name))
+                        .label("no task kind")
+                        .help(format!("a task has one of {}", one_of(KINDS))),
+                );
+                return None;
+            }
+            [_, second, ..] => {
+                self.error(Diagnostic::error(Code::DocumentShape, second.span, format!("task `{}` has two kinds", entry.name.name)).label("second kind").help("a task does one thing"));
+                return None;
+            }
+        };
+        let own: Vec<&str> = match kind {
+            "for" => vec!["for", "while", "do"],
+            "try" => vec!["try", "catch"],
+            other => vec![other],
+        };
+        self.known_fields(task, &[TASK_FIELDS, &own].concat(), &format!("a `{kind}` task"));
+        let body = &task.get(kind)?;
+        let pointer = &entry.reference;
+        let (node_kind, result) = match kind {
+            "set" => (NodeKind::Jq(JqStep::Set(self.jq_value(body, scope)?)), TaskResult::Body),
+            "emit" => {
+                self.known_fields(body, &["event"], "`emit`");
+                let event = self.required(body, "event", body.span)?;
+                self.known_fields(event, &["with"], "an event");
+                let with = self.required(event, "with", event.span)?;
+                (NodeKind::Jq(JqStep::Emit(self.jq_value(with, scope)?)), TaskResult::Body)
+            }
+            "raise" => {
+                self.known_fields(body, &["error"], "`raise`");
+                let error = self.required(body, "error", body.span)?;
+                if error.as_str().is_some() {
+                    self.not_compiled(error.span, "an error named in `use.errors`");
+                    return None;
+                }
+                self.known_fields(error, &["type", "status", "title", "detail", "instance"], "an error");
+                self.required(error, "type", error.span)?;
+                self.required(error, "status", error.span)?;
+                (NodeKind::Jq(JqStep::Raise(self.jq_value(error, scope)?)), TaskResult::Body)
+            }
+            "wait" => (NodeKind::Delay { duration_ms: self.dsl_duration(body)?, child: None }, TaskResult::Input),
+            "do" => (NodeKind::Sequence(self.tasks(body, &format!("{pointer}/do"), scope, false)?), TaskResult::Data),
+            "for" => (self.for_task(entry, body, scope)?, TaskResult::Data),
+            "fork" => {
+                self.known_fields(body, &["branches", "compete"], "`fork`");
+                let compete = match body.get("compete") {
+                    Some(v) => self.boolean(v)?,
+                    None => false,
+                };
+                let branches = self.required(body, "branches", body.span)?;
+                // Branches run side by side: each is one task, and none `then`s to another.
+                let entries = self.entries(branches, &format!("{pointer}/fork/branches"))?;
+                let children = entries.iter().map(|entry| self.task(entry, scope)).collect::<Option<Vec<_>>>()?;
+                let count = children.len() as u64;
+                let quorum = if compete { Quorum { successes: 1, failures: count } } else { Quorum { successes: count, failures: 1 } };
+                (NodeKind::Parallel { children, quorum, at_once: None }, if compete { TaskResult::Winner } else { TaskResult::Body })
+            }
+            "try" => (self.try_task(entry, scope)?, TaskResult::Data),
+            "call" => {
+                let what = body.as_str().map_or_else(|| "`call`".to_string(), |f| format!("`call: {}`", printable(f)));
+                self.not_compiled(body.span, &what);
+                return None;
+            }
+            "run" => {
+                let what = body.as_map().and_then(|m| m.iter().find(|(k, _)| k.name != "await" && k.name != "return")).map_or("`run`".to_string(), |(k, _)| format!("`run: {}`", k.name));
+                self.not_compiled(body.span, &what);
+                return None;
+            }
+            other => {
+                self.not_compiled(body.span, &format!("a `{other}` task"));
+                return None;
+            }
+        };
+        let data = self.task_data(entry, scope, result)?;
+        let node = self.dsl_node(&entry.name.name, kind, task.span, node_kind, Some(data), Some(entry.name));
+        let node = match task.get("timeout") {
+            Some(timeout) => {
+                let ms = self.dsl_timeout(timeout)?;
+                let id = format!("{}-timeout", entry.name.name);
+                self.dsl_node(&id, "timeout", timeout.span, NodeKind::Timeout { ms, child: Box::new(node) }, None, None)
+            }
+            None => node,
+        };
+        self.guarded(entry, node, scope)
+    }
+
+    /// A task with `if`: a `Choice` that runs it when the condition holds on the data it is
+    /// handed; else the data passes on unchanged.
+    fn guarded(&mut self, entry: &Entry, node: Node, scope: &Scope) -> Option<Node> {
+        let Some(condition) = entry.task.get("if") else { return Some(node) };
+        let condition = self.expression(condition, scope, Field::Before)?;
+        let id = format!("{}-if", entry.name.name);
+        Some(self.dsl_node(&id, "if", entry.task.span, NodeKind::Choice { cases: vec![(condition, node)], otherwise: None }, None, None))
+    }
+
+    fn for_task(&mut self, entry: &Entry, spec: &Value, scope: &Scope) -> Option<NodeKind> {
+        self.known_fields(spec, &["each", "in", "at"], "`for`");
+        let name = |cx: &mut Self, key: &str, default: &str| -> Option<String> {
+            match spec.get(key) {
+                Some(v) => {
+                    let name = cx.string(v)?;
+                    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !valid {
+                        cx.error(Diagnostic::error(Code::InvalidName, v.span, format!("`{}` cannot name a jq variable", printable(&name))).label("invalid name").help("use letters, digits and `_`"));
+                        return None;
+                    }
+                    Some(name)
+                }
+                None => Some(default.to_string()),
+            }
+        };
+        let item = name(self, "each", "item")?;
+        let index = name(self, "at", "index")?;
+        let collection = self.required(spec, "in", spec.span)?;
+        let collection = self.expression(collection, scope, Field::Task)?;
+        let inner = scope.with(&[&item, &index]);
+        let while_ = match entry.task.get("while") {
+            Some(condition) => Some(self.expression(condition, &inner, Field::Task)?),
+            None => None,
+        };
+        let body = self.required(entry.task, "do", entry.name.span)?;
+        let body = self.task_list(body, &format!("{}/do", entry.reference), &inner, false, "do")?;
+        Some(NodeKind::Repeat(Repeat { iterate: Iterate::Each { collection, item, index, while_ }, max_iterations: u64::MAX, concurrency: 1, body: vec![body] }))
+    }
+
+    fn try_task(&mut self, entry: &Entry, scope: &Scope) -> Option<NodeKind> {
+        let attempt = entry.task.get("try")?;
+        let attempt = self.task_list(attempt, &format!("{}/try", entry.reference), scope, false, "try")?;
+        let catch = self.required(entry.task, "catch", entry.name.span)?;
+        self.known_fields(catch, &["errors", "as", "when", "exceptWhen", "retry", "do"], "`catch`");
+        let bind = match catch.get("as") {
+            Some(v) => self.string(v)?,
+            None => "error".to_string(),
+        };
+        let inner = scope.with(&[&bind]);
+        let mut with = Vec::new();
+        if let Some(errors) = catch.get("errors") {
+            self.known_fields(errors, &["with"], "`catch.errors`");
+            if let Some(fields) = errors.get("with").and_then(|w| self.expect_map(w)) {
+                for (key, value) in fields {
+                    if !["type", "status", "instance", "title", "detail"].contains(&key.name.as_str()) {
+                        self.unknown_field(key, &["type", "status", "instance", "title", "detail"], "an error filter");
+                        continue;
+                    }
+                    with.push((key.name.clone(), value.to_json()));
+                }
+            }
+        }
+        let when = match catch.get("when") {
+            Some(v) => Some(self.expression(v, &inner, Field::Task)?),
+            None => None,
+        };
+        let except_when = match catch.get("exceptWhen") {
+            Some(v) => Some(self.expression(v, &inner, Field::Task)?),
+            None => None,
+        };
+        if let Some(retry) = catch.get("retry") {
+            self.not_compiled(retry.span, "`catch.retry`");
+            return None;
+        }
+        let handler = match catch.get("do") {
+            Some(tasks) => Some(Box::new(self.task_list(tasks, &format!("{}/catch/do", entry.reference), &inner, false, "catch")?)),
+            None => None,
+        };
+        Some(NodeKind::Try { attempt: Box::new(attempt), filter: ErrorFilter { with, when, except_when }, bind, retry: None, catch: handler })
+    }
+
+    /// A task's name, pointer and `input`, `output` and `export` stages.
+    fn task_data(&mut self, entry: &Entry, scope: &Scope, result: TaskResult) -> Option<Task> {
+        let stage = |cx: &mut Self, key: &str, transform: &str, field: Field| -> Option<Option<JqValue>> {
+            let Some(value) = entry.task.get(key) else { return Some(None) };
+            let allowed: &[&str] = if key == "export" { &["as", "schema"] } else { &[transform, "schema"] };
+            cx.known_fields(value, allowed, &format!("`{key}`"));
+            if let Some(schema) = value.get("schema") {
+                cx.not_compiled(schema.span, &format!("a task's `{key}.schema`"));
+                return None;
+            }
+            match value.get(transform) {
+                Some(t) => cx.transform(t, scope, field).map(Some),
+                None => Some(None),
+            }
+        };
+        let input = stage(self, "input", "from", Field::Before)?;
+        let output = stage(self, "output", "as", Field::Task)?;
+        let export = stage(self, "export", "as", Field::Export)?;
+        Some(Task { name: entry.name.name.clone(), reference: entry.reference.clone(), input, output, export, result })
+    }
+
+    /// `input.from`, `output.as`, `export.as`: a jq string (with or without `${ }`) or an
+    /// object of values whose `${ }` strings are jq.
+    fn transform(&mut self, value: &Value, scope: &Scope, field: Field) -> Option<JqValue> {
+        match &value.kind {
+            Kind::String(_) => self.expression(value, scope, field).map(JqValue::Jq),
+            _ => self.jq_value_in(value, scope, field),
+        }
+    }
+
+    /// A field that is always an expression (`if`, `when`, `for.in`, `while`): jq with or
+    /// without `${ }`.
+    fn expression(&mut self, value: &Value, scope: &Scope, field: Field) -> Option<Jq> {
+        let Some(text) = value.as_str() else {
+            self.wrong_type(value, "a jq expression");
+            return None;
+        };
+        let (offset, code) = match runtime_expression(text) {
+            Some((offset, code)) => (offset, code),
+            None => (0, text),
+        };
+        self.compile_jq(value, text, offset, code, scope, field)
+    }
+
+    fn jq_value(&mut self, value: &Value, scope: &Scope) -> Option<JqValue> {
+        self.jq_value_in(value, scope, Field::Task)
+    }
+
+    /// A value whose strings that are whole `${ }` expressions are jq.
+    fn jq_value_in(&mut self, value: &Value, scope: &Scope, field: Field) -> Option<JqValue> {
+        Some(match &value.kind {
+            Kind::String(text) => match runtime_expression(text) {
+                Some((offset, code)) => JqValue::Jq(self.compile_jq(value, text, offset, code, scope, field)?),
+                None => JqValue::Json(value.to_json()),
+            },
+            Kind::Seq(items) => {
+                let items = items.iter().map(|item| self.jq_value_in(item, scope, field)).collect::<Option<Vec<_>>>()?;
+                if items.iter().all(|i| matches!(i, JqValue::Json(_))) { JqValue::Json(value.to_json()) } else { JqValue::List(items) }
+            }
+            Kind::Map(entries) => {
+                let entries = entries.iter().map(|(k, v)| Some((k.name.clone(), self.jq_value_in(v, scope, field)?))).collect::<Option<Vec<_>>>()?;
+                if entries.iter().all(|(_, v)| matches!(v, JqValue::Json(_))) { JqValue::Json(value.to_json()) } else { JqValue::Map(entries) }
+            }
+            _ => JqValue::Json(value.to_json()),
+        })
+    }
+
+    fn compile_jq(&mut self, value: &Value, text: &str, offset: usize, code: &str, scope: &Scope, field: Field) -> Option<Jq> {
+        let globals = scope.globals(field);
+        let names: Vec<&str> = globals.iter().map(String::as_str).collect();
+        match wfc_expr::jq::compile(code, &names) {
+            Ok(_) => Some(Jq { source: code.to_string(), span: self.source.span_in_string(value.span, text, offset, code.len()), vars: used_vars(code, &names) }),
+            Err(errors) => {
+                let positions = self.source.string_positions(value.span, text);
+                for error in errors {
+                    let span = positions.span(offset + error.offset, error.len);
+                    let name = code.get(error.offset..error.offset + error.len).unwrap_or_default();
+                    let diagnostic = if name.starts_with('$') && error.message.contains("not available") {
+                        let help = match name {
+                            "$secrets" => "secrets are read only inside activities, which this version of wfc does not compile for this form".to_string(),
+                            n if ARGUMENTS.contains(&n) => format!("`{n}` is not available in this field (the specification's table of runtime expression arguments)"),
+                            _ => {
+                                let bound: Vec<&str> = names.iter().copied().filter(|n| !ARGUMENTS.contains(n)).collect();
+                                if bound.is_empty() { "no loop or `catch` around this place binds that name".to_string() } else { format!("in scope here: {}", one_of(&bound)) }
+                            }
+                        };
+                        Diagnostic::error(Code::UnknownReference, span, format!("`{name}` is not in scope")).label("not in scope").help(help)
+                    } else {
+                        Diagnostic::error(Code::ExpressionSyntax, span, error.message.clone()).label("here").help("runtime expressions are jq (https://jqlang.org/manual/)")
+                    };
+                    self.error(diagnostic);
+                }
+                None
+            }
+        }
+    }
+
+    /// A node of this form: its id from the task's name (unique in the flow, copies of a task
+    /// reached on two paths numbered), the task's name as the node's.
+    fn dsl_node(&mut self, hint: &str, type_name: &str, span: Span, kind: NodeKind, task: Option<Task>, key: Option<&Key>) -> Node {
+        let mut base: String = hint.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect();
+        if !base.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            base.insert(0, '_');
+        }
+        base.truncate(super::MAX_NAME - 8);
+        let mut id = base.clone();
+        let mut n = 1;
+        while self.ids.contains_key(&id) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        let id_span = key.map_or(span, |k| k.span);
+        self.ids.insert(id.clone(), id_span);
+        let (line, _) = self.source.line_col(id_span.start);
+        Node {
+            id,
+            id_span,
+            type_name: type_name.to_string(),
+            span,
+            type_span: id_span,
+            line,
+            name: key.map(|k| k.name.clone()),
+            description: None,
+            kind,
+            on_error: None,
+            patch: None,
+            task: task.map(Box::new),
+        }
+    }
+}
+
+/// The text inside a whole-string `${ }` and its byte offset, if the string is one.
+fn runtime_expression(text: &str) -> Option<(usize, &str)> {
+    let trimmed = text.trim();
+    let inner = trimmed.strip_prefix("${")?.strip_suffix('}')?;
+    let start = text.len() - text.trim_start().len() + 2;
+    (!inner.trim().is_empty()).then_some((start, inner))
+}
+
+/// The `$` names of `globals` that `code` mentions (a superset of what it reads: a name in a
+/// string literal counts too, which only costs binding it).
+fn used_vars(code: &str, globals: &[&str]) -> Vec<String> {
+    globals
+        .iter()
+        .filter(|name| {
+            code.match_indices(*name).any(|(i, _)| !code[i + name.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        })
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// An ISO 8601 duration (`P1DT2H`, `PT0.5S`) in milliseconds; years and months are refused,
+/// as their length depends on the calendar.
+fn iso_duration(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut total = 0f64;
+    let mut parse = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+            } else {
+                let factor = units.iter().find(|(u, _)| *u == c)?.1;
+                total += number.parse::<f64>().ok()? * factor;
+                number.clear();
+            }
+        }
+        number.is_empty().then_some(())
+    };
+    parse(date, &[('W', 604_800_000.0), ('D', 86_400_000.0)])?;
+    if let Some(time) = time {
+        if time.is_empty() {
+            return None;
+        }
+        parse(time, &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1_000.0)])?;
+    }
+    (rest != "T" && !rest.is_empty() && total.is_finite() && total < u64::MAX as f64).then_some(total.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_durations_read_as_milliseconds() {
+        assert_eq!(iso_duration("PT1S"), Some(1_000));
+        assert_eq!(iso_duration("P1DT2H30M"), Some(95_400_000));
+        assert_eq!(iso_duration("PT0.25S"), Some(250));
+        assert_eq!(iso_duration("P1Y"), None);
+        assert_eq!(iso_duration("P"), None);
+        assert_eq!(iso_duration("PT"), None);
+    }
+
+    #[test]
+    fn only_whole_strings_are_runtime_expressions() {
+        assert_eq!(runtime_expression("${ .a }"), Some((2, " .a ")));
+        assert_eq!(runtime_expression("  ${.a}"), Some((4, ".a")));
+        assert_eq!(runtime_expression("a ${.a}"), None);
+        assert_eq!(used_vars("$input.x + $inputs", &["$input", "$inputs"]), vec!["$input", "$inputs"]);
+        assert_eq!(used_vars("$inputs", &["$input"]), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,348 @@
+//! The Serverless Workflow form in workflow code: the data its tasks hand on, and the steps jq
+//! computes (`set`, `emit`, `raise`, a `switch`'s cases, a `try`'s error filter).
+//!
+//! Every task reads the data the task before it left (`.`) and leaves its own output for the
+//! next; each branch of a `fork` has its own copy (`Cx::own_branch`). jq programs are compiled once
+//! per worker thread, on first use; `wfc check` compiled each of them already, with the same `$`
+//! names, so a program that fails to compile here is a bug in wfc, reported as a failure.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::Rc;
+
+use serde_json::{Map, Value, json};
+use wfc_expr::Scope as _;
+
+use super::cx::{Cx, Flow};
+use crate::values::{Failure, NodeInfo, NodeResult};
+
+/// A jq program as generated code names it: its text and the `$` names it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Jq {
+    pub source: &'static str,
+    pub vars: &'static [&'static str],
+}
+
+/// A value whose `Expr` leaves jq computes; every other leaf is a literal.
+#[derive(Debug, Clone, Copy)]
+pub enum JqValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(&'static str),
+    Expr(Jq),
+    List(&'static [JqValue]),
+    Map(&'static [(&'static str, JqValue)]),
+}
+
+/// A task's name, JSON pointer and data flow: `input.from`, `output.as`, `export.as`.
+#[derive(Debug, Clone, Copy)]
+pub struct Task {
+    pub name: &'static str,
+    pub reference: &'static str,
+    pub input: Option<JqValue>,
+    pub output: Option<JqValue>,
+    pub export: Option<JqValue>,
+    pub result: TaskResult,
+}
+
+/// What a task produced, before `output.as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskResult {
+    /// Its body's result.
+    Body,
+    /// The data its subtasks left.
+    Data,
+    /// Its input, unchanged.
+    Input,
+    /// The output of the branch that finished first, from the branches' list.
+    Winner,
+}
+
+/// The document's own data flow: `input.from` and `output.as`.
+#[derive(Debug, Clone, Copy)]
+pub struct Document {
+    pub input: Option<JqValue>,
+    pub output: Option<JqValue>,
+}
+
+/// Which errors a `try` catches.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorFilter {
+    /// Fields of the error that must be equal; a `type` compares by its last path segment.
+    pub with: &'static [(&'static str, JqValue)],
+    pub when: Option<Jq>,
+    pub except_when: Option<Jq>,
+}
+
+/// The data of one branch of the run: what the next task reads (`.`), and the current task's
+/// transformed input (`$input`), name and pointer (`$task`).
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    current: Value,
+    input: Value,
+    task: Option<(&'static str, &'static str)>,
+}
+
+/// The standard error types of the specification (`…/errors/<kind>`).
+const ERRORS: &str = "https://serverlessworkflow.io/spec/1.0.0/errors";
+
+/// An RFC 7807 problem of one of the standard types.
+pub fn problem(kind: &str, status: u16, title: impl Into<String>, detail: Option<String>, instance: &str) -> Failure {
+    let title = title.into();
+    let mut problem = json!({ "type": format!("{ERRORS}/{kind}"), "status": status, "title": title, "instance": instance });
+    if let Some(detail) = &detail {
+        problem["detail"] = json!(detail);
+    }
+    Failure { problem: Some(problem), ..Failure::new(detail.map_or(title.clone(), |d| format!("{title}: {d}"))) }
+}
+
+thread_local! {
+    /// Compiled programs by the address of their text: generated code's `&'static str`s.
+    static COMPILED: RefCell<HashMap<(usize, usize), Rc<wfc_expr::jq::Jq>>> = RefCell::new(HashMap::new());
+}
+
+fn compiled(jq: &Jq) -> Result<Rc<wfc_expr::jq::Jq>, Failure> {
+    let key = (jq.source.as_ptr() as usize, jq.source.len());
+    if let Some(found) = COMPILED.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(found);
+    }
+    let program = wfc_expr::jq::compile(jq.source, jq.vars).map_err(|errors| {
+        let reason = errors.first().map_or_else(String::new, |e| e.message.clone());
+        problem("expression", 400, "Expression Error", Some(format!("`{}` does not compile: {reason}", jq.source)), "")
+    })?;
+    let program = Rc::new(program);
+    COMPILED.with(|c| c.borrow_mut().insert(key, program.clone()));
+    Ok(program)
+}
+
+/// jq's truth: everything but `false` and `null`.
+fn truthy(value: &Value) -> bool {
+    !matches!(value, Value::Null | Value::Bool(false))
+}
+
+impl<'a, W: Flow> Cx<'a, W> {
+    /// The value of `$name` here: the run's (`$input`, `$context`, `$workflow`, `$task`,
+    /// `$runtime`), else a name a loop or a `catch` binds (`$item`, `$error`).
+    fn var(&self, name: &str, output: Option<&Value>) -> Value {
+        let data = self.data.borrow();
+        match name {
+            "$input" => data.input.clone(),
+            "$output" => output.cloned().unwrap_or(Value::Null),
+            "$context" => self.ctx.state(|w| w.flow().variable("$context").cloned()).unwrap_or_else(|| json!({})),
+            "$task" => {
+                let (task, reference) = data.task.unwrap_or_default();
+                json!({ "name": task, "reference": reference, "input": data.input })
+            }
+            "$workflow" => self.ctx.state(|w| {
+                let flow = w.flow();
+                let mut workflow = flow.lookup("workflow").unwrap_or_else(|| json!({}));
+                workflow["input"] = flow.lookup("input").unwrap_or(Value::Null);
+                workflow
+            }),
+            "$runtime" => json!({ "name": "wfc", "version": env!("CARGO_PKG_VERSION") }),
+            other => self.frame.name(other.trim_start_matches('$')).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Runs `jq` on `input`: exactly one result, or the specification's expression error.
+    fn jq(&self, jq: &Jq, input: &Value, output: Option<&Value>) -> Result<Value, Failure> {
+        let program = compiled(jq)?;
+        let values: Vec<(&str, Value)> = jq.vars.iter().map(|name| (*name, self.var(name, output))).collect();
+        let vars: Vec<(&str, &Value)> = values.iter().map(|(n, v)| (*n, v)).collect();
+        let instance = self.data.borrow().task.map_or("", |(_, reference)| reference);
+        let mut results = program.run(input, &vars).map_err(|e| problem("expression", 400, "Expression Error", Some(format!("`{}`: {e}", jq.source)), instance))?;
+        match results.len() {
+            1 => Ok(results.remove(0)),
+            n => Err(problem("expression", 400, "Expression Error", Some(format!("`{}` gave {n} values where one is needed", jq.source)), instance)),
+        }
+    }
+
+    /// A value with its jq leaves computed on `input`.
+    fn value(&self, value: &JqValue, input: &Value, output: Option<&Value>) -> Result<Value, Failure> {
+        Ok(match value {
+            JqValue::Null => Value::Null,
+            JqValue::Bool(b) => Value::Bool(*b),
+            JqValue::Int(n) => Value::from(*n),
+            JqValue::Float(f) => Value::from(*f),
+            JqValue::Text(text) => Value::String((*text).to_string()),
+            JqValue::Expr(jq) => self.jq(jq, input, output)?,
+            JqValue::List(items) => Value::Array(items.iter().map(|item| self.value(item, input, output)).collect::<Result<_, _>>()?),
+            JqValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), self.value(v, input, output)?))).collect::<Result<Map<_, _>, Failure>>()?),
+        })
+    }
+
+    fn current(&self) -> Value {
+        self.data.borrow().current.clone()
+    }
+
+    /// The document's data flow around its tasks: `input.from` on the workflow input, then the
+    /// tasks, then `output.as` on the data they leave.
+    pub async fn document(&self, document: &Document, tasks: impl Future<Output = NodeResult>) -> NodeResult {
+        let raw = self.ctx.state(|w| w.flow().lookup("input")).unwrap_or(Value::Null);
+        let input = match &document.input {
+            Some(from) => self.value(from, &raw, None)?,
+            None => raw,
+        };
+        *self.data.borrow_mut() = Data { current: input.clone(), input, task: None };
+        tasks.await?;
+        let last = self.current();
+        match &document.output {
+            Some(as_) => self.value(as_, &last, None),
+            None => Ok(last),
+        }
+    }
+
+    /// One task: its input from the data it is handed (`input.from`), its body, its output
+    /// (`output.as`), which it hands on, and `$context` (`export.as`).
+    pub async fn task(&self, task: &'static Task, body: impl Future<Output = NodeResult>) -> NodeResult {
+        let raw = self.current();
+        let input = match &task.input {
+            Some(from) => self.value(from, &raw, None)?,
+            None => raw,
+        };
+        let enter = |data: &mut Data| {
+            data.input = input.clone();
+            data.task = Some((task.name, task.reference));
+        };
+        {
+            let mut data = self.data.borrow_mut();
+            data.current = input.clone();
+            enter(&mut data);
+        }
+        let produced = body.await?;
+        // Subtasks set their own `$input` and `$task`: this task's come back for `output.as`.
+        enter(&mut self.data.borrow_mut());
+        let produced = match task.result {
+            TaskResult::Body => produced,
+            TaskResult::Data => self.current(),
+            TaskResult::Input => input.clone(),
+            // A decided race leaves `null` for the branches it cancelled.
+            TaskResult::Winner => produced.as_array().and_then(|all| all.iter().find(|v| !v.is_null())).cloned().unwrap_or(Value::Null),
+        };
+        let output = match &task.output {
+            Some(as_) => self.value(as_, &produced, None)?,
+            None => produced,
+        };
+        if let Some(export) = &task.export {
+            let context = self.value(export, &output, Some(&output))?;
+            self.ctx.state_mut(|w| w.flow_mut().set_variable("$context", context));
+        }
+        self.data.borrow_mut().current = output.clone();
+        Ok(output)
+    }
+
+    /// `set`: the value, computed on the task's input.
+    pub fn set(&self, value: &JqValue) -> NodeResult {
+        self.value(value, &self.current(), None)
+    }
+
+    /// `emit`: the event as a CloudEvent, its `id`, `specversion` and `time` filled in. The
+    /// event is the task's output, so history records it.
+    pub fn emit(&self, event: &JqValue) -> NodeResult {
+        let mut event = match self.value(event, &self.current(), None)? {
+            Value::Object(map) => map,
+            other => return Err(problem("validation", 400, "Validation Error", Some(format!("an event is an object, not {other}")), self.reference())),
+        };
+        event.entry("id").or_insert_with(|| json!(self.ctx.uuid4()));
+        event.entry("specversion").or_insert_with(|| json!("1.0"));
+        let time = self.ctx.workflow_time().map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        event.entry("time").or_insert_with(|| json!(time));
+        Ok(Value::Object(event))
+    }
+
+    /// `raise`: fails with the error, `instance` defaulting to the task's pointer.
+    pub fn raise(&self, error: &JqValue) -> NodeResult {
+        let mut error = self.value(error, &self.current(), None)?;
+        if error.get("instance").is_none_or(Value::is_null) {
+            error["instance"] = json!(self.reference());
+        }
+        let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_string);
+        let message = match (text("title"), text("detail")) {
+            (Some(title), Some(detail)) => format!("{title}: {detail}"),
+            (title, detail) => title.or(detail).or_else(|| text("type")).unwrap_or_else(|| "raised".into()),
+        };
+        Err(Failure { problem: Some(error), ..Failure::new(message) })
+    }
+
+    fn reference(&self) -> &'static str {
+        self.data.borrow().task.map_or("", |(_, reference)| reference)
+    }
+
+    /// A `switch`'s (or an `if`'s) choice: the first case whose condition holds on the task's
+    /// input, recorded so a continued run takes the same branch.
+    pub fn first_case(&self, node: &NodeInfo, cases: &[Jq]) -> Result<Option<usize>, Failure> {
+        let input = self.current();
+        let mut taken = "otherwise".to_string();
+        for (i, case) in cases.iter().enumerate() {
+            if truthy(&self.jq(case, &input, None)?) {
+                taken = format!("case-{i}");
+                break;
+            }
+        }
+        let taken = self.ctx.state_mut(|w| w.flow_mut().decide(node.id, taken));
+        Ok(taken.strip_prefix("case-").and_then(|i| i.parse().ok()))
+    }
+
+    /// The list `collection` gives on the data; anything else fails the loop.
+    pub(crate) fn jq_list(&self, collection: &Jq) -> Result<Vec<Value>, Failure> {
+        match self.jq(collection, &self.current(), None)? {
+            Value::Array(items) => Ok(items),
+            other => Err(problem("validation", 400, "Validation Error", Some(format!("`{}` gives {other}, not a list", collection.source)), self.reference())),
+        }
+    }
+
+    /// A loop's `while`, on the data the last iteration left.
+    pub(crate) fn jq_holds(&self, condition: &Jq) -> Result<bool, Failure> {
+        Ok(truthy(&self.jq(condition, &self.current(), None)?))
+    }
+
+    /// `try`: whether `failure` is an error the filter catches (a cancellation never is).
+    pub fn catches(&self, filter: &ErrorFilter, bind: &str, failure: &Failure) -> Result<bool, Failure> {
+        if failure.cancelled {
+            return Ok(false);
+        }
+        self.matches(filter, bind, &self.error(failure))
+    }
+
+    /// The context of a `catch`'s tasks: the error bound as `$<bind>`.
+    pub fn caught(&self, bind: &str, failure: &Failure) -> Self {
+        self.frame(std::collections::BTreeMap::from([(bind.to_string(), self.error(failure))]), None)
+    }
+
+    /// A failure as an RFC 7807 problem: its own, or a runtime error for one that has none.
+    fn error(&self, failure: &Failure) -> Value {
+        failure.problem.clone().unwrap_or_else(|| {
+            json!({ "type": format!("{ERRORS}/runtime"), "status": 500, "title": "Runtime Error", "detail": failure.to_string(), "instance": self.reference() })
+        })
+    }
+
+    fn matches(&self, filter: &ErrorFilter, bind: &str, error: &Value) -> Result<bool, Failure> {
+        for (field, want) in filter.with {
+            let want = self.value(want, &Value::Null, None)?;
+            let got = error.get(*field).cloned().unwrap_or(Value::Null);
+            let equal = match (*field, &want, &got) {
+                // The specification spells the standard types under three prefixes.
+                ("type", Value::String(w), Value::String(g)) => w.rsplit('/').next() == g.rsplit('/').next(),
+                _ => want == got,
+            };
+            if !equal {
+                return Ok(false);
+            }
+        }
+        let scope = self.frame(std::collections::BTreeMap::from([(bind.to_string(), error.clone())]), None);
+        if let Some(when) = &filter.when
+            && !truthy(&scope.jq(when, error, None)?)
+        {
+            return Ok(false);
+        }
+        if let Some(except) = &filter.except_when
+            && truthy(&scope.jq(except, error, None)?)
+        {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
