@@ -40,3 +40,23 @@ fn the_serverless_workflow_kit_reads_into_21_scenarios() {
     let fault = scenarios.iter().flat_map(|s| &s.expect).find_map(|e| if let Expect::FaultWith(error) = e { Some(error) } else { None });
     assert_eq!(fault.and_then(|e| e.get("instance")), Some(&serde_json::json!("/do/0/raiseError")));
 }
+
+/// The Serverless Workflow Conformance Test Kit, run: every scenario's workflow is compiled by
+/// wfc (all of them in one cargo build), run on a real dev server with its input, and judged
+/// by the scenario's assertions (output, fault, properties, task order from the history).
+/// Prints a table, one row per scenario, also written to `target/artefacts/ctk.md`.
+#[test]
+fn the_serverless_workflow_kit_passes() {
+    let Some(features) = shared_kit("conformance/serverless-workflow/ctk/features") else { return };
+    let scenarios = wfc_tests::ctk::scenarios(&features).unwrap_or_else(|e| panic!("{e}"));
+    let report = wfc_tests::ctk_runner::run(&scenarios);
+    let table = report.table();
+    eprintln!("{table}");
+    let artefacts = wfc_tests::workers::target_dir().join("artefacts");
+    let _ = std::fs::create_dir_all(&artefacts);
+    let _ = std::fs::write(artefacts.join("ctk.md"), &table);
+    // The kit's offline scenarios (those that call no public service) all pass.
+    let offline_failures: Vec<&str> = report.rows.iter().filter(|r| !r.online && !r.passed()).map(|r| r.name.as_str()).collect();
+    assert!(offline_failures.is_empty(), "offline scenarios failed: {offline_failures:?}\n{table}");
+    assert!(report.rows.iter().filter(|r| r.passed()).count() >= 12, "{table}");
+}

@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod certs;
 pub mod ctk;
+pub mod ctk_runner;
 pub mod fuzz;
 pub mod http;
 pub mod postgres;

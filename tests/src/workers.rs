@@ -94,6 +94,21 @@ pub fn build_variants(label: &str, variants: &[(&str, &wfc::Built)]) -> Vec<Path
     variants.iter().map(|(variant, _)| target_dir().join("debug").join(format!("{label}-{variant}"))).collect()
 }
 
+/// Removes the worker binaries `build_variants` built for `label` (both of cargo's links to
+/// each): a suite that builds many workers would otherwise hold gigabytes of them.
+pub fn discard_variants(label: &str, variants: &[&str]) {
+    let debug = target_dir().join("debug");
+    for variant in variants {
+        let _ = std::fs::remove_file(debug.join(format!("{label}-{variant}")));
+        let prefix = format!("{}-", format!("{label}_{variant}").replace('-', "_"));
+        for entry in std::fs::read_dir(debug.join("deps")).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// The binary of a workspace package, built if needed.
 pub fn binary(package: &str) -> PathBuf {
     build_packages(&[package]);

@@ -443,7 +443,7 @@ fn json(raw: &RawValue, what: &str) -> anyhow::Result<Value> {
     }
 }
 
-pub(crate) fn print_result<E: std::fmt::Display>(result: Result<RawValue, E>) -> anyhow::Result<ExitCode> {
+pub(crate) fn print_result(result: Result<RawValue, temporalio_client::errors::WorkflowGetResultError>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(output) => {
             println!("{}", serde_json::to_string_pretty(&json(&output, "the result")?)?);
@@ -452,9 +452,22 @@ pub(crate) fn print_result<E: std::fmt::Display>(result: Result<RawValue, E>) ->
         Err(e) => {
             // The SDK's message names the node: "Workflow failed: node `x` (Fail) failed: …".
             eprintln!("workflow failed: {e}");
+            if let Some(problem) = problem(&e) {
+                eprintln!("error: {problem}");
+            }
             Ok(ExitCode::from(WORKFLOW_FAILED))
         }
     }
+}
+
+/// The error a Serverless Workflow run failed with, as its RFC 7807 problem (the failure's
+/// details).
+fn problem(error: &temporalio_client::errors::WorkflowGetResultError) -> Option<Value> {
+    use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+    let temporalio_client::errors::WorkflowGetResultError::Failed(incoming) = error else { return None };
+    let Some(FailureInfo::ApplicationFailureInfo(info)) = &incoming.failure().failure_info else { return None };
+    let payload = info.details.as_ref()?.payloads.first()?;
+    serde_json::from_slice(&payload.data).ok()
 }
 
 async fn query(id: &str, name: &str) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,173 @@
+//! Runs the Conformance Test Kit's scenarios (read by [`crate::ctk`]): each workflow compiled
+//! by wfc, all of them built in one cargo invocation, each run by its worker binary on the
+//! shared dev server, and judged by the scenario's assertions.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::ctk::{Expect, Scenario};
+use crate::server::DevServer;
+use crate::workers::{self, WorkerProcess};
+
+/// One scenario's outcome.
+#[derive(Debug)]
+pub struct Row {
+    pub feature: String,
+    pub name: String,
+    /// The scenario calls a public service (a `call` task), answered by a local stand-in.
+    pub online: bool,
+    /// Why it failed: a diagnostic, a run error or the assertions that did not hold.
+    pub failure: Option<String>,
+}
+
+impl Row {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// Every scenario's row, in the kit's order.
+#[derive(Debug)]
+pub struct Report {
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    /// A Markdown table: scenario, pass/fail, why.
+    pub fn table(&self) -> String {
+        let passed = self.rows.iter().filter(|r| r.passed()).count();
+        let mut out = format!("Serverless Workflow CTK: {passed} of {} scenarios pass\n\n| feature | scenario | result | why |\n|---|---|---|---|\n", self.rows.len());
+        for row in &self.rows {
+            let (result, why) = match &row.failure {
+                None => ("pass", String::new()),
+                Some(why) => ("FAIL", why.replace('|', "\\|").replace('\n', " ")),
+            };
+            out.push_str(&format!("| {} | {} | {result} | {why} |\n", row.feature, row.name));
+        }
+        out
+    }
+}
+
+/// The outcome of one run.
+struct Outcome {
+    completed: bool,
+    output: Value,
+    /// The error it faulted with (`type`, `status`, `title`, …), when it has one.
+    error: Option<Value>,
+    /// Task names in the order they started.
+    started: Vec<String>,
+    stderr: String,
+}
+
+/// Compiles, builds and runs every scenario.
+pub fn run(scenarios: &[Scenario]) -> Report {
+    let runtime = wfc::RuntimeSource::Path(crate::repo_root().join("runtime").display().to_string());
+    let options = wfc::BuildOptions::with_runtime(runtime);
+    let mut rows = Vec::new();
+    let mut built = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let variant = format!("{}-{i}", scenario.feature);
+        let source = wfc::SourceFile::new(format!("{variant}.yaml"), scenario.definition.clone());
+        let online = scenario.definition.contains("call:");
+        let failure = match wfc::build(&source, &options) {
+            Ok(crate_) => {
+                let tasks = task_names(&source, &options);
+                built.push((i, variant, crate_, tasks));
+                None
+            }
+            Err(diagnostics) => {
+                let first = diagnostics.iter().find(|d| d.is_error()).map_or_else(String::new, |d| format!("{}: {}", d.code.as_str(), d.message));
+                Some(format!("not compiled: {first}"))
+            }
+        };
+        rows.push(Row { feature: scenario.feature.clone(), name: scenario.name.clone(), online, failure });
+    }
+    let variants: Vec<(&str, &wfc::Built)> = built.iter().map(|(_, v, b, _)| (v.as_str(), b)).collect();
+    let binaries = workers::build_variants("ctk", &variants);
+    let address = &DevServer::shared().address;
+    for ((i, variant, _, tasks), bin) in built.iter().zip(&binaries) {
+        let scenario = &scenarios[*i];
+        let outcome = run_one(bin, address, variant, &scenario.input, tasks);
+        let failed: Vec<String> = scenario.expect.iter().filter_map(|expect| judge(expect, &outcome).err()).collect();
+        if !failed.is_empty() {
+            let mut why = failed.join("; ");
+            if !outcome.completed && outcome.error.is_none() {
+                why.push_str(&format!(" (run: {})", outcome.stderr.trim()));
+            }
+            rows[*i].failure = Some(why);
+        }
+    }
+    workers::discard_variants("ctk", &built.iter().map(|(_, v, _, _)| v.as_str()).collect::<Vec<_>>());
+    Report { rows }
+}
+
+/// The task names of a flow, by node id: a task reached on two paths has two nodes.
+fn task_names(source: &wfc::SourceFile, options: &wfc::BuildOptions) -> Vec<(String, String)> {
+    let checked = wfc::check(source, options);
+    let Some(flow) = checked.flow else { return Vec::new() };
+    flow.nodes().into_iter().filter_map(|n| n.task.as_ref().map(|t| (n.id.clone(), t.name.clone()))).collect()
+}
+
+fn run_one(bin: &PathBuf, address: &str, variant: &str, input: &Value, tasks: &[(String, String)]) -> Outcome {
+    let task_queue = format!("ctk-{variant}");
+    let log = workers::target_dir().join("tmp").join(format!("ctk-{variant}.log"));
+    let _worker = WorkerProcess::start_on(bin, address, &task_queue, &[], log);
+    // Two scenarios of the kit share a workflow name, so a build of one is made current
+    // explicitly rather than left behind the other's.
+    workers::client(bin, address, &["deploy"]);
+    let id = format!("ctk-{variant}-{}", std::process::id());
+    let out = workers::client(bin, address, &["start", "--input", &input.to_string(), "--id", &id, "--task-queue", &task_queue, "--wait"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let output = stdout.split_once('\n').and_then(|(_, rest)| serde_json::from_str(rest).ok()).unwrap_or(Value::Null);
+    let error = stderr.lines().find_map(|l| l.strip_prefix("error: ")).and_then(|json| serde_json::from_str(json).ok());
+    let logs = workers::client(bin, address, &["logs", &id]);
+    let started = String::from_utf8_lossy(&logs.stdout)
+        .lines()
+        .filter_map(|line| line.split_once("▶ ").map(|(_, rest)| rest.split(' ').next().unwrap_or_default().to_string()))
+        .filter_map(|node| tasks.iter().find(|(id, _)| *id == node).map(|(_, name)| name.clone()))
+        .collect();
+    Outcome { completed: out.status.success(), output, error, started, stderr }
+}
+
+/// The value at a dotted path (`request.method`).
+fn at<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+fn judge(expect: &Expect, run: &Outcome) -> Result<(), String> {
+    let position = |task: &str| run.started.iter().position(|t| t == task);
+    match expect {
+        Expect::Complete if run.completed => Ok(()),
+        Expect::Complete => Err("did not complete".into()),
+        Expect::CompleteWith(want) if run.completed && run.output == *want => Ok(()),
+        Expect::CompleteWith(want) => Err(format!("output {} is not {want}", run.output)),
+        Expect::Fault if !run.completed => Ok(()),
+        Expect::Fault => Err("did not fault".into()),
+        Expect::FaultWith(want) => {
+            let got = run.error.clone().unwrap_or(Value::Null);
+            let fields = want.as_object().into_iter().flatten();
+            match fields.filter(|(k, v)| got.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect::<Vec<_>>() {
+                wrong if wrong.is_empty() && !run.completed => Ok(()),
+                wrong => Err(format!("error {got} differs in {wrong:?}")),
+            }
+        }
+        Expect::HasProperties(paths) => {
+            let missing: Vec<&str> = paths.iter().filter(|p| at(&run.output, p).is_none()).map(String::as_str).collect();
+            if missing.is_empty() { Ok(()) } else { Err(format!("output {} lacks {missing:?}", run.output)) }
+        }
+        Expect::PropertyIs(path, want) => match at(&run.output, path) {
+            Some(got) if got == want => Ok(()),
+            got => Err(format!("`{path}` is {got:?}, not {want}")),
+        },
+        Expect::PropertyItems(path, n) => match at(&run.output, path).and_then(Value::as_array) {
+            Some(items) if items.len() == *n => Ok(()),
+            got => Err(format!("`{path}` is {got:?}, not {n} items")),
+        },
+        Expect::RunsFirst(task) if run.started.first() == Some(task) => Ok(()),
+        Expect::RunsLast(task) if run.started.last() == Some(task) => Ok(()),
+        Expect::RunsAfter(later, earlier) if matches!((position(later), position(earlier)), (Some(l), Some(e)) if l > e) => Ok(()),
+        Expect::RunsFirst(_) | Expect::RunsLast(_) | Expect::RunsAfter(..) => Err(format!("{expect:?} does not hold: tasks started {:?}", run.started)),
+    }
+}
