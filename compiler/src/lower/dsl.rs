@@ -410,8 +410,8 @@ impl<'a> Lowerer<'a> {
         // A `for` task's body is its `do`.
         let has_for = task.get("for").is_some();
         let kinds: Vec<&Key> = map.iter().map(|(k, _)| k).filter(|k| KINDS.contains(&k.name.as_str()) && !(has_for && k.name == "do")).collect();
-        let kind = match kinds.as_slice() {
-            [kind] => kind.name.as_str(),
+        let (kind, kind_span) = match kinds.as_slice() {
+            [kind] => (kind.name.as_str(), kind.span),
             [] => {
                 self.error(
                     Diagnostic::error(Code::DocumentShape, entry.name.span, format!("task `{}` does not say what it does", entry.name.name))
@@ -483,7 +483,7 @@ impl<'a> Lowerer<'a> {
                 return None;
             }
             other => {
-                self.not_compiled(body.span, &format!("a `{other}` task"));
+                self.not_compiled(kind_span, &format!("a `{other}` task"));
                 return None;
             }
         };
