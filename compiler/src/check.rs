@@ -242,6 +242,7 @@ impl Checker<'_> {
             | NodeKind::Counter { .. }
             | NodeKind::Start
             | NodeKind::Jq(_)
+            | NodeKind::Call { .. }
             | NodeKind::Choice { .. }
             | NodeKind::Try { .. } => {}
         }

@@ -88,7 +88,7 @@ impl std::fmt::Display for Command {
 
 fn commands(kind: &NodeKind) -> Vec<Command> {
     match kind {
-        NodeKind::Builtin { builtin, .. } => vec![Command::Activity(builtin.activity_name().to_string())],
+        NodeKind::Builtin { builtin, .. } | NodeKind::Call { builtin, .. } => vec![Command::Activity(builtin.activity_name().to_string())],
         NodeKind::Activity { activity, .. } | NodeKind::Custom { node_type: activity, local: false, .. } => vec![Command::Activity(activity.clone())],
         NodeKind::Custom { node_type, local: true, .. } => vec![Command::LocalActivity(node_type.clone())],
         NodeKind::Child { workflow, .. } => vec![Command::Child(workflow.clone())],
@@ -194,7 +194,8 @@ fn decision(kind: &NodeKind) -> Option<String> {
         | NodeKind::Counter { .. }
         | NodeKind::RegexExtract { .. }
         | NodeKind::Start
-        | NodeKind::Jq(_) => None,
+        | NodeKind::Jq(_)
+        | NodeKind::Call { .. } => None,
     }
 }
 

@@ -440,6 +440,14 @@ pub enum NodeKind {
         cases: Vec<(Jq, Node)>,
         otherwise: Option<Box<Node>>,
     },
+    /// A Serverless Workflow `call`: the request computed by jq in workflow code, sent by the
+    /// built-in activity.
+    Call {
+        builtin: Builtin,
+        request: JqValue,
+        output: CallOutput,
+        policy: ActivityPolicy,
+    },
     /// A Serverless Workflow `try`: `attempt`, and on an error that `filter` matches, `retry`
     /// it or run `catch` with the error bound under `bind`; any other error goes on.
     Try {
@@ -572,7 +580,8 @@ impl Node {
             | NodeKind::Router { .. }
             | NodeKind::Loop(_)
             | NodeKind::ParallelGroup(_)
-            | NodeKind::Jq(_) => Vec::new(),
+            | NodeKind::Jq(_)
+            | NodeKind::Call { .. } => Vec::new(),
         }
     }
 
@@ -631,7 +640,8 @@ impl Node {
             | NodeKind::Router { .. }
             | NodeKind::Loop(_)
             | NodeKind::ParallelGroup(_)
-            | NodeKind::Jq(_) => Vec::new(),
+            | NodeKind::Jq(_)
+            | NodeKind::Call { .. } => Vec::new(),
         };
         nodes.extend(self.on_error.as_deref_mut());
         nodes
@@ -688,13 +698,14 @@ impl Node {
             | NodeKind::Router { .. }
             | NodeKind::Loop(_)
             | NodeKind::ParallelGroup(_)
-            | NodeKind::Jq(_) => false,
+            | NodeKind::Jq(_)
+            | NodeKind::Call { .. } => false,
         }
     }
 
     /// True when the node runs as an activity on a worker (its configuration may read `env.*`).
     pub fn is_activity(&self) -> bool {
-        matches!(self.kind, NodeKind::Builtin { .. } | NodeKind::Activity { .. } | NodeKind::Custom { .. })
+        matches!(self.kind, NodeKind::Builtin { .. } | NodeKind::Activity { .. } | NodeKind::Custom { .. } | NodeKind::Call { .. })
     }
 }
 
@@ -706,6 +717,8 @@ pub enum Builtin {
     Slack,
     Database,
     Ai,
+    /// A Serverless Workflow `call: http`.
+    CallHttp,
 }
 
 impl Builtin {
@@ -717,6 +730,7 @@ impl Builtin {
             Builtin::Slack => "SlackMessage",
             Builtin::Database => "DatabaseQuery",
             Builtin::Ai => "AI",
+            Builtin::CallHttp => "CallHttp",
         }
     }
 
@@ -728,6 +742,7 @@ impl Builtin {
             Builtin::Slack => "slack_message",
             Builtin::Database => "database_query",
             Builtin::Ai => "chat_completion",
+            Builtin::CallHttp => "call_http",
         }
     }
 
@@ -739,6 +754,7 @@ impl Builtin {
             Builtin::Slack => "posts to Slack by webhook or `chat.postMessage`; returns `{ok, channel, ts}`.",
             Builtin::Database => "runs one PostgreSQL statement with bound parameters; returns `{rows, rowCount}`.",
             Builtin::Ai => "asks an OpenAI-compatible chat model; returns `{text, model, finishReason, usage, id}`, and `json` (the parsed answer) with a `responseFormat`.",
+            Builtin::CallHttp => "sends a Serverless Workflow `call: http` request; returns `{status, reason, headers, body}` for any status.",
         }
     }
 }
@@ -881,6 +897,14 @@ pub enum TaskResult {
     Input,
     /// The output of the branch that finished first (`fork` with `compete`).
     Winner,
+}
+
+/// What a `call: http` task outputs (`with.output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutput {
+    Content,
+    Response,
+    Raw,
 }
 
 /// A Serverless Workflow document's own data flow: `input.from` makes the first task's data,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::ctk::{Expect, Scenario};
+use crate::http::HttpServer;
 use crate::server::DevServer;
 use crate::workers::{self, WorkerProcess};
 
@@ -60,15 +61,52 @@ struct Outcome {
     stderr: String,
 }
 
+/// The public services the kit's scenarios call.
+const SERVICES: &[&str] = &["https://petstore.swagger.io", "https://httpbin.org"];
+
+/// What `httpbin.org`'s basic-auth endpoint checks: `serverless-workflow:conformance-test`.
+const BASIC_AUTH: &str = "Basic c2VydmVybGVzcy13b3JrZmxvdzpjb25mb3JtYW5jZS10ZXN0";
+
+/// A loopback stand-in for the services the kit calls, answering what they would: the Swagger
+/// petstore's pets (and its Swagger 2.0 document, naming the stand-in as its host) and
+/// httpbin's basic-auth endpoint. Anything else is 404, as `getPetByName/Milou` is there.
+pub fn stand_in() -> HttpServer {
+    let pet = |id: u64, name: &str| serde_json::json!({"id": id, "name": name, "status": "available", "photoUrls": [], "tags": []});
+    let server = HttpServer::start(vec![
+        ("GET /v2/pet/findByStatus", (200, Vec::new(), serde_json::json!([pet(1, "Rex"), pet(2, "Milou")]))),
+        ("GET /v2/pet/1", (200, Vec::new(), pet(1, "Rex"))),
+        ("GET /v2/pet/2", (200, Vec::new(), pet(2, "Milou"))),
+        ("GET /basic-auth/serverless-workflow/conformance-test", (200, Vec::new(), serde_json::json!({"authenticated": true, "user": "serverless-workflow"}))),
+    ]);
+    let host = server.base_url.trim_start_matches("http://").to_string();
+    let integer_id = serde_json::json!({"name": "petId", "in": "path", "required": true, "type": "integer", "format": "int64"});
+    let status = serde_json::json!({"name": "status", "in": "query", "required": true, "type": "array", "items": {"type": "string"}, "collectionFormat": "multi"});
+    let swagger = serde_json::json!({
+        "swagger": "2.0",
+        "info": {"title": "Swagger Petstore (stand-in)", "version": "1.0.7"},
+        "host": host,
+        "basePath": "/v2",
+        "schemes": ["http"],
+        "paths": {
+            "/pet/findByStatus": {"get": {"operationId": "findPetsByStatus", "produces": ["application/json"], "parameters": [status]}},
+            "/pet/{petId}": {"get": {"operationId": "getPetById", "produces": ["application/json"], "parameters": [integer_id]}},
+        },
+    });
+    server.set_route("GET /v2/swagger.json", (200, Vec::new(), swagger));
+    server
+}
+
 /// Compiles, builds and runs every scenario.
 pub fn run(scenarios: &[Scenario]) -> Report {
+    let services = stand_in();
     let runtime = wfc::RuntimeSource::Path(crate::repo_root().join("runtime").display().to_string());
     let options = wfc::BuildOptions::with_runtime(runtime);
     let mut rows = Vec::new();
     let mut built = Vec::new();
     for (i, scenario) in scenarios.iter().enumerate() {
         let variant = format!("{}-{i}", scenario.feature);
-        let source = wfc::SourceFile::new(format!("{variant}.yaml"), scenario.definition.clone());
+        let definition = SERVICES.iter().fold(scenario.definition.clone(), |text, service| text.replace(service, &services.base_url));
+        let source = wfc::SourceFile::new(format!("{variant}.yaml"), definition);
         let online = scenario.definition.contains("call:");
         let failure = match wfc::build(&source, &options) {
             Ok(crate_) => {
@@ -89,7 +127,13 @@ pub fn run(scenarios: &[Scenario]) -> Report {
     for ((i, variant, _, tasks), bin) in built.iter().zip(&binaries) {
         let scenario = &scenarios[*i];
         let outcome = run_one(bin, address, variant, &scenario.input, tasks);
-        let failed: Vec<String> = scenario.expect.iter().filter_map(|expect| judge(expect, &outcome).err()).collect();
+        let mut failed: Vec<String> = scenario.expect.iter().filter_map(|expect| judge(expect, &outcome).err()).collect();
+        // httpbin answers 401 without the right credentials; the stand-in's table cannot, so
+        // the runner checks what was sent.
+        let sent_auth = services.requests().into_iter().filter(|r| r.path.starts_with("/basic-auth/")).map(|r| r.headers.get("authorization").cloned().unwrap_or_default()).last();
+        if scenario.definition.contains("basic-auth") && sent_auth.as_deref() != Some(BASIC_AUTH) {
+            failed.push(format!("the request carried authorization {sent_auth:?}"));
+        }
         if !failed.is_empty() {
             let mut why = failed.join("; ");
             if !outcome.completed && outcome.error.is_none() {

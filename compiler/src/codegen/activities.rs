@@ -15,7 +15,7 @@ pub fn generate(flow: &Flow, items: &Items) -> TokenStream {
         .nodes()
         .iter()
         .filter_map(|n| match n.kind {
-            NodeKind::Builtin { builtin, .. } => Some(builtin),
+            NodeKind::Builtin { builtin, .. } | NodeKind::Call { builtin, .. } => Some(builtin),
             _ => None,
         })
         .collect();

@@ -8,7 +8,7 @@ use crate::model::{Flow, NodeKind, Versioning};
 
 pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
     let workflow = &items.workflow_type;
-    let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::Builtin { .. }));
+    let uses_builtins = flow.nodes().iter().any(|n| matches!(n.kind, NodeKind::Builtin { .. } | NodeKind::Call { .. }));
     let register_activities = uses_builtins.then(|| quote! { .register_activities(activities::Activities) });
     let servers = items.custom_crates.iter().map(|c| &c.server);
     let timeout = super::literal::optional_millis(flow.settings.timeout_ms);

@@ -75,6 +75,7 @@ pub fn readme(flow: &Flow, options: &Options, header: &str) -> String {
                 }
                 activities.push(line);
             }
+            NodeKind::Call { builtin, .. } => activities.push(format!("- {}: built-in `{}`, on this worker", code(&node.id), builtin.activity_name())),
             NodeKind::Activity { activity, task_queue, .. } => {
                 activities.push(format!("- {}: calls {} on task queue {} (served by another worker)", code(&node.id), code(activity), code(task_queue)));
             }

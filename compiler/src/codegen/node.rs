@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use super::items::{Items, policy_ref};
 use super::literal::{doc_lines, jq, jq_value, optional_jq_value, optional_json, optional_millis, template};
-use crate::model::{Assertion, Branch, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Quorum, Repeat, Task, TaskResult};
+use crate::model::{Assertion, Branch, CallOutput, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Quorum, Repeat, Task, TaskResult};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
 pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -428,6 +428,17 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         NodeKind::Router { value: None, routes } => choice("router", routes),
         NodeKind::Loop(_) | NodeKind::ParallelGroup(_) => super::graph::container_body(node, items),
+        NodeKind::Call { builtin, request, output, policy } => {
+            let request = jq_value(request);
+            let policy = policy_ref(flow, policy);
+            let function = format_ident!("{}", builtin.runtime_fn());
+            let output = match output {
+                CallOutput::Content => quote! { CallOutput::Content },
+                CallOutput::Response => quote! { CallOutput::Response },
+                CallOutput::Raw => quote! { CallOutput::Raw },
+            };
+            quote! { cx.call_http(&NODE, crate::activities::Activities::#function, &#request, #output, #policy) }
+        }
         NodeKind::Jq(step) => {
             let (method, value) = match step {
                 JqStep::Set(value) => (quote! { set }, value),

@@ -35,7 +35,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     let policies: Vec<&ActivityPolicy> = nodes
         .iter()
         .filter_map(|n| match &n.kind {
-            NodeKind::Builtin { policy, .. } | NodeKind::Activity { policy, .. } | NodeKind::Custom { policy, .. } => Some(policy),
+            NodeKind::Builtin { policy, .. } | NodeKind::Activity { policy, .. } | NodeKind::Custom { policy, .. } | NodeKind::Call { policy, .. } => Some(policy),
             _ => None,
         })
         .collect();
@@ -93,6 +93,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     let used = identifiers(&[quote! { #(#node_fns)* #regions #default_policy #signals #document }]);
     for name in [
         "ActivityPolicy",
+        "CallOutput",
         "ChildFlow",
         "Dag",
         "Document",

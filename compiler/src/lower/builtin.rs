@@ -13,6 +13,8 @@ impl Lowerer<'_> {
     pub(super) fn builtin_rules(&mut self, builtin: Builtin, config: &Value, type_span: Span) -> Option<()> {
         match builtin {
             Builtin::Http => self.http_config(config, type_span),
+            // Not a node type: the Serverless Workflow form checks its `call: http` itself.
+            Builtin::CallHttp => Some(()),
             Builtin::Email => self.email_rules(config, type_span),
             Builtin::Slack => {
                 let by_token = config.get("token").is_some() && config.get("channel").is_some();

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use super::Lowerer;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::model::{
-    Body, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Quorum, Repeat, Settings, Task, TaskResult,
+    ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Quorum, Repeat, Settings, Task, TaskResult,
 };
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value, printable};
@@ -428,6 +428,7 @@ impl<'a> Lowerer<'a> {
         let own: Vec<&str> = match kind {
             "for" => vec!["for", "while", "do"],
             "try" => vec!["try", "catch"],
+            "call" => vec!["call", "with"],
             other => vec![other],
         };
         self.known_fields(task, &[TASK_FIELDS, &own].concat(), &format!("a `{kind}` task"));
@@ -472,6 +473,7 @@ impl<'a> Lowerer<'a> {
                 (NodeKind::Parallel { children, quorum, at_once: None }, if compete { TaskResult::Winner } else { TaskResult::Body })
             }
             "try" => (self.try_task(entry, scope)?, TaskResult::Data),
+            "call" if body.as_str() == Some("http") => (self.http_call(entry, scope)?, TaskResult::Body),
             "call" => {
                 let what = body.as_str().map_or_else(|| "`call`".to_string(), |f| format!("`call: {}`", printable(f)));
                 self.not_compiled(body.span, &what);
@@ -579,6 +581,77 @@ impl<'a> Lowerer<'a> {
             None => None,
         };
         Some(NodeKind::Try { attempt: Box::new(attempt), filter: ErrorFilter { with, when, except_when }, bind, retry: None, catch: handler })
+    }
+
+    /// `call: http`: the request as a value jq completes in workflow code; the built-in
+    /// activity sends it. No retries unless a `try` asks for them, as the specification says.
+    fn http_call(&mut self, entry: &Entry, scope: &Scope) -> Option<NodeKind> {
+        let with = self.required(entry.task, "with", entry.name.span)?;
+        self.known_fields(with, &["method", "endpoint", "headers", "body", "query", "output", "redirect"], "`call: http`'s `with`");
+        let mut request = Vec::new();
+        let method = self.required(with, "method", with.span)?;
+        request.push(("method".to_string(), self.jq_value(method, scope)?));
+        let endpoint = self.required(with, "endpoint", with.span)?;
+        let uri = match &endpoint.kind {
+            Kind::Map(_) => {
+                self.known_fields(endpoint, &["uri", "authentication"], "an endpoint");
+                if let Some(auth) = endpoint.get("authentication") {
+                    request.push(("auth".to_string(), self.authentication(auth, scope)?));
+                }
+                self.required(endpoint, "uri", endpoint.span)?
+            }
+            _ => endpoint,
+        };
+        request.push(("uri".to_string(), self.jq_value(uri, scope)?));
+        for key in ["headers", "query", "body"] {
+            if let Some(value) = with.get(key) {
+                request.push((key.to_string(), self.jq_value(value, scope)?));
+            }
+        }
+        let redirect = match with.get("redirect") {
+            Some(v) => self.boolean(v)?,
+            None => false,
+        };
+        request.push(("redirect".to_string(), JqValue::Json(serde_json::json!(redirect))));
+        let output = match with.get("output").map(|v| self.enumerated("output", v, &["content", "response", "raw"])) {
+            None => CallOutput::Content,
+            Some(None) => return None,
+            Some(Some(o)) if o == "response" => CallOutput::Response,
+            Some(Some(o)) if o == "raw" => CallOutput::Raw,
+            Some(Some(_)) => CallOutput::Content,
+        };
+        let request = if request.iter().all(|(_, v)| matches!(v, JqValue::Json(_))) {
+            JqValue::Json(serde_json::Value::Object(request.into_iter().map(|(k, v)| (k, if let JqValue::Json(j) = v { j } else { serde_json::Value::Null })).collect()))
+        } else {
+            JqValue::Map(request)
+        };
+        let policy = ActivityPolicy { max_attempts: 1, ..ActivityPolicy::default() };
+        Some(NodeKind::Call { builtin: Builtin::CallHttp, request, output, policy })
+    }
+
+    /// An endpoint's `basic` or `bearer` authentication; the others are not compiled yet.
+    fn authentication(&mut self, auth: &Value, scope: &Scope) -> Option<JqValue> {
+        if auth.as_str().is_some() {
+            self.not_compiled(auth.span, "an authentication named in `use.authentications`");
+            return None;
+        }
+        let Some([(scheme, policy)]) = auth.as_map() else {
+            self.wrong_type(auth, "a map with one authentication scheme");
+            return None;
+        };
+        match scheme.name.as_str() {
+            "basic" => self.known_fields(policy, &["username", "password"], "`basic` authentication"),
+            "bearer" => self.known_fields(policy, &["token"], "`bearer` authentication"),
+            other => {
+                self.not_compiled(scheme.span, &format!("`{other}` authentication"));
+                return None;
+            }
+        };
+        if policy.get("use").is_some() {
+            self.not_compiled(policy.span, "authentication from `$secrets` (`use`)");
+            return None;
+        }
+        self.jq_value(auth, scope)
     }
 
     /// A task's name, pointer and `input`, `output` and `export` stages.

@@ -282,7 +282,7 @@ pub fn build(flow: &Flow) -> (Plan, Vec<Diagnostic>) {
 pub fn run_of(kind: &crate::model::NodeKind) -> Run {
     use crate::model::NodeKind as K;
     match kind {
-        K::Builtin { .. } | K::Activity { .. } | K::Custom { .. } => Run::Activity,
+        K::Builtin { .. } | K::Activity { .. } | K::Custom { .. } | K::Call { .. } => Run::Activity,
         K::Delay { child: None, .. } | K::WaitSignal(_) | K::Pause => Run::Wait,
         K::Log { .. }
         | K::SetVariable { .. }

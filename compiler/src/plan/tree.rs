@@ -94,6 +94,7 @@ fn region_kind(node: &Node) -> RegionKind {
         | NodeKind::Loop(_)
         | NodeKind::ParallelGroup(_)
         | NodeKind::Jq(_)
+        | NodeKind::Call { .. }
         | NodeKind::Choice { .. }
         | NodeKind::Try { .. } => RegionKind::Scope { type_name, transparent: true },
     }
@@ -221,7 +222,8 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
         | NodeKind::Router { .. }
         | NodeKind::Loop(_)
         | NodeKind::ParallelGroup(_)
-        | NodeKind::Jq(_) => {
+        | NodeKind::Jq(_)
+        | NodeKind::Call { .. } => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             for pair in lowered.windows(2) {
                 link(plan, &pair[0].1, pair[1].0);

@@ -130,3 +130,78 @@ async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
 fn form_pairs(form: &BTreeMap<String, Value>) -> Vec<(String, String)> {
     form.iter().map(|(k, v)| (k.clone(), wfc_expr::interpolate(v))).collect()
 }
+
+/// A Serverless Workflow `call: http` request, as workflow code computed it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    pub method: String,
+    pub uri: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub query: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Follow redirects; else a 3xx answers as it is.
+    #[serde(default)]
+    pub redirect: bool,
+    /// The body is returned base64-encoded, as received (`output: raw`).
+    #[serde(default)]
+    pub raw: bool,
+}
+
+/// Sends a Serverless Workflow `call: http` request. Every status answers (`{status, headers,
+/// body}`): workflow code turns an unsuccessful one into the specification's communication
+/// error, whose `status` a `catch` may filter on. Transport errors fail as for `HttpRequest`.
+pub async fn call_http(ctx: ActivityContext, input: BuiltinInput) -> Result<Value, ActivityError> {
+    super::run("call: http", &ctx, input, call).await
+}
+
+fn no_redirects() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+async fn call(request: CallRequest, call: Call) -> Result<Value, Fault> {
+    let method_name = request.method.to_ascii_uppercase();
+    let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{method_name}` is not an HTTP method")))?;
+    let url = reqwest::Url::parse(&request.uri).map_err(|e| Fault::fatal("configuration", format!("invalid URI `{}`: {e}", request.uri)))?;
+    let operation = format!("{method} {}", web::shown(&url, false));
+    let client = if request.redirect { web::client() } else { no_redirects() };
+    let mut builder = client.request(method, url);
+    let mut has_content_type = false;
+    for (name, value) in &request.headers {
+        let text = wfc_expr::interpolate(value);
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{name}` is not a valid header name")))?;
+        let value = HeaderValue::from_str(&text).map_err(|_| Fault::fatal("configuration", format!("header `{name}` has a character a header cannot carry")))?;
+        has_content_type |= header == CONTENT_TYPE;
+        builder = builder.header(header, value);
+    }
+    let pairs: Vec<(&str, String)> = request.query.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.as_str(), wfc_expr::interpolate(v))).collect();
+    if !pairs.is_empty() {
+        builder = builder.query(&pairs);
+    }
+    builder = match request.body {
+        None | Some(Value::Null) => builder,
+        Some(Value::String(text)) if has_content_type => builder.body(text),
+        Some(Value::String(text)) => builder.header(CONTENT_TYPE, "text/plain; charset=utf-8").body(text),
+        Some(other) => builder.json(&other),
+    };
+    let reply = web::send(builder, &operation, &call).await?;
+    let body = if request.raw {
+        use base64::Engine;
+        Value::String(base64::engine::general_purpose::STANDARD.encode(&reply.bytes))
+    } else {
+        reply.body(&operation)?.0
+    };
+    let reason = reply.status.canonical_reason().unwrap_or_default();
+    Ok(json!({ "status": reply.status.as_u16(), "reason": reason, "headers": reply.header_map(), "body": body }))
+}

@@ -20,7 +20,7 @@ mod web;
 pub use ai::{ChatConfig, ChatMessage, chat_completion};
 pub use database::{QueryConfig, database_query};
 pub use email::{EmailConfig, Provider, Recipients, Security, SmtpConfig, email_send};
-pub use http::{HttpConfig, http_request};
+pub use http::{CallRequest, HttpConfig, call_http, http_request};
 pub use slack::{SlackConfig, slack_message};
 
 use std::time::{Duration, SystemTime};

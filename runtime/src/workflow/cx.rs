@@ -304,8 +304,18 @@ impl<'a, W: Flow> Cx<'a, W> {
     where
         AD: ActivityDefinition<Input = BuiltinInput, Output = Value>,
     {
-        let (rendered, max_output_bytes) = self.ctx.state(|w| (secrets::render_deferring(config, &View { flow: w.flow(), frame: &self.frame }), w.flow().max_output_bytes()));
+        let rendered = self.ctx.state(|w| secrets::render_deferring(config, &View { flow: w.flow(), frame: &self.frame }));
         let (config, secrets) = rendered?;
+        self.send_builtin(node, activity, config, secrets, policy).await
+    }
+
+    /// A built-in activity with a configuration workflow code already computed, secrets
+    /// deferred to the activity as `secrets` says.
+    pub(crate) async fn send_builtin<AD>(&self, node: &NodeInfo, activity: AD, config: Value, secrets: Vec<crate::values::Deferred>, policy: &ActivityPolicy) -> Result<Value, Failure>
+    where
+        AD: ActivityDefinition<Input = BuiltinInput, Output = Value>,
+    {
+        let max_output_bytes = self.ctx.state(|w| w.flow().max_output_bytes());
         self.note(node.id, || What::Input { input: super::dry::shown(&config, &secrets) });
         if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.builtin(node.id, activity.name(), &config))) {
             self.note(node.id, || What::Recorded { kind: activity.name().to_string(), request: super::dry::shown(&config, &secrets) });

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use wfc_expr::Scope as _;
 
 use super::cx::{Cx, Flow};
-use crate::values::{Failure, NodeInfo, NodeResult};
+use crate::values::{ActivityPolicy, BuiltinInput, Failure, NodeInfo, NodeResult};
 
 /// A jq program as generated code names it: its text and the `$` names it reads.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +59,17 @@ pub enum TaskResult {
     Input,
     /// The output of the branch that finished first, from the branches' list.
     Winner,
+}
+
+/// What a `call: http` task outputs (`with.output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutput {
+    /// The response body, parsed by its content type.
+    Content,
+    /// `{request: {method, uri, headers}, statusCode, headers, content}`.
+    Response,
+    /// The response body as received, base64-encoded.
+    Raw,
 }
 
 /// The document's own data flow: `input.from` and `output.as`.
@@ -253,6 +264,48 @@ impl<'a, W: Flow> Cx<'a, W> {
         Ok(Value::Object(event))
     }
 
+    /// `call: http`: the request computed on the task's input (its URI template expanded from
+    /// the input's fields, its authentication made a header), sent by the built-in activity;
+    /// a status other than 2xx is the specification's communication error.
+    pub async fn call_http<AD>(&self, node: &NodeInfo, activity: AD, request: &JqValue, output: CallOutput, policy: &ActivityPolicy) -> NodeResult
+    where
+        AD: temporalio_common::ActivityDefinition<Input = BuiltinInput, Output = Value>,
+    {
+        let input = self.current();
+        let Value::Object(mut request) = self.value(request, &input, None)? else {
+            return Err(problem("validation", 400, "Validation Error", Some("the request is not an object".into()), self.reference()));
+        };
+        let uri = expand(request.get("uri").and_then(Value::as_str).unwrap_or_default(), &input);
+        request.insert("uri".into(), json!(uri));
+        if let Some(auth) = request.remove("auth") {
+            let header = authorization(&auth).ok_or_else(|| problem("validation", 400, "Validation Error", Some(format!("unusable authentication {auth}")), self.reference()))?;
+            let headers = request.entry("headers").or_insert_with(|| json!({}));
+            if let Value::Object(headers) = headers {
+                headers.insert("Authorization".into(), json!(header));
+            }
+        }
+        if output == CallOutput::Raw {
+            request.insert("raw".into(), json!(true));
+        }
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("get").to_ascii_uppercase();
+        let sent_headers = request.get("headers").cloned().unwrap_or_else(|| json!({}));
+        let reply = self.send_builtin(node, activity, Value::Object(request), Vec::new(), policy).await?;
+        let status = reply["status"].as_u64().unwrap_or(0);
+        if !(200..300).contains(&status) {
+            let title = reply["reason"].as_str().filter(|r| !r.is_empty()).unwrap_or("Communication Error").to_string();
+            return Err(problem("communication", u16::try_from(status).unwrap_or(0), title, Some(format!("{method} {uri} answered {status}")), self.reference()));
+        }
+        Ok(match output {
+            CallOutput::Content | CallOutput::Raw => reply["body"].clone(),
+            CallOutput::Response => json!({
+                "request": { "method": method, "uri": uri, "headers": sent_headers },
+                "statusCode": status,
+                "headers": reply["headers"],
+                "content": reply["body"],
+            }),
+        })
+    }
+
     /// `raise`: fails with the error, `instance` defaulting to the task's pointer.
     pub fn raise(&self, error: &JqValue) -> NodeResult {
         let mut error = self.value(error, &self.current(), None)?;
@@ -344,5 +397,50 @@ impl<'a, W: Flow> Cx<'a, W> {
             return Ok(false);
         }
         Ok(true)
+    }
+}
+
+/// An RFC 6570 URI template's simple `{name}` expressions filled from the task input's fields
+/// (percent-encoded; a missing field expands to nothing, as the RFC says).
+fn expand(template: &str, input: &Value) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        let text = match input.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        out.extend(form_urlencoded::byte_serialize(text.as_bytes()).map(|piece| piece.replace('+', "%20")));
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `Authorization` header of a `basic` or `bearer` authentication.
+fn authorization(auth: &Value) -> Option<String> {
+    use base64::Engine;
+    if let Some(basic) = auth.get("basic") {
+        let (user, password) = (basic.get("username")?.as_str()?, basic.get("password")?.as_str()?);
+        return Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))));
+    }
+    let token = auth.get("bearer")?.get("token")?.as_str()?;
+    Some(format!("Bearer {token}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_templates_expand_from_the_input() {
+        let input = json!({"petId": 1, "status": "sold out", "username": "a/b"});
+        assert_eq!(expand("https://x/v2/pet/{petId}?status={status}", &input), "https://x/v2/pet/1?status=sold%20out");
+        assert_eq!(expand("https://x/{username}/{missing}", &input), "https://x/a%2Fb/");
+        assert_eq!(authorization(&json!({"basic": {"username": "u", "password": "p"}})).as_deref(), Some("Basic dTpw"));
     }
 }
