@@ -48,6 +48,11 @@ pub struct BuildOptions {
     /// given by a path relative to the document that declares it; the generated crate needs it
     /// relative to its own folder (absolute when this is). `None`: paths are used as written.
     pub crate_dir: Option<std::path::PathBuf>,
+    /// Documents a flow names that wfc reads at build time (a Serverless Workflow `call:
+    /// openapi`'s description), by the reference as written: their text, or why they could not
+    /// be read. The library does no I/O; the command line reads them (see
+    /// [`external_documents`]). A reference missing here is a located diagnostic.
+    pub documents: BTreeMap<String, Result<String, String>>,
 }
 
 impl Default for BuildOptions {
@@ -60,6 +65,7 @@ impl Default for BuildOptions {
             siblings: BTreeMap::new(),
             previous: None,
             crate_dir: None,
+            documents: BTreeMap::new(),
         }
     }
 }
@@ -98,11 +104,19 @@ impl Checked {
     }
 }
 
+/// The documents a flow names that wfc reads at build time (`call: openapi` descriptions), as
+/// written: a URL, or a path relative to the flow's file. The command line reads them into
+/// [`BuildOptions::documents`].
+pub fn external_documents(source: &SourceFile) -> Vec<String> {
+    let (Some(root), _) = syntax::parse(&source.text) else { return Vec::new() };
+    lower::openapi_documents(&root)
+}
+
 /// Parses, lowers, plans and checks a flow, collecting every diagnostic.
 pub fn check(source: &SourceFile, options: &BuildOptions) -> Checked {
     let (value, mut diagnostics) = syntax::parse(&source.text);
     let Some(value) = value else { return Checked { flow: None, plan: None, releases: Default::default(), reads: Default::default(), diagnostics } };
-    let (flow, lowered) = lower::lower(source, &value, &options.registry);
+    let (flow, lowered) = lower::lower(source, &value, &options.registry, &options.documents);
     diagnostics.extend(lowered);
     // Lowering gives up only with a reason; should it not, `check` must still not say "ok"
     // for a document `build` cannot build.

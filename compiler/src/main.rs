@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[path = "cli/documents.rs"]
+mod documents;
 #[path = "cli/local.rs"]
 mod local;
 #[path = "cli/lsp.rs"]
@@ -285,7 +287,7 @@ fn plan(path: &Path, format: PlanFormat, registry: &wfc::lower::Registry) -> Exi
         Ok(s) => s,
         Err(code) => return code,
     };
-    let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
+    let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), documents: documents::read(&source), ..Default::default() });
     report(&source, &checked.diagnostics);
     let has_errors = checked.has_errors();
     let (Some(plan), false) = (checked.plan, has_errors) else { return ExitCode::from(INVALID_FLOW) };
@@ -340,7 +342,7 @@ fn check(flows: &[PathBuf], registry: &wfc::lower::Registry) -> ExitCode {
             Ok(s) => s,
             Err(code) => return code,
         };
-        let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), ..Default::default() });
+        let checked = wfc::check(&source, &wfc::BuildOptions { registry: registry.clone(), documents: documents::read(&source), ..Default::default() });
         report(&source, &checked.diagnostics);
         failed |= checked.has_errors();
         if !checked.has_errors() {
@@ -373,7 +375,8 @@ fn build(flows: &[PathBuf], output: Option<&Path>, check_only: bool, runtime: &R
     }
     // Each flow is checked once; flows built together know each other, so child workflow
     // calls between them are typed.
-    let mut options = wfc::BuildOptions { registry: registry.clone(), runtime: runtime.clone(), previous, ..Default::default() };
+    let documents = documents::read_all(sources.iter().map(|(_, source)| source));
+    let mut options = wfc::BuildOptions { registry: registry.clone(), runtime: runtime.clone(), previous, documents, ..Default::default() };
     let checked: Vec<wfc::Checked> = sources.iter().map(|(_, source)| wfc::check(source, &options)).collect();
     // Two flows of one name would write the same crate, one over the other.
     let mut names = std::collections::BTreeMap::new();

@@ -108,6 +108,9 @@ pub fn run(scenarios: &[Scenario]) -> Report {
         let definition = SERVICES.iter().fold(scenario.definition.clone(), |text, service| text.replace(service, &services.base_url));
         let source = wfc::SourceFile::new(format!("{variant}.yaml"), definition);
         let online = scenario.definition.contains("call:");
+        // What `wfc build` does on the command line: read the OpenAPI descriptions it names.
+        let documents = wfc::external_documents(&source).into_iter().map(|url| (url.clone(), get(&url))).collect();
+        let options = wfc::BuildOptions { documents, ..options.clone() };
         let failure = match wfc::build(&source, &options) {
             Ok(crate_) => {
                 let tasks = task_names(&source, &options);
@@ -214,4 +217,20 @@ fn judge(expect: &Expect, run: &Outcome) -> Result<(), String> {
         Expect::RunsAfter(later, earlier) if matches!((position(later), position(earlier)), (Some(l), Some(e)) if l > e) => Ok(()),
         Expect::RunsFirst(_) | Expect::RunsLast(_) | Expect::RunsAfter(..) => Err(format!("{expect:?} does not hold: tasks started {:?}", run.started)),
     }
+}
+
+/// A GET of a loopback `http://` URL (the stand-in's), over HTTP/1.0.
+fn get(url: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url} is not on the stand-in"))?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP response")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(head.lines().next().unwrap_or_default().to_string());
+    }
+    Ok(body.to_string())
 }

@@ -474,6 +474,7 @@ impl<'a> Lowerer<'a> {
             }
             "try" => (self.try_task(entry, scope)?, TaskResult::Data),
             "call" if body.as_str() == Some("http") => (self.http_call(entry, scope)?, TaskResult::Body),
+            "call" if body.as_str() == Some("openapi") => (self.openapi_call(entry, scope)?, TaskResult::Body),
             "call" => {
                 let what = body.as_str().map_or_else(|| "`call`".to_string(), |f| format!("`call: {}`", printable(f)));
                 self.not_compiled(body.span, &what);
@@ -613,13 +614,7 @@ impl<'a> Lowerer<'a> {
             None => false,
         };
         request.push(("redirect".to_string(), JqValue::Json(serde_json::json!(redirect))));
-        let output = match with.get("output").map(|v| self.enumerated("output", v, &["content", "response", "raw"])) {
-            None => CallOutput::Content,
-            Some(None) => return None,
-            Some(Some(o)) if o == "response" => CallOutput::Response,
-            Some(Some(o)) if o == "raw" => CallOutput::Raw,
-            Some(Some(_)) => CallOutput::Content,
-        };
+        let output = self.call_output(with)?;
         let request = if request.iter().all(|(_, v)| matches!(v, JqValue::Json(_))) {
             JqValue::Json(serde_json::Value::Object(request.into_iter().map(|(k, v)| (k, if let JqValue::Json(j) = v { j } else { serde_json::Value::Null })).collect()))
         } else {
@@ -627,6 +622,132 @@ impl<'a> Lowerer<'a> {
         };
         let policy = ActivityPolicy { max_attempts: 1, ..ActivityPolicy::default() };
         Some(NodeKind::Call { builtin: Builtin::CallHttp, request, output, policy })
+    }
+
+    /// `call: openapi`: the operation looked up in the description (read at build time), its
+    /// parameters placed in the path, query, headers or body, then sent as `call: http` is.
+    fn openapi_call(&mut self, entry: &Entry, scope: &Scope) -> Option<NodeKind> {
+        let with = self.required(entry.task, "with", entry.name.span)?;
+        self.known_fields(with, &["document", "operationId", "parameters", "authentication", "output", "redirect"], "`call: openapi`'s `with`");
+        let document = self.required(with, "document", with.span)?;
+        self.known_fields(document, &["name", "endpoint"], "`document`");
+        let endpoint = self.required(document, "endpoint", document.span)?;
+        let (reference, at) = match endpoint.get("uri") {
+            Some(uri) => (self.string(uri)?, uri.span),
+            None => (self.string(endpoint)?, endpoint.span),
+        };
+        let description = match self.documents.get(&reference).cloned() {
+            Some(Ok(text)) => match crate::syntax::parse(&text) {
+                (Some(value), errors) if errors.is_empty() => value.to_json(),
+                _ => return self.unreadable(at, &reference, "it is neither JSON nor YAML"),
+            },
+            Some(Err(why)) => return self.unreadable(at, &reference, &why),
+            None => return self.unreadable(at, &reference, "this caller of wfc did not read it (`wfc check` and `wfc build` do)"),
+        };
+        let operation_value = self.required(with, "operationId", with.span)?;
+        let operation_id = self.string(operation_value)?;
+        let mut operations = Vec::new();
+        let mut found = None;
+        for (path, item) in description.get("paths").and_then(serde_json::Value::as_object).into_iter().flatten() {
+            for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+                let Some(operation) = item.get(method) else { continue };
+                let Some(id) = operation.get("operationId").and_then(serde_json::Value::as_str) else { continue };
+                operations.push(id.to_string());
+                if id == operation_id {
+                    found = Some((path.clone(), method, item, operation));
+                }
+            }
+        }
+        let Some((path, method, item, operation)) = found else {
+            let near = closest(&operation_id, operations.iter().map(String::as_str));
+            let help = if near.is_empty() { format!("the description has {} operations", operations.len()) } else { format!("did you mean {}?", one_of(&near)) };
+            self.error(Diagnostic::error(Code::UnknownReference, operation_value.span, format!("no operation `{}` in `{reference}`", printable(&operation_id))).label("unknown operation").help(help));
+            return None;
+        };
+        let base = server(&description, &reference);
+        let given: Vec<(&Key, &Value)> = match with.get("parameters") {
+            Some(parameters) => self.expect_map(parameters)?.iter().map(|(k, v)| (k, v)).collect(),
+            None => Vec::new(),
+        };
+        let declared: Vec<&serde_json::Value> = [item.get("parameters"), operation.get("parameters")].into_iter().flatten().filter_map(serde_json::Value::as_array).flatten().collect();
+        let (mut params, mut query, mut headers, mut body) = (Vec::new(), Vec::new(), Vec::new(), None);
+        for parameter in &declared {
+            if parameter.get("$ref").is_some() {
+                self.not_compiled(operation_value.span, "an OpenAPI parameter given by `$ref`");
+                return None;
+            }
+            let (Some(name), Some(place)) = (parameter.get("name").and_then(serde_json::Value::as_str), parameter.get("in").and_then(serde_json::Value::as_str)) else { continue };
+            let Some((_, value)) = given.iter().find(|(k, _)| k.name == name) else {
+                if parameter.get("required").and_then(serde_json::Value::as_bool) == Some(true) || place == "path" {
+                    let span = with.get("parameters").map_or(operation_value.span, |p| p.span);
+                    self.error(
+                        Diagnostic::error(Code::MissingField, span, format!("operation `{operation_id}` needs the parameter `{name}`"))
+                            .label("missing parameter")
+                            .help(format!("add `{name}:` under `parameters` (it goes in the {place})")),
+                    );
+                    return None;
+                }
+                continue;
+            };
+            let value = self.jq_value(value, scope)?;
+            match place {
+                "path" => params.push((name.to_string(), value)),
+                "query" => query.push((name.to_string(), value)),
+                "header" => headers.push((name.to_string(), value)),
+                "body" => body = Some(value),
+                other => {
+                    self.not_compiled(operation_value.span, &format!("an OpenAPI parameter in `{other}`"));
+                    return None;
+                }
+            }
+        }
+        let names: Vec<&str> = declared.iter().filter_map(|p| p.get("name").and_then(serde_json::Value::as_str)).collect();
+        for (key, _) in &given {
+            if !names.contains(&key.name.as_str()) {
+                self.unknown_field(key, &names, &format!("operation `{operation_id}`'s parameters"));
+            }
+        }
+        let mut request = vec![("method".to_string(), JqValue::Json(serde_json::json!(method))), ("uri".to_string(), JqValue::Json(serde_json::json!(format!("{base}{path}"))))];
+        request.push(("params".to_string(), JqValue::Map(params)));
+        if !query.is_empty() {
+            request.push(("query".to_string(), JqValue::Map(query)));
+        }
+        if !headers.is_empty() {
+            request.push(("headers".to_string(), JqValue::Map(headers)));
+        }
+        if let Some(body) = body {
+            request.push(("body".to_string(), body));
+        }
+        if let Some(auth) = with.get("authentication") {
+            request.push(("auth".to_string(), self.authentication(auth, scope)?));
+        }
+        let redirect = match with.get("redirect") {
+            Some(v) => self.boolean(v)?,
+            None => false,
+        };
+        request.push(("redirect".to_string(), JqValue::Json(serde_json::json!(redirect))));
+        let output = self.call_output(with)?;
+        let policy = ActivityPolicy { max_attempts: 1, ..ActivityPolicy::default() };
+        Some(NodeKind::Call { builtin: Builtin::CallHttp, request: JqValue::Map(request), output, policy })
+    }
+
+    fn unreadable<T>(&mut self, at: Span, reference: &str, why: &str) -> Option<T> {
+        self.error(
+            Diagnostic::error(Code::InvalidValue, at, format!("the OpenAPI description `{}` could not be read: {why}", printable(reference)))
+                .label("not read")
+                .help("wfc reads the description when it builds the flow, from the URL or from a path relative to the flow's file"),
+        );
+        None
+    }
+
+    fn call_output(&mut self, with: &Value) -> Option<CallOutput> {
+        Some(match with.get("output").map(|v| self.enumerated("output", v, &["content", "response", "raw"])) {
+            None => CallOutput::Content,
+            Some(None) => return None,
+            Some(Some(o)) if o == "response" => CallOutput::Response,
+            Some(Some(o)) if o == "raw" => CallOutput::Raw,
+            Some(Some(_)) => CallOutput::Content,
+        })
     }
 
     /// An endpoint's `basic` or `bearer` authentication; the others are not compiled yet.
@@ -783,6 +904,43 @@ impl<'a> Lowerer<'a> {
             task: task.map(Box::new),
         }
     }
+}
+
+/// The OpenAPI descriptions a Serverless Workflow document's `call: openapi` tasks name.
+pub fn openapi_documents(root: &Value) -> Vec<String> {
+    let mut found = BTreeSet::new();
+    let mut stack = vec![root];
+    while let Some(value) = stack.pop() {
+        match &value.kind {
+            Kind::Map(entries) => {
+                if value.get("call").and_then(Value::as_str) == Some("openapi")
+                    && let Some(endpoint) = value.get("with").and_then(|w| w.get("document")).and_then(|d| d.get("endpoint"))
+                    && let Some(reference) = endpoint.as_str().or_else(|| endpoint.get("uri").and_then(Value::as_str))
+                {
+                    found.insert(reference.to_string());
+                }
+                stack.extend(entries.iter().map(|(_, v)| v));
+            }
+            Kind::Seq(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Where an OpenAPI description's operations are served: Swagger 2.0's `schemes`, `host` and
+/// `basePath`, or OpenAPI 3's first `servers` URL; the description's own origin where it
+/// names none (or a relative one).
+fn server(description: &serde_json::Value, reference: &str) -> String {
+    let origin = reference.find("://").and_then(|at| reference[at + 3..].find('/').map(|end| &reference[..at + 3 + end])).unwrap_or_default();
+    let text = |key: &str| description.get(key).and_then(serde_json::Value::as_str);
+    if description.get("swagger").is_some() {
+        let scheme = description.get("schemes").and_then(|s| s.get(0)).and_then(serde_json::Value::as_str).or_else(|| origin.split("://").next()).unwrap_or("https");
+        let host = text("host").map(str::to_string).unwrap_or_else(|| origin.split("://").nth(1).unwrap_or_default().to_string());
+        return format!("{scheme}://{host}{}", text("basePath").unwrap_or_default().trim_end_matches('/'));
+    }
+    let url = description.get("servers").and_then(|s| s.get(0)).and_then(|s| s.get("url")).and_then(serde_json::Value::as_str).unwrap_or_default();
+    if url.contains("://") { url.trim_end_matches('/').to_string() } else { format!("{origin}{}", url.trim_end_matches('/')) }
 }
 
 /// The text inside a whole-string `${ }` and its byte offset, if the string is one.

@@ -31,11 +31,14 @@ pub type Registry = BTreeMap<String, RemoteActivity>;
 
 /// Lowers a parsed document. Returns the flow when it is complete enough to check further.
 /// `registry` declares activities for node types the flow does not declare itself.
-pub fn lower(source: &SourceFile, root: &Value, registry: &Registry) -> (Option<Flow>, Vec<Diagnostic>) {
+pub fn lower(source: &SourceFile, root: &Value, registry: &Registry, documents: &BTreeMap<String, Result<String, String>>) -> (Option<Flow>, Vec<Diagnostic>) {
     let mut cx = Lowerer::new(source, registry.clone());
+    cx.documents = documents.clone();
     let flow = cx.document(root);
     (flow, cx.diagnostics)
 }
+
+pub use dsl::openapi_documents;
 
 /// Lowers a registry document: a map with one key, `activities:`, as in a flow.
 pub fn registry(source: &SourceFile, root: &Value) -> (Registry, Vec<Diagnostic>) {
@@ -59,11 +62,13 @@ struct Lowerer<'a> {
     graph_kinds: bool,
     /// The declared signals' payload schemas, for the nodes that wait for them.
     signals: BTreeMap<String, serde_json::Value>,
+    /// External documents by reference (`BuildOptions::documents`).
+    documents: BTreeMap<String, Result<String, String>>,
 }
 
 impl<'a> Lowerer<'a> {
     fn new(source: &'a SourceFile, activities: Registry) -> Self {
-        Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities, graph_kinds: false, signals: BTreeMap::new() }
+        Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities, graph_kinds: false, signals: BTreeMap::new(), documents: BTreeMap::new() }
     }
 
     fn error(&mut self, diagnostic: Diagnostic) {

@@ -185,7 +185,14 @@ async fn call(request: CallRequest, call: Call) -> Result<Value, Fault> {
         has_content_type |= header == CONTENT_TYPE;
         builder = builder.header(header, value);
     }
-    let pairs: Vec<(&str, String)> = request.query.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.as_str(), wfc_expr::interpolate(v))).collect();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (key, value) in &request.query {
+        match value {
+            Value::Array(items) => pairs.extend(items.iter().map(|item| (key.as_str(), wfc_expr::interpolate(item)))),
+            Value::Null => {}
+            other => pairs.push((key.as_str(), wfc_expr::interpolate(other))),
+        }
+    }
     if !pairs.is_empty() {
         builder = builder.query(&pairs);
     }

@@ -275,7 +275,9 @@ impl<'a, W: Flow> Cx<'a, W> {
         let Value::Object(mut request) = self.value(request, &input, None)? else {
             return Err(problem("validation", 400, "Validation Error", Some("the request is not an object".into()), self.reference()));
         };
-        let uri = expand(request.get("uri").and_then(Value::as_str).unwrap_or_default(), &input);
+        // An OpenAPI operation's path parameters, else (`call: http`) the task input's fields.
+        let fields = request.remove("params").unwrap_or(input);
+        let uri = expand(request.get("uri").and_then(Value::as_str).unwrap_or_default(), &fields);
         request.insert("uri".into(), json!(uri));
         if let Some(auth) = request.remove("auth") {
             let header = authorization(&auth).ok_or_else(|| problem("validation", 400, "Validation Error", Some(format!("unusable authentication {auth}")), self.reference()))?;
