@@ -897,6 +897,8 @@ pub enum TaskResult {
     Input,
     /// The output of the branch that finished first (`fork` with `compete`).
     Winner,
+    /// The outputs of the branches that finished, in order (`listen`: the events consumed).
+    Consumed,
 }
 
 /// What a `call: http` task outputs (`with.output`).

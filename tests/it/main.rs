@@ -8,6 +8,7 @@ mod deploys;
 mod diagnostics;
 mod diff;
 mod docs;
+mod dsl;
 mod e2e;
 mod fuzz;
 mod hostile;

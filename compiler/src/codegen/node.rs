@@ -78,6 +78,7 @@ fn task(spec: &Task) -> TokenStream {
         TaskResult::Data => quote! { TaskResult::Data },
         TaskResult::Input => quote! { TaskResult::Input },
         TaskResult::Winner => quote! { TaskResult::Winner },
+        TaskResult::Consumed => quote! { TaskResult::Consumed },
     };
     quote! { Task { name: #name, reference: #reference, input: #input, output: #output, export: #export, result: #result } }
 }

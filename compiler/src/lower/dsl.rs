@@ -123,11 +123,15 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         let description = ["title", "summary"].iter().filter_map(|k| header.get(k).and_then(Value::as_str)).collect::<Vec<_>>().join("\n\n");
-        for key in ["use", "schedule", "evaluate"] {
-            if let Some(value) = doc.get(key) {
-                self.not_compiled(value.span, &format!("`{key}`"));
+        if let Some(uses) = doc.get("use").and_then(|u| self.expect_map(u)) {
+            for (key, _) in uses {
+                self.not_compiled(key.span, &format!("`use.{}`", key.name));
             }
         }
+        if let Some(evaluate) = doc.get("evaluate") {
+            self.not_compiled(evaluate.span, "`evaluate`");
+        }
+        let schedule = doc.get("schedule").and_then(|s| self.dsl_schedule(s));
         let mut settings = Settings::default();
         if let Some(timeout) = doc.get("timeout") {
             settings.timeout_ms = self.dsl_timeout(timeout);
@@ -155,9 +159,31 @@ impl<'a> Lowerer<'a> {
             signals: std::mem::take(&mut self.signals),
             body: Body::Tree(Box::new(root)),
             open_blackboard: false,
-            schedule: None,
+            schedule,
             dsl: Some(Dsl { input, output }),
         })
+    }
+
+    /// `schedule.cron`: a Temporal Schedule the worker binary's `schedule apply` creates.
+    fn dsl_schedule(&mut self, schedule: &Value) -> Option<crate::model::Schedule> {
+        self.known_fields(schedule, &["cron", "every", "after", "on"], "`schedule`");
+        for key in ["every", "after", "on"] {
+            if let Some(value) = schedule.get(key) {
+                self.not_compiled(value.span, &format!("`schedule.{key}`"));
+                return None;
+            }
+        }
+        let cron = self.required(schedule, "cron", schedule.span)?;
+        let text = self.string(cron)?;
+        if let Err(e) = super::schedule::cron(&text) {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, cron.span, format!("`{}` is not a cron spec: {e}", printable(&text)))
+                    .label("not a cron spec")
+                    .help("write minute hour day-of-month month day-of-week, e.g. `0 9 * * 1-5`"),
+            );
+            return None;
+        }
+        Some(crate::model::Schedule { cron: text, timezone: String::new(), input: serde_json::json!({}) })
     }
 
     fn not_compiled(&mut self, span: Span, construct: &str) {
@@ -428,6 +454,7 @@ impl<'a> Lowerer<'a> {
         let own: Vec<&str> = match kind {
             "for" => vec!["for", "while", "do"],
             "try" => vec!["try", "catch"],
+            "listen" => vec!["listen", "foreach"],
             "call" => vec!["call", "with"],
             other => vec![other],
         };
@@ -473,6 +500,7 @@ impl<'a> Lowerer<'a> {
                 (NodeKind::Parallel { children, quorum, at_once: None }, if compete { TaskResult::Winner } else { TaskResult::Body })
             }
             "try" => (self.try_task(entry, scope)?, TaskResult::Data),
+            "listen" => (self.listen_task(entry, body)?, TaskResult::Consumed),
             "call" if body.as_str() == Some("http") => (self.http_call(entry, scope)?, TaskResult::Body),
             "call" if body.as_str() == Some("openapi") => (self.openapi_call(entry, scope)?, TaskResult::Body),
             "call" => {
@@ -531,7 +559,11 @@ impl<'a> Lowerer<'a> {
         let item = name(self, "each", "item")?;
         let index = name(self, "at", "index")?;
         let collection = self.required(spec, "in", spec.span)?;
-        let collection = self.expression(collection, scope, Field::Task)?;
+        let collection = match &collection.kind {
+            // A list written in place: its JSON is a jq literal.
+            Kind::Seq(_) => Jq { source: collection.to_json().to_string(), span: collection.span, vars: Vec::new() },
+            _ => self.expression(collection, scope, Field::Task)?,
+        };
         let inner = scope.with(&[&item, &index]);
         let while_ = match entry.task.get("while") {
             Some(condition) => Some(self.expression(condition, &inner, Field::Task)?),
@@ -542,11 +574,76 @@ impl<'a> Lowerer<'a> {
         Some(NodeKind::Repeat(Repeat { iterate: Iterate::Each { collection, item, index, while_ }, max_iterations: u64::MAX, concurrency: 1, body: vec![body] }))
     }
 
+    /// `listen`: each event is a signal named after its CloudEvent `type` (sent, e.g., by the
+    /// worker binary's `signal ID <type> --payload <event>`); `one`, `all` and `any` wait for
+    /// one, every or the first of them. The output lists the events consumed.
+    fn listen_task(&mut self, entry: &Entry, listen: &Value) -> Option<NodeKind> {
+        if let Some(foreach) = entry.task.get("foreach") {
+            self.not_compiled(foreach.span, "`listen`'s `foreach`");
+            return None;
+        }
+        self.known_fields(listen, &["to", "read"], "`listen`");
+        if let Some(read) = listen.get("read") {
+            self.not_compiled(read.span, "`listen.read`");
+            return None;
+        }
+        let to = self.required(listen, "to", listen.span)?;
+        self.known_fields(to, &["one", "all", "any", "until"], "`listen.to`");
+        if let Some(until) = to.get("until") {
+            self.not_compiled(until.span, "`listen`'s `until`");
+            return None;
+        }
+        let Some((strategy, events)) = to.as_map().and_then(|m| m.iter().find(|(k, _)| ["one", "all", "any"].contains(&k.name.as_str()))) else {
+            self.wrong_type(to, "one of `one`, `all` or `any`");
+            return None;
+        };
+        let filters: Vec<&Value> = match strategy.name.as_str() {
+            "one" => vec![events],
+            "all" | "any" => {
+                let list = self.expect_seq(events)?;
+                if list.is_empty() {
+                    self.not_compiled(events.span, "listening to any event at all (an empty `any`)");
+                    return None;
+                }
+                list.iter().collect()
+            }
+            _ => return None,
+        };
+        let mut waits = Vec::new();
+        for (i, filter) in filters.iter().enumerate() {
+            self.known_fields(filter, &["with", "correlate"], "an event filter");
+            if let Some(correlate) = filter.get("correlate") {
+                self.not_compiled(correlate.span, "event correlation (`correlate`)");
+                return None;
+            }
+            let with = self.required(filter, "with", filter.span)?;
+            let attributes = self.expect_map(with)?;
+            for (key, _) in attributes {
+                if key.name != "type" {
+                    self.not_compiled(key.span, &format!("an event filter on `{}`", key.name));
+                    return None;
+                }
+            }
+            let kind = self.required(with, "type", with.span)?;
+            let signal = self.string(kind)?;
+            self.signal_name(&signal, kind.span);
+            let wait = crate::model::SignalWait { signal, schema: None, timeout_ms: None, continue_on_timeout: false };
+            waits.push(self.dsl_node(&format!("{}-{i}", entry.name.name), "event", filter.span, NodeKind::WaitSignal(wait), None, None));
+        }
+        let count = waits.len() as u64;
+        let quorum = if strategy.name == "any" { Quorum { successes: 1, failures: count } } else { Quorum { successes: count, failures: 1 } };
+        Some(NodeKind::Parallel { children: waits, quorum, at_once: None })
+    }
+
     fn try_task(&mut self, entry: &Entry, scope: &Scope) -> Option<NodeKind> {
         let attempt = entry.task.get("try")?;
         let attempt = self.task_list(attempt, &format!("{}/try", entry.reference), scope, false, "try")?;
         let catch = self.required(entry.task, "catch", entry.name.span)?;
-        self.known_fields(catch, &["errors", "as", "when", "exceptWhen", "retry", "do"], "`catch`");
+        self.known_fields(catch, &["errors", "as", "when", "exceptWhen", "retry", "do", "then"], "`catch`");
+        if let Some(then) = catch.get("then") {
+            self.not_compiled(then.span, "`catch.then`");
+            return None;
+        }
         let bind = match catch.get("as") {
             Some(v) => self.string(v)?,
             None => "error".to_string(),

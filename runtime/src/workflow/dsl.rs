@@ -14,7 +14,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value, json};
 use wfc_expr::Scope as _;
 
-use super::cx::{Cx, Flow};
+use super::cx::{Cx, Flow, IntoOutput};
 use crate::values::{ActivityPolicy, BuiltinInput, Failure, NodeInfo, NodeResult};
 
 /// A jq program as generated code names it: its text and the `$` names it reads.
@@ -59,6 +59,8 @@ pub enum TaskResult {
     Input,
     /// The output of the branch that finished first, from the branches' list.
     Winner,
+    /// The outputs of the branches that finished, in order (the events a `listen` consumed).
+    Consumed,
 }
 
 /// What a `call: http` task outputs (`with.output`).
@@ -208,7 +210,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// One task: its input from the data it is handed (`input.from`), its body, its output
     /// (`output.as`), which it hands on, and `$context` (`export.as`).
-    pub async fn task(&self, task: &'static Task, body: impl Future<Output = NodeResult>) -> NodeResult {
+    pub async fn task<T: IntoOutput>(&self, task: &'static Task, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
         let raw = self.current();
         let input = match &task.input {
             Some(from) => self.value(from, &raw, None)?,
@@ -223,7 +225,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             data.current = input.clone();
             enter(&mut data);
         }
-        let produced = body.await?;
+        let produced = body.await?.into_output();
         // Subtasks set their own `$input` and `$task`: this task's come back for `output.as`.
         enter(&mut self.data.borrow_mut());
         let produced = match task.result {
@@ -232,6 +234,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             TaskResult::Input => input.clone(),
             // A decided race leaves `null` for the branches it cancelled.
             TaskResult::Winner => produced.as_array().and_then(|all| all.iter().find(|v| !v.is_null())).cloned().unwrap_or(Value::Null),
+            TaskResult::Consumed => Value::Array(produced.as_array().into_iter().flatten().filter(|v| !v.is_null()).cloned().collect()),
         };
         let output = match &task.output {
             Some(as_) => self.value(as_, &produced, None)?,

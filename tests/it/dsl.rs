@@ -1,0 +1,56 @@
+//! The Serverless Workflow form end to end, beyond what the CTK exercises: generated workers
+//! on the dev server, run by their binaries (`listen` answered by signals).
+
+use serde_json::{Value, json};
+use wfc_tests::server::DevServer;
+use wfc_tests::workers::{self, WorkerProcess};
+use wfc_tests::{eventually, repo_root};
+
+fn built(name: &str) -> wfc::Built {
+    let path = format!("tests/flows/dsl/{name}.yaml");
+    let text = std::fs::read_to_string(repo_root().join(&path)).expect("the flow is readable");
+    let options = wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path(repo_root().join("runtime").display().to_string()));
+    wfc::build(&wfc::SourceFile::new(path, text), &options).unwrap_or_else(|d| panic!("{name}: {d:#?}"))
+}
+
+fn json_out(out: &std::process::Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.split_once('\n').and_then(|(_, rest)| serde_json::from_str(rest).ok()).unwrap_or(Value::Null)
+}
+
+#[test]
+fn serverless_workflow_documents_wait_loop_catch_and_listen_on_a_real_server() {
+    let (features, listen) = (built("features"), built("listen-any"));
+    let bins = workers::build_variants("dsl", &[("features", &features), ("listen", &listen)]);
+    let address = &DevServer::shared().address;
+    let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
+
+    // wait, for/while/at, if, export.as and $context, a caught raise, input.from, output.as.
+    let _features = WorkerProcess::start_on(&bins[0], address, "dsl-features", &[], log("features"));
+    let input = json!({"order": {"customer": "ada", "items": [{"price": 60}, {"price": 50}, {"price": 30}]}});
+    let id = format!("dsl-features-{}", std::process::id());
+    let out = workers::client(&bins[0], address, &["start", "--input", &input.to_string(), "--id", &id, "--task-queue", "dsl-features", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let want = json!({"total": 110, "counted": 2, "refused": "Too expensive (total 110)", "customer": "ada", "workflowInput": "ada", "done": true});
+    assert_eq!(json_out(&out), want);
+    let status: Value = serde_json::from_slice(&workers::client(&bins[0], address, &["query", &id, "status"]).stdout).unwrap_or(Value::Null);
+    assert!(status["skipped"].as_array().is_some_and(|s| s.contains(&json!("vipOnly"))), "the `if` skips the task: {status}");
+
+    // listen: the first of two event types, sent as a signal carrying the CloudEvent.
+    let _listen = WorkerProcess::start_on(&bins[1], address, "dsl-listen", &[], log("listen"));
+    let id = format!("dsl-listen-{}", std::process::id());
+    let out = workers::client(&bins[1], address, &["start", "--id", &id, "--task-queue", "dsl-listen"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eventually("the listen task waits", || {
+        let status = workers::client(&bins[1], address, &["query", &id, "status"]);
+        String::from_utf8_lossy(&status.stdout).contains("waitForVerdict-1").then_some(())
+    });
+    let event = json!({"specversion": "1.0", "id": "e1", "source": "tests", "type": "com.example.rejected", "data": {"by": "ops"}});
+    let sent = workers::client(&bins[1], address, &["signal", &id, "com.example.rejected", "--input", &event.to_string()]);
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let out = workers::client(&bins[1], address, &["result", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(result, json!({"decision": "com.example.rejected", "by": "ops"}));
+    workers::discard_variants("dsl", &["features", "listen"]);
+}
