@@ -915,4 +915,6 @@ pub enum CallOutput {
 pub struct Dsl {
     pub input: Option<JqValue>,
     pub output: Option<JqValue>,
+    /// The document as JSON: `$workflow.definition`.
+    pub definition: serde_json::Value,
 }

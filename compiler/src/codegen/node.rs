@@ -477,8 +477,21 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 }
             }
         }
-        NodeKind::Try { attempt, filter, bind, retry: _, catch } => {
-            let attempt = run(attempt);
+        NodeKind::Try { attempt, filter, bind, retry, catch } => {
+            let attempt = match retry {
+                Some(policy) => {
+                    let attempts = Literal::u32_unsuffixed(policy.max_attempts);
+                    let (delay, max_delay) = (Literal::u64_unsuffixed(policy.delay_ms), Literal::u64_unsuffixed(policy.max_delay_ms));
+                    let exponential = policy.exponential;
+                    let ids: Vec<&str> = attempt.walk().iter().map(|n| n.id.as_str()).collect();
+                    let body = items.spans(&ids);
+                    let each = call(items, attempt, quote! { &cx });
+                    quote! {
+                        cx.retry_caught(&NODE, &CATCHES, #bind, RetrySpec { max_attempts: #attempts, delay_ms: #delay, exponential: #exponential, max_delay_ms: #max_delay }, #body, |cx| Box::pin(async move { #each })).await
+                    }
+                }
+                None => run(attempt),
+            };
             let with = filter.with.iter().map(|(field, value)| {
                 let value = jq_value(&crate::model::JqValue::Json(value.clone()));
                 quote! { (#field, #value) }

@@ -63,10 +63,12 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
     let (document, run_root) = match &flow.dsl {
         Some(dsl) => {
             let (input, output) = (super::literal::optional_jq_value(dsl.input.as_ref()), super::literal::optional_jq_value(dsl.output.as_ref()));
+            let definition = super::literal::raw_string(&dsl.definition.to_string());
             (
                 quote! {
-                    /// The document's `input.from` and `output.as`.
-                    const DOCUMENT: Document = Document { input: #input, output: #output };
+                    /// The document's `input.from` and `output.as`, and the document itself
+                    /// (`$workflow.definition`).
+                    const DOCUMENT: Document = Document { input: #input, output: #output, definition: #definition };
                 },
                 quote! { cx.document(&DOCUMENT, #root(&cx)).await },
             )

@@ -124,8 +124,14 @@ impl<'a> Lowerer<'a> {
         }
         let description = ["title", "summary"].iter().filter_map(|k| header.get(k).and_then(Value::as_str)).collect::<Vec<_>>().join("\n\n");
         if let Some(uses) = doc.get("use").and_then(|u| self.expect_map(u)) {
-            for (key, _) in uses {
-                self.not_compiled(key.span, &format!("`use.{}`", key.name));
+            for (key, definitions) in uses {
+                if !["errors", "retries"].contains(&key.name.as_str()) {
+                    self.not_compiled(key.span, &format!("`use.{}`", key.name));
+                    continue;
+                }
+                for (name, definition) in self.expect_map(definitions).unwrap_or_default() {
+                    self.reusable.insert((key.name.clone(), name.name.clone()), definition.clone());
+                }
             }
         }
         if let Some(evaluate) = doc.get("evaluate") {
@@ -160,7 +166,7 @@ impl<'a> Lowerer<'a> {
             body: Body::Tree(Box::new(root)),
             open_blackboard: false,
             schedule,
-            dsl: Some(Dsl { input, output }),
+            dsl: Some(Dsl { input, output, definition: doc.to_json() }),
         })
     }
 
@@ -473,10 +479,10 @@ impl<'a> Lowerer<'a> {
             "raise" => {
                 self.known_fields(body, &["error"], "`raise`");
                 let error = self.required(body, "error", body.span)?;
-                if error.as_str().is_some() {
-                    self.not_compiled(error.span, "an error named in `use.errors`");
-                    return None;
-                }
+                let error = match error.as_str() {
+                    Some(name) => &self.reusable_definition("errors", name, error.span)?,
+                    None => error,
+                };
                 self.known_fields(error, &["type", "status", "title", "detail", "instance"], "an error");
                 self.required(error, "type", error.span)?;
                 self.required(error, "status", error.span)?;
@@ -670,15 +676,21 @@ impl<'a> Lowerer<'a> {
             Some(v) => Some(self.expression(v, &inner, Field::Task)?),
             None => None,
         };
-        if let Some(retry) = catch.get("retry") {
-            self.not_compiled(retry.span, "`catch.retry`");
-            return None;
-        }
+        let retry = match catch.get("retry") {
+            Some(retry) => Some(match retry.as_str() {
+                Some(name) => {
+                    let definition = self.reusable_definition("retries", name, retry.span)?;
+                    self.retry_policy(&definition)?
+                }
+                None => self.retry_policy(retry)?,
+            }),
+            None => None,
+        };
         let handler = match catch.get("do") {
             Some(tasks) => Some(Box::new(self.task_list(tasks, &format!("{}/catch/do", entry.reference), &inner, false, "catch")?)),
             None => None,
         };
-        Some(NodeKind::Try { attempt: Box::new(attempt), filter: ErrorFilter { with, when, except_when }, bind, retry: None, catch: handler })
+        Some(NodeKind::Try { attempt: Box::new(attempt), filter: ErrorFilter { with, when, except_when }, bind, retry, catch: handler })
     }
 
     /// `call: http`: the request as a value jq completes in workflow code; the built-in
@@ -870,6 +882,65 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         self.jq_value(auth, scope)
+    }
+
+    /// A definition of `use.<kind>` by name.
+    fn reusable_definition(&mut self, kind: &str, name: &str, span: Span) -> Option<Value> {
+        if let Some(found) = self.reusable.get(&(kind.to_string(), name.to_string())) {
+            return Some(found.clone());
+        }
+        let names: Vec<&str> = self.reusable.keys().filter(|(k, _)| k == kind).map(|(_, n)| n.as_str()).collect();
+        let near = closest(name, names.iter().copied());
+        let help = if near.is_empty() { format!("define it under `use.{kind}`") } else { format!("did you mean {}?", one_of(&near)) };
+        self.error(Diagnostic::error(Code::UnknownReference, span, format!("no `use.{kind}` named `{}`", printable(name))).label("not defined").help(help));
+        None
+    }
+
+    /// A `catch.retry` policy: `delay`, `backoff` (constant or exponential) and
+    /// `limit.attempt.count` retries.
+    fn retry_policy(&mut self, retry: &Value) -> Option<crate::model::RetryPolicy> {
+        self.known_fields(retry, &["when", "exceptWhen", "limit", "delay", "backoff", "jitter"], "a retry policy");
+        for key in ["when", "exceptWhen", "jitter"] {
+            if let Some(value) = retry.get(key) {
+                self.not_compiled(value.span, &format!("a retry policy's `{key}`"));
+                return None;
+            }
+        }
+        let delay_ms = match retry.get("delay") {
+            Some(delay) => self.dsl_duration(delay)?,
+            None => 0,
+        };
+        let exponential = match retry.get("backoff").and_then(|b| b.as_map()) {
+            None => false,
+            Some([(kind, _)]) if kind.name == "constant" => false,
+            Some([(kind, _)]) if kind.name == "exponential" => true,
+            Some(entries) => {
+                let span = entries.first().map_or(retry.span, |(k, _)| k.span);
+                self.not_compiled(span, "a backoff other than `constant` or `exponential`");
+                return None;
+            }
+        };
+        let mut retries = 3;
+        if let Some(limit) = retry.get("limit") {
+            self.known_fields(limit, &["attempt", "duration"], "a retry limit");
+            if let Some(duration) = limit.get("duration") {
+                self.not_compiled(duration.span, "a retry limit by `duration`");
+                return None;
+            }
+            if let Some(attempt) = limit.get("attempt") {
+                self.known_fields(attempt, &["count", "duration"], "`limit.attempt`");
+                if let Some(duration) = attempt.get("duration") {
+                    self.not_compiled(duration.span, "a retry limit on each attempt's `duration`");
+                    return None;
+                }
+                if let Some(count) = attempt.get("count") {
+                    retries = self.uint(count, 0, 1_000)?;
+                }
+            }
+        }
+        // `count` counts retries; the first attempt is not one.
+        let max_attempts = u32::try_from(retries + 1).unwrap_or(u32::MAX);
+        Some(crate::model::RetryPolicy { max_attempts, delay_ms, exponential, max_delay_ms: delay_ms.saturating_mul(1 << 10).max(delay_ms) })
     }
 
     /// A task's name, pointer and `input`, `output` and `export` stages.

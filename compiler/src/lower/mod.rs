@@ -64,11 +64,14 @@ struct Lowerer<'a> {
     signals: BTreeMap<String, serde_json::Value>,
     /// External documents by reference (`BuildOptions::documents`).
     documents: BTreeMap<String, Result<String, String>>,
+    /// A Serverless Workflow document's reusable definitions (`use.errors`, `use.retries`),
+    /// by kind and name.
+    reusable: BTreeMap<(String, String), Value>,
 }
 
 impl<'a> Lowerer<'a> {
     fn new(source: &'a SourceFile, activities: Registry) -> Self {
-        Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities, graph_kinds: false, signals: BTreeMap::new(), documents: BTreeMap::new() }
+        Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities, graph_kinds: false, signals: BTreeMap::new(), documents: BTreeMap::new(), reusable: BTreeMap::new() }
     }
 
     fn error(&mut self, diagnostic: Diagnostic) {

@@ -347,12 +347,25 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// `Retry`: runs the subtree again after a durable wait until it succeeds or the attempts
     /// are spent. A cancellation is never retried.
     pub async fn retry(&self, node: &NodeInfo, spec: RetrySpec, body: &[crate::values::NodeSpan], attempt: impl Fn(Cx<'a, W>) -> Branch<'a>) -> NodeResult {
+        self.retry_if(node, spec, body, |_| Ok(true), attempt).await
+    }
+
+    /// [`Cx::retry`], retrying only the failures `retryable` accepts.
+    pub(crate) async fn retry_if(
+        &self,
+        node: &NodeInfo,
+        spec: RetrySpec,
+        body: &[crate::values::NodeSpan],
+        retryable: impl Fn(&Failure) -> Result<bool, Failure>,
+        attempt: impl Fn(Cx<'a, W>) -> Branch<'a>,
+    ) -> NodeResult {
         let mut delay = spec.delay_ms;
         let mut number = 1;
         loop {
             self.ctx.state_mut(|w| w.flow_mut().reset(body));
             let failure = match attempt(self.frame(BTreeMap::new(), Some(u64::from(number)))).await {
-                Err(failure) if !failure.cancelled && number < spec.max_attempts => failure,
+                Err(failure) if !failure.cancelled && number < spec.max_attempts && retryable(&failure)? => failure,
+                Err(failure) if !failure.cancelled && !retryable(&failure)? => return Err(failure),
                 Err(failure) if !failure.cancelled => {
                     return Err(Failure { message: format!("{} (after {number} attempts)", failure.message), ..failure });
                 }

@@ -79,6 +79,8 @@ pub enum CallOutput {
 pub struct Document {
     pub input: Option<JqValue>,
     pub output: Option<JqValue>,
+    /// The document as JSON text.
+    pub definition: &'static str,
 }
 
 /// Which errors a `try` catches.
@@ -97,6 +99,8 @@ pub struct Data {
     current: Value,
     input: Value,
     task: Option<(&'static str, &'static str)>,
+    /// The document as JSON text (`$workflow.definition`), read only when an expression asks.
+    definition: &'static str,
 }
 
 /// The standard error types of the specification (`…/errors/<kind>`).
@@ -149,12 +153,16 @@ impl<'a, W: Flow> Cx<'a, W> {
                 let (task, reference) = data.task.unwrap_or_default();
                 json!({ "name": task, "reference": reference, "input": data.input })
             }
-            "$workflow" => self.ctx.state(|w| {
-                let flow = w.flow();
-                let mut workflow = flow.lookup("workflow").unwrap_or_else(|| json!({}));
-                workflow["input"] = flow.lookup("input").unwrap_or(Value::Null);
+            "$workflow" => {
+                let mut workflow = self.ctx.state(|w| {
+                    let flow = w.flow();
+                    let mut workflow = flow.lookup("workflow").unwrap_or_else(|| json!({}));
+                    workflow["input"] = flow.lookup("input").unwrap_or(Value::Null);
+                    workflow
+                });
+                workflow["definition"] = serde_json::from_str(data.definition).unwrap_or(Value::Null);
                 workflow
-            }),
+            }
             "$runtime" => json!({ "name": "wfc", "version": env!("CARGO_PKG_VERSION") }),
             other => self.frame.name(other.trim_start_matches('$')).unwrap_or(Value::Null),
         }
@@ -199,7 +207,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             Some(from) => self.value(from, &raw, None)?,
             None => raw,
         };
-        *self.data.borrow_mut() = Data { current: input.clone(), input, task: None };
+        *self.data.borrow_mut() = Data { current: input.clone(), input, task: None, definition: document.definition };
         tasks.await?;
         let last = self.current();
         match &document.output {
@@ -363,6 +371,25 @@ impl<'a, W: Flow> Cx<'a, W> {
             return Ok(false);
         }
         self.matches(filter, bind, &self.error(failure))
+    }
+
+    /// `try` with `catch.retry`: the attempt again, from the data the `try` was handed, while
+    /// its error is one the filter catches and attempts remain.
+    pub async fn retry_caught(
+        &self,
+        node: &NodeInfo,
+        filter: &ErrorFilter,
+        bind: &str,
+        spec: super::control::RetrySpec,
+        body: &[crate::values::NodeSpan],
+        attempt: impl Fn(Cx<'a, W>) -> super::control::Branch<'a>,
+    ) -> NodeResult {
+        let handed = self.current();
+        let fresh = |cx: Cx<'a, W>| {
+            cx.data.borrow_mut().current = handed.clone();
+            attempt(cx)
+        };
+        self.retry_if(node, spec, body, |failure| self.catches(filter, bind, failure), fresh).await
     }
 
     /// The context of a `catch`'s tasks: the error bound as `$<bind>`.
