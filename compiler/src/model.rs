@@ -369,6 +369,8 @@ pub enum NodeKind {
         /// The child's task queue when the node names one; else its flow's, or its name.
         task_queue: Option<String>,
         input: Option<Value>,
+        /// A Serverless Workflow `run: workflow`'s input, computed by jq on the task's input.
+        jq_input: Option<JqValue>,
     },
     /// `HumanApproval`/`WaitForSignal`: a signal or a durable deadline.
     WaitSignal(SignalWait),

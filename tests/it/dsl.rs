@@ -19,9 +19,9 @@ fn json_out(out: &std::process::Output) -> Value {
 }
 
 #[test]
-fn serverless_workflow_documents_wait_loop_catch_and_listen_on_a_real_server() {
-    let (features, listen) = (built("features"), built("listen-any"));
-    let bins = workers::build_variants("dsl", &[("features", &features), ("listen", &listen)]);
+fn serverless_workflow_documents_wait_loop_catch_run_children_and_listen_on_a_real_server() {
+    let (features, listen, parent) = (built("features"), built("listen-any"), built("run-child"));
+    let bins = workers::build_variants("dsl", &[("features", &features), ("listen", &listen), ("parent", &parent)]);
     let address = &DevServer::shared().address;
     let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
 
@@ -39,6 +39,13 @@ fn serverless_workflow_documents_wait_loop_catch_and_listen_on_a_real_server() {
     let logs = String::from_utf8_lossy(&workers::client(&bins[0], address, &["logs", &id]).stdout).into_owned();
     assert_eq!(logs.lines().filter(|l| l.contains("▶ retried ")).count(), 3, "{logs}");
 
+    // run: workflow, served by the features worker (on its own flow's task queue).
+    let _parent = WorkerProcess::start_on(&bins[2], address, "dsl-parent", &[], log("parent"));
+    let id = format!("dsl-parent-{}", std::process::id());
+    let out = workers::client(&bins[2], address, &["start", "--input", &input.to_string(), "--id", &id, "--task-queue", "dsl-parent", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_out(&out), json!("dsl-features is busy"));
+
     // listen: the first of two event types, sent as a signal carrying the CloudEvent.
     let _listen = WorkerProcess::start_on(&bins[1], address, "dsl-listen", &[], log("listen"));
     let id = format!("dsl-listen-{}", std::process::id());
@@ -55,5 +62,5 @@ fn serverless_workflow_documents_wait_loop_catch_and_listen_on_a_real_server() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(result, json!({"decision": "com.example.rejected", "by": "ops"}));
-    workers::discard_variants("dsl", &["features", "listen"]);
+    workers::discard_variants("dsl", &["features", "listen", "parent"]);
 }

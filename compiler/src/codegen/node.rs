@@ -354,14 +354,23 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             };
             quote! { cx.#call(&NODE, crate::activities::#server::#method, #input, #policy) }
         }
-        NodeKind::Child { workflow, task_queue, input } => {
+        NodeKind::Child { workflow, task_queue, input, jq_input } => {
             let sibling = items.siblings.get(workflow.as_str());
             let task_queue = task_queue.as_deref().or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
             let schema = optional_json(sibling.and_then(|s| s.input_schema.as_ref()));
-            let input = input.as_ref().map_or(quote! { Template::Map(&[]) }, template);
+            let start = match jq_input {
+                Some(value) => {
+                    let value = jq_value(value);
+                    quote! { cx.run_workflow(&NODE, &CHILD, &#value) }
+                }
+                None => {
+                    let input = input.as_ref().map_or(quote! { Template::Map(&[]) }, template);
+                    quote! { cx.child(&NODE, &CHILD, #input) }
+                }
+            };
             quote! {{
                 const CHILD: ChildFlow = ChildFlow { workflow: #workflow, task_queue: #task_queue, input_schema: #schema };
-                cx.child(&NODE, &CHILD, #input)
+                #start
             }}
         }
         NodeKind::WaitSignal(wait) => {

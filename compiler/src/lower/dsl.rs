@@ -514,6 +514,7 @@ impl<'a> Lowerer<'a> {
                 self.not_compiled(body.span, &what);
                 return None;
             }
+            "run" if body.get("workflow").is_some() => (self.run_workflow(body, scope)?, TaskResult::Body),
             "run" => {
                 let what = body.as_map().and_then(|m| m.iter().find(|(k, _)| k.name != "await" && k.name != "return")).map_or("`run`".to_string(), |(k, _)| format!("`run: {}`", k.name));
                 self.not_compiled(body.span, &what);
@@ -578,6 +579,28 @@ impl<'a> Lowerer<'a> {
         let body = self.required(entry.task, "do", entry.name.span)?;
         let body = self.task_list(body, &format!("{}/do", entry.reference), &inner, false, "do")?;
         Some(NodeKind::Repeat(Repeat { iterate: Iterate::Each { collection, item, index, while_ }, max_iterations: u64::MAX, concurrency: 1, body: vec![body] }))
+    }
+
+    /// `run: workflow`: a child workflow, the workflow type its `name` (a wfc flow of that name
+    /// serves it on its own task queue); `namespace` and `version` name it in the specification's
+    /// catalog and are not routed on.
+    fn run_workflow(&mut self, run: &Value, scope: &Scope) -> Option<NodeKind> {
+        self.known_fields(run, &["workflow", "await", "return"], "`run`");
+        if let Some(wait) = run.get("await")
+            && !matches!(wait.kind, Kind::Bool(true))
+        {
+            self.not_compiled(wait.span, "`run` without awaiting (`await: false`)");
+            return None;
+        }
+        let spec = run.get("workflow")?;
+        self.known_fields(spec, &["namespace", "name", "version", "input"], "`run.workflow`");
+        let name = self.required(spec, "name", spec.span)?;
+        let workflow = self.temporal_name(name, "a workflow name")?;
+        let input = match spec.get("input") {
+            Some(input) => self.jq_value(input, scope)?,
+            None => JqValue::Json(serde_json::json!({})),
+        };
+        Some(NodeKind::Child { workflow, task_queue: None, input: None, jq_input: Some(input) })
     }
 
     /// `listen`: each event is a signal named after its CloudEvent `type` (sent, e.g., by the

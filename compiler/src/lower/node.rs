@@ -378,7 +378,7 @@ impl Lowerer<'_> {
             }
             NodeType::Activity => self.activity_call(&config, policy, type_span)?,
             NodeType::SubWorkflow => {
-                NodeKind::Child { workflow: config.text("workflow")?.to_string(), task_queue: config.text("taskQueue").map(str::to_string), input: config.template("input") }
+                NodeKind::Child { workflow: config.text("workflow")?.to_string(), task_queue: config.text("taskQueue").map(str::to_string), input: config.template("input"), jq_input: None }
             }
             NodeType::HumanApproval | NodeType::WaitForSignal => {
                 let signal = config.text("signal")?.to_string();

@@ -37,6 +37,11 @@ impl<W: Flow> Cx<'_, W> {
     /// result, which becomes the node's output.
     pub async fn child(&self, node: &NodeInfo, child: &ChildFlow, input: Template) -> Result<Value, Failure> {
         let input = self.render(input)?;
+        self.start_child(node, child, input).await
+    }
+
+    /// A child workflow with its input computed: checked, started, awaited.
+    pub(crate) async fn start_child(&self, node: &NodeInfo, child: &ChildFlow, input: Value) -> Result<Value, Failure> {
         if let Some(schema) = child.input_schema {
             crate::values::validate(schema, &input).map_err(|e| Failure::new(format!("invalid input for child workflow `{}`: {e}", child.workflow)))?;
         }

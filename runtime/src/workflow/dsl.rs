@@ -319,6 +319,12 @@ impl<'a, W: Flow> Cx<'a, W> {
         })
     }
 
+    /// `run: workflow`: the child workflow, its input computed on the task's input.
+    pub async fn run_workflow(&self, node: &NodeInfo, child: &super::child::ChildFlow, input: &JqValue) -> NodeResult {
+        let input = self.value(input, &self.current(), None)?;
+        self.start_child(node, child, input).await
+    }
+
     /// `raise`: fails with the error, `instance` defaulting to the task's pointer.
     pub fn raise(&self, error: &JqValue) -> NodeResult {
         let mut error = self.value(error, &self.current(), None)?;
