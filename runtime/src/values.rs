@@ -124,7 +124,7 @@ pub struct Failure {
     /// The error as an RFC 7807 problem (`type`, `status`, `title`, …), as the Serverless
     /// Workflow form raises and catches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<Value>,
+    pub problem: Option<Box<Value>>,
 }
 
 impl Failure {

@@ -2,7 +2,7 @@
 //! by wfc, all of them built in one cargo invocation, each run by its worker binary on the
 //! shared dev server, and judged by the scenario's assertions.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -133,7 +133,8 @@ pub fn run(scenarios: &[Scenario]) -> Report {
         let mut failed: Vec<String> = scenario.expect.iter().filter_map(|expect| judge(expect, &outcome).err()).collect();
         // httpbin answers 401 without the right credentials; the stand-in's table cannot, so
         // the runner checks what was sent.
-        let sent_auth = services.requests().into_iter().filter(|r| r.path.starts_with("/basic-auth/")).map(|r| r.headers.get("authorization").cloned().unwrap_or_default()).last();
+        let sent_auth =
+            services.requests().into_iter().filter(|r| r.path.starts_with("/basic-auth/")).map(|r| r.headers.get("authorization").cloned().unwrap_or_default()).next_back();
         if scenario.definition.contains("basic-auth") && sent_auth.as_deref() != Some(BASIC_AUTH) {
             failed.push(format!("the request carried authorization {sent_auth:?}"));
         }
@@ -156,7 +157,7 @@ fn task_names(source: &wfc::SourceFile, options: &wfc::BuildOptions) -> Vec<(Str
     flow.nodes().into_iter().filter_map(|n| n.task.as_ref().map(|t| (n.id.clone(), t.name.clone()))).collect()
 }
 
-fn run_one(bin: &PathBuf, address: &str, variant: &str, input: &Value, tasks: &[(String, String)]) -> Outcome {
+fn run_one(bin: &Path, address: &str, variant: &str, input: &Value, tasks: &[(String, String)]) -> Outcome {
     let task_queue = format!("ctk-{variant}");
     let log = workers::target_dir().join("tmp").join(format!("ctk-{variant}.log"));
     let _worker = WorkerProcess::start_on(bin, address, &task_queue, &[], log);

@@ -90,8 +90,12 @@ struct Session {
 /// Checks, builds and runs the flow once; the exit code of `wfc run` for it.
 fn attempt(source: &SourceFile, options: &RunOptions, report: &impl Fn(&SourceFile, &[wfc::Diagnostic]), session: &mut Session) -> u8 {
     // The cached crate is elsewhere: crates implementing custom node types get absolute paths.
-    let build_options =
-        wfc::BuildOptions { registry: options.registry.clone(), crate_dir: Some(cache_dir()), documents: crate::documents::read(source), ..wfc::BuildOptions::with_runtime(runtime()) };
+    let build_options = wfc::BuildOptions {
+        registry: options.registry.clone(),
+        crate_dir: Some(cache_dir()),
+        documents: crate::documents::read(source),
+        ..wfc::BuildOptions::with_runtime(runtime())
+    };
     let built = match wfc::build(source, &build_options) {
         Ok(built) => built,
         Err(diagnostics) => {

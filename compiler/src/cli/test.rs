@@ -160,7 +160,8 @@ fn suite(test_path: &Path, flow_path: Option<&Path>, registry: &wfc::lower::Regi
     };
     let source = read(&flow_path)?;
     // The cached crate is elsewhere: crates implementing custom node types get absolute paths.
-    let options = wfc::BuildOptions { registry: registry.clone(), crate_dir: Some(cache_dir()), documents: crate::documents::read(&source), ..wfc::BuildOptions::with_runtime(runtime()) };
+    let options =
+        wfc::BuildOptions { registry: registry.clone(), crate_dir: Some(cache_dir()), documents: crate::documents::read(&source), ..wfc::BuildOptions::with_runtime(runtime()) };
     let checked = wfc::check(&source, &options);
     if let Some(flow) = &checked.flow {
         let problems = wfc::testfile::check(&test, flow);

@@ -15,9 +15,7 @@ use std::collections::BTreeSet;
 
 use super::Lowerer;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{
-    ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Quorum, Repeat, Settings, Task, TaskResult,
-};
+use crate::model::{ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Quorum, Repeat, Settings, Task, TaskResult};
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value, printable};
 
@@ -410,7 +408,11 @@ impl<'a> Lowerer<'a> {
                 Some(when) => choices.push((self.expression(when, &list.scope, Field::Task)?, branch)),
                 None if otherwise.is_none() => otherwise = Some(Box::new(branch)),
                 None => {
-                    self.error(Diagnostic::error(Code::InvalidValue, case_name.span, "a second case without `when`").label("a second default").help("a switch has at most one default case"));
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, case_name.span, "a second case without `when`")
+                            .label("a second default")
+                            .help("a switch has at most one default case"),
+                    );
                     return None;
                 }
             }
@@ -438,7 +440,7 @@ impl<'a> Lowerer<'a> {
     /// One task (not a `switch`) as a node, with its `if`.
     fn task(&mut self, entry: &Entry, scope: &Scope) -> Option<Node> {
         let task = entry.task;
-        let Some(map) = self.expect_map(task) else { return None };
+        let map = self.expect_map(task)?;
         // A `for` task's body is its `do`.
         let has_for = task.get("for").is_some();
         let kinds: Vec<&Key> = map.iter().map(|(k, _)| k).filter(|k| KINDS.contains(&k.name.as_str()) && !(has_for && k.name == "do")).collect();
@@ -453,7 +455,9 @@ impl<'a> Lowerer<'a> {
                 return None;
             }
             [_, second, ..] => {
-                self.error(Diagnostic::error(Code::DocumentShape, second.span, format!("task `{}` has two kinds", entry.name.name)).label("second kind").help("a task does one thing"));
+                self.error(
+                    Diagnostic::error(Code::DocumentShape, second.span, format!("task `{}` has two kinds", entry.name.name)).label("second kind").help("a task does one thing"),
+                );
                 return None;
             }
         };
@@ -516,7 +520,8 @@ impl<'a> Lowerer<'a> {
             }
             "run" if body.get("workflow").is_some() => (self.run_workflow(body, scope)?, TaskResult::Body),
             "run" => {
-                let what = body.as_map().and_then(|m| m.iter().find(|(k, _)| k.name != "await" && k.name != "return")).map_or("`run`".to_string(), |(k, _)| format!("`run: {}`", k.name));
+                let what =
+                    body.as_map().and_then(|m| m.iter().find(|(k, _)| k.name != "await" && k.name != "return")).map_or("`run`".to_string(), |(k, _)| format!("`run: {}`", k.name));
                 self.not_compiled(body.span, &what);
                 return None;
             }
@@ -555,7 +560,11 @@ impl<'a> Lowerer<'a> {
                     let name = cx.string(v)?;
                     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                     if !valid {
-                        cx.error(Diagnostic::error(Code::InvalidName, v.span, format!("`{}` cannot name a jq variable", printable(&name))).label("invalid name").help("use letters, digits and `_`"));
+                        cx.error(
+                            Diagnostic::error(Code::InvalidName, v.span, format!("`{}` cannot name a jq variable", printable(&name)))
+                                .label("invalid name")
+                                .help("use letters, digits and `_`"),
+                        );
                         return None;
                     }
                     Some(name)
@@ -793,7 +802,11 @@ impl<'a> Lowerer<'a> {
         let Some((path, method, item, operation)) = found else {
             let near = closest(&operation_id, operations.iter().map(String::as_str));
             let help = if near.is_empty() { format!("the description has {} operations", operations.len()) } else { format!("did you mean {}?", one_of(&near)) };
-            self.error(Diagnostic::error(Code::UnknownReference, operation_value.span, format!("no operation `{}` in `{reference}`", printable(&operation_id))).label("unknown operation").help(help));
+            self.error(
+                Diagnostic::error(Code::UnknownReference, operation_value.span, format!("no operation `{}` in `{reference}`", printable(&operation_id)))
+                    .label("unknown operation")
+                    .help(help),
+            );
             return None;
         };
         let base = server(&description, &reference);
@@ -801,7 +814,8 @@ impl<'a> Lowerer<'a> {
             Some(parameters) => self.expect_map(parameters)?.iter().map(|(k, v)| (k, v)).collect(),
             None => Vec::new(),
         };
-        let declared: Vec<&serde_json::Value> = [item.get("parameters"), operation.get("parameters")].into_iter().flatten().filter_map(serde_json::Value::as_array).flatten().collect();
+        let declared: Vec<&serde_json::Value> =
+            [item.get("parameters"), operation.get("parameters")].into_iter().flatten().filter_map(serde_json::Value::as_array).flatten().collect();
         let (mut params, mut query, mut headers, mut body) = (Vec::new(), Vec::new(), Vec::new(), None);
         for parameter in &declared {
             if parameter.get("$ref").is_some() {
@@ -1147,9 +1161,7 @@ fn runtime_expression(text: &str) -> Option<(usize, &str)> {
 fn used_vars(code: &str, globals: &[&str]) -> Vec<String> {
     globals
         .iter()
-        .filter(|name| {
-            code.match_indices(*name).any(|(i, _)| !code[i + name.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
-        })
+        .filter(|name| code.match_indices(*name).any(|(i, _)| !code[i + name.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')))
         .map(|n| n.to_string())
         .collect()
 }

@@ -71,7 +71,16 @@ struct Lowerer<'a> {
 
 impl<'a> Lowerer<'a> {
     fn new(source: &'a SourceFile, activities: Registry) -> Self {
-        Lowerer { source, diagnostics: Vec::new(), ids: HashMap::new(), activities, graph_kinds: false, signals: BTreeMap::new(), documents: BTreeMap::new(), reusable: BTreeMap::new() }
+        Lowerer {
+            source,
+            diagnostics: Vec::new(),
+            ids: HashMap::new(),
+            activities,
+            graph_kinds: false,
+            signals: BTreeMap::new(),
+            documents: BTreeMap::new(),
+            reusable: BTreeMap::new(),
+        }
     }
 
     fn error(&mut self, diagnostic: Diagnostic) {

@@ -377,9 +377,12 @@ impl Lowerer<'_> {
                 NodeKind::Builtin { builtin: which, config: config.value, policy }
             }
             NodeType::Activity => self.activity_call(&config, policy, type_span)?,
-            NodeType::SubWorkflow => {
-                NodeKind::Child { workflow: config.text("workflow")?.to_string(), task_queue: config.text("taskQueue").map(str::to_string), input: config.template("input"), jq_input: None }
-            }
+            NodeType::SubWorkflow => NodeKind::Child {
+                workflow: config.text("workflow")?.to_string(),
+                task_queue: config.text("taskQueue").map(str::to_string),
+                input: config.template("input"),
+                jq_input: None,
+            },
             NodeType::HumanApproval | NodeType::WaitForSignal => {
                 let signal = config.text("signal")?.to_string();
                 let schema = match config.map("schema") {

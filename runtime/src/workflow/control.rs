@@ -70,10 +70,7 @@ pub enum Iterate<'s> {
     /// A Serverless Workflow `for`: each item of the list jq gives on the data, while `while`
     /// holds on the data the last iteration left.
     #[cfg(feature = "jq")]
-    Jq {
-        collection: &'s super::dsl::Jq,
-        while_: Option<&'s super::dsl::Jq>,
-    },
+    Jq { collection: &'s super::dsl::Jq, while_: Option<&'s super::dsl::Jq> },
 }
 
 /// What a loop asks its closure to run.

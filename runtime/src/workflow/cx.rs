@@ -311,7 +311,14 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// A built-in activity with a configuration workflow code already computed, secrets
     /// deferred to the activity as `secrets` says.
-    pub(crate) async fn send_builtin<AD>(&self, node: &NodeInfo, activity: AD, config: Value, secrets: Vec<crate::values::Deferred>, policy: &ActivityPolicy) -> Result<Value, Failure>
+    pub(crate) async fn send_builtin<AD>(
+        &self,
+        node: &NodeInfo,
+        activity: AD,
+        config: Value,
+        secrets: Vec<crate::values::Deferred>,
+        policy: &ActivityPolicy,
+    ) -> Result<Value, Failure>
     where
         AD: ActivityDefinition<Input = BuiltinInput, Output = Value>,
     {
@@ -476,7 +483,7 @@ pub(crate) fn terminate(failure: &Failure) -> WorkflowTermination {
     let builder = ApplicationFailure::builder(failure.to_string()).type_name(kind.to_string()).non_retryable(true);
     // A Serverless Workflow error travels whole, as the failure's details.
     match &failure.problem {
-        Some(problem) => builder.details(problem.clone()).build().into(),
+        Some(problem) => builder.details(Value::clone(problem)).build().into(),
         None => builder.build().into(),
     }
 }

@@ -113,7 +113,7 @@ pub fn problem(kind: &str, status: u16, title: impl Into<String>, detail: Option
     if let Some(detail) = &detail {
         problem["detail"] = json!(detail);
     }
-    Failure { problem: Some(problem), ..Failure::new(detail.map_or(title.clone(), |d| format!("{title}: {d}"))) }
+    Failure { problem: Some(Box::new(problem)), ..Failure::new(detail.map_or(title.clone(), |d| format!("{title}: {d}"))) }
 }
 
 thread_local! {
@@ -336,7 +336,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             (Some(title), Some(detail)) => format!("{title}: {detail}"),
             (title, detail) => title.or(detail).or_else(|| text("type")).unwrap_or_else(|| "raised".into()),
         };
-        Err(Failure { problem: Some(error), ..Failure::new(message) })
+        Err(Failure { problem: Some(Box::new(error)), ..Failure::new(message) })
     }
 
     fn reference(&self) -> &'static str {
@@ -405,9 +405,11 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// A failure as an RFC 7807 problem: its own, or a runtime error for one that has none.
     fn error(&self, failure: &Failure) -> Value {
-        failure.problem.clone().unwrap_or_else(|| {
-            json!({ "type": format!("{ERRORS}/runtime"), "status": 500, "title": "Runtime Error", "detail": failure.to_string(), "instance": self.reference() })
-        })
+        failure
+            .problem
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| json!({ "type": format!("{ERRORS}/runtime"), "status": 500, "title": "Runtime Error", "detail": failure.to_string(), "instance": self.reference() }))
     }
 
     fn matches(&self, filter: &ErrorFilter, bind: &str, error: &Value) -> Result<bool, Failure> {
