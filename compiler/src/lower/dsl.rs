@@ -520,9 +520,9 @@ impl<'a> Lowerer<'a> {
             }
             "run" if body.get("workflow").is_some() => (self.run_workflow(body, scope)?, TaskResult::Body),
             "run" => {
-                let what =
-                    body.as_map().and_then(|m| m.iter().find(|(k, _)| k.name != "await" && k.name != "return")).map_or("`run`".to_string(), |(k, _)| format!("`run: {}`", k.name));
-                self.not_compiled(body.span, &what);
+                let process = body.as_map().and_then(|m| m.iter().find(|(k, _)| k.name != "await" && k.name != "return"));
+                let (what, span) = process.map_or(("`run`".to_string(), kind_span), |(k, _)| (format!("`run: {}`", k.name), k.span));
+                self.not_compiled(span, &what);
                 return None;
             }
             other => {
