@@ -115,3 +115,11 @@ fn flow_content_cannot_change_a_diagram() {
     assert!(!render::mermaid(&plan).contains("evil[\""));
     assert!(!render::dot(&plan).contains("evil"));
 }
+
+/// A Serverless Workflow document's plan: its tasks by name, the lists they own
+/// (`guarded-try`, `guarded-catch`), a task's `if` as a choice.
+#[test]
+fn a_serverless_workflow_document_plans_by_task() {
+    let plan = check("tests/flows/dsl/features.yaml", None);
+    insta::assert_snapshot!("dsl-features", render::text(&plan));
+}

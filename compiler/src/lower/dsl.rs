@@ -267,7 +267,10 @@ impl<'a> Lowerer<'a> {
     /// jumps resolved.
     fn task_list(&mut self, value: &Value, pointer: &str, scope: &Scope, top: bool, type_name: &str) -> Option<Node> {
         let tasks = self.tasks(value, pointer, scope, top)?;
-        let id = format!("{}-{type_name}", pointer.trim_start_matches('/').replace('/', "-"));
+        // `stubborn-catch` for `/do/5/stubborn/catch/do`: the task the list belongs to, and its role.
+        let segments: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
+        let owner = segments.windows(2).rev().find(|w| w[0].parse::<usize>().is_ok()).map(|w| w[1]);
+        let id = owner.map_or_else(|| type_name.to_string(), |task| format!("{task}-{type_name}"));
         Some(self.dsl_node(&id, type_name, value.span, NodeKind::Sequence(tasks), None, None))
     }
 
