@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use reqwest::RequestBuilder;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -76,27 +77,9 @@ async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
     let operation = format!("{method} {}", web::shown(&url, call.is_secret("/url")));
 
     let mut request = web::client().request(method, url).header("Idempotency-Key", &call.idempotency_key);
-    let mut content_type = None;
-    for (name, value) in &config.headers {
-        let text = wfc_expr::interpolate(value);
-        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{name}` is not a valid header name")))?;
-        let value = HeaderValue::from_str(&text).map_err(|_| Fault::fatal("configuration", format!("header `{name}` has a character a header cannot carry")))?;
-        if header == CONTENT_TYPE {
-            content_type = Some(text.to_ascii_lowercase());
-        }
-        request = request.header(header, value);
-    }
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    for (key, value) in &config.query {
-        match value {
-            Value::Array(items) => pairs.extend(items.iter().map(|item| (key.as_str(), wfc_expr::interpolate(item)))),
-            Value::Null => {}
-            other => pairs.push((key.as_str(), wfc_expr::interpolate(other))),
-        }
-    }
-    if !pairs.is_empty() {
-        request = request.query(&pairs);
-    }
+    let content_type;
+    (request, content_type) = with_headers(request, &config.headers)?;
+    request = with_query(request, &config.query);
     let form_typed = content_type.as_deref().is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     request = match (config.json, config.form, config.body) {
         (Some(json), _, _) => request.json(&json),
@@ -125,6 +108,35 @@ async fn request(config: HttpConfig, call: Call) -> Result<Value, Fault> {
         output["encoding"] = json!("base64");
     }
     Ok(output)
+}
+
+/// The headers added (values that are not strings as their JSON text), and the
+/// `Content-Type` among them, in lower case.
+fn with_headers(mut request: RequestBuilder, headers: &BTreeMap<String, Value>) -> Result<(RequestBuilder, Option<String>), Fault> {
+    let mut content_type = None;
+    for (name, value) in headers {
+        let text = wfc_expr::interpolate(value);
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{name}` is not a valid header name")))?;
+        let value = HeaderValue::from_str(&text).map_err(|_| Fault::fatal("configuration", format!("header `{name}` has a character a header cannot carry")))?;
+        if header == CONTENT_TYPE {
+            content_type = Some(text.to_ascii_lowercase());
+        }
+        request = request.header(header, value);
+    }
+    Ok((request, content_type))
+}
+
+/// The query added: an array value repeats the key, `null` leaves it out.
+fn with_query(request: RequestBuilder, query: &BTreeMap<String, Value>) -> RequestBuilder {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (key, value) in query {
+        match value {
+            Value::Array(items) => pairs.extend(items.iter().map(|item| (key.as_str(), wfc_expr::interpolate(item)))),
+            Value::Null => {}
+            other => pairs.push((key.as_str(), wfc_expr::interpolate(other))),
+        }
+    }
+    if pairs.is_empty() { request } else { request.query(&pairs) }
 }
 
 fn form_pairs(form: &BTreeMap<String, Value>) -> Vec<(String, String)> {
@@ -177,25 +189,10 @@ async fn call(request: CallRequest, call: Call) -> Result<Value, Fault> {
     let operation = format!("{method} {}", web::shown(&url, false));
     let client = if request.redirect { web::client() } else { no_redirects() };
     let mut builder = client.request(method, url);
-    let mut has_content_type = false;
-    for (name, value) in &request.headers {
-        let text = wfc_expr::interpolate(value);
-        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{name}` is not a valid header name")))?;
-        let value = HeaderValue::from_str(&text).map_err(|_| Fault::fatal("configuration", format!("header `{name}` has a character a header cannot carry")))?;
-        has_content_type |= header == CONTENT_TYPE;
-        builder = builder.header(header, value);
-    }
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    for (key, value) in &request.query {
-        match value {
-            Value::Array(items) => pairs.extend(items.iter().map(|item| (key.as_str(), wfc_expr::interpolate(item)))),
-            Value::Null => {}
-            other => pairs.push((key.as_str(), wfc_expr::interpolate(other))),
-        }
-    }
-    if !pairs.is_empty() {
-        builder = builder.query(&pairs);
-    }
+    let content_type;
+    (builder, content_type) = with_headers(builder, &request.headers)?;
+    let has_content_type = content_type.is_some();
+    builder = with_query(builder, &request.query);
     builder = match request.body {
         None | Some(Value::Null) => builder,
         Some(Value::String(text)) if has_content_type => builder.body(text),
