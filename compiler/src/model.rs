@@ -848,6 +848,8 @@ pub struct Jq {
 pub enum JqValue {
     Json(serde_json::Value),
     Jq(Jq),
+    /// A `call` request's leaf that reads `$secrets`: computed inside the activity.
+    Secret(Jq),
     List(Vec<JqValue>),
     Map(Vec<(String, JqValue)>),
 }

@@ -2,6 +2,7 @@
 //! on the dev server, run by their binaries (`listen` answered by signals).
 
 use serde_json::{Value, json};
+use wfc_tests::http::HttpServer;
 use wfc_tests::server::DevServer;
 use wfc_tests::workers::{self, WorkerProcess};
 use wfc_tests::{eventually, repo_root};
@@ -18,10 +19,26 @@ fn json_out(out: &std::process::Output) -> Value {
     stdout.split_once('\n').and_then(|(_, rest)| serde_json::from_str(rest).ok()).unwrap_or(Value::Null)
 }
 
+/// Every payload of a history (JSON, base64 `data`) decoded, one per line.
+fn payloads(history: &Value) -> String {
+    use base64::Engine;
+    match history {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| match (key.as_str(), value) {
+                ("data", Value::String(data)) => String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_default()).into_owned() + "\n",
+                _ => payloads(value),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().map(payloads).collect(),
+        _ => String::new(),
+    }
+}
+
 #[test]
-fn serverless_workflow_documents_wait_loop_catch_run_children_and_listen_on_a_real_server() {
-    let (features, listen, parent) = (built("features"), built("listen-any"), built("run-child"));
-    let bins = workers::build_variants("dsl", &[("features", &features), ("listen", &listen), ("parent", &parent)]);
+fn serverless_workflow_documents_wait_loop_catch_run_children_listen_and_read_secrets_on_a_real_server() {
+    let (features, listen, parent, secret) = (built("features"), built("listen-any"), built("run-child"), built("secret-call"));
+    let bins = workers::build_variants("dsl", &[("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret)]);
     let address = &DevServer::shared().address;
     let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
 
@@ -62,5 +79,22 @@ fn serverless_workflow_documents_wait_loop_catch_run_children_and_listen_on_a_re
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(result, json!({"decision": "com.example.rejected", "by": "ops"}));
-    workers::discard_variants("dsl", &["features", "listen", "parent"]);
+
+    // $secrets: read by name inside the activity; the request carries them, history does not.
+    let api = HttpServer::start(vec![("POST /orders", (201, Vec::new(), json!({"id": 42})))]);
+    let env = [("ORDERS_TOKEN", "tok-s3cret-1"), ("ORDERS_TENANT", "acme-s3cret-2")];
+    let _secret = WorkerProcess::start_on(&bins[3], address, "dsl-secret", &env, log("secret"));
+    let id = format!("dsl-secret-{}", std::process::id());
+    let input = json!({"base": api.base_url, "item": "desk"});
+    let out = workers::client(&bins[3], address, &["start", "--input", &input.to_string(), "--id", &id, "--task-queue", "dsl-secret", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_out(&out), json!(42));
+    let sent = api.requests().pop().expect("the order was placed");
+    assert_eq!(sent.headers.get("authorization").map(String::as_str), Some("Bearer tok-s3cret-1"));
+    assert_eq!(sent.headers.get("x-tenant").map(String::as_str), Some("tenant-acme-s3cret-2"));
+    assert_eq!(sent.body, r#"{"item":"desk"}"#);
+    let history = workers::client(&bins[3], address, &["history", &id]);
+    let history = payloads(&serde_json::from_slice(&history.stdout).unwrap_or(Value::Null));
+    assert!(history.contains("ORDERS_TOKEN") && !history.contains("s3cret"), "a secret reached history:\n{history}");
+    workers::discard_variants("dsl", &["features", "listen", "parent", "secret"]);
 }

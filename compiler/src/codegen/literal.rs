@@ -61,6 +61,10 @@ pub fn jq_value(value: &crate::model::JqValue) -> TokenStream {
             let program = jq(program);
             quote! { JqValue::Expr(#program) }
         }
+        V::Secret(program) => {
+            let program = jq(program);
+            quote! { JqValue::Secret(#program) }
+        }
         V::List(items) => {
             let items = items.iter().map(jq_value);
             quote! { JqValue::List(&[#(#items),*]) }

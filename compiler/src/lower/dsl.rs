@@ -26,6 +26,7 @@ const TASK_FIELDS: &[&str] = &["if", "input", "output", "export", "timeout", "th
 /// The task kinds, by the key that names each.
 const KINDS: &[&str] = &["call", "do", "emit", "for", "fork", "listen", "raise", "run", "set", "switch", "try", "wait"];
 /// The `$` names of the specification's runtime expression arguments.
+/// The runtime expression arguments (`$secrets` only in a `call`'s request).
 const ARGUMENTS: &[&str] = &["$context", "$input", "$output", "$secrets", "$task", "$workflow", "$runtime", "$authorization"];
 /// How many nodes the continuation of `then` jumps may copy before wfc refuses the document.
 const MAX_COPIES: usize = 2_000;
@@ -45,6 +46,8 @@ enum Field {
     Task,
     /// `export.as`: the output too.
     Export,
+    /// The request of a `call`, which the activity sends: `$secrets` too, resolved there.
+    Activity,
 }
 
 impl Scope {
@@ -61,6 +64,9 @@ impl Scope {
         }
         if field == Field::Export {
             names.push("$output".into());
+        }
+        if field == Field::Activity {
+            names.push("$secrets".into());
         }
         names.extend(self.bound.iter().cloned());
         names
@@ -316,6 +322,7 @@ impl<'a> Lowerer<'a> {
     /// leads. `path` holds the tasks on the way here, to refuse a loop.
     fn continuation(&mut self, list: &List, start: usize, path: &mut Vec<usize>, copies: &mut usize) -> Option<Vec<Node>> {
         let mut out = Vec::new();
+        let mut failed = false;
         let mut at = start;
         let base = path.len();
         loop {
@@ -339,7 +346,11 @@ impl<'a> Lowerer<'a> {
                 out.push(node);
                 break;
             }
-            out.push(self.task(entry, &list.scope)?);
+            // A task that does not lower is reported; the rest of the list is still checked.
+            match self.task(entry, &list.scope) {
+                Some(node) => out.push(node),
+                None => failed = true,
+            }
             match next {
                 Next::Task(i) => at = i,
                 Next::Exit => break,
@@ -352,7 +363,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         path.truncate(base);
-        Some(out)
+        (!failed).then_some(out)
     }
 
     /// Where a task's `then` (or its absence) leads.
@@ -735,7 +746,7 @@ impl<'a> Lowerer<'a> {
         self.known_fields(with, &["method", "endpoint", "headers", "body", "query", "output", "redirect"], "`call: http`'s `with`");
         let mut request = Vec::new();
         let method = self.required(with, "method", with.span)?;
-        request.push(("method".to_string(), self.jq_value(method, scope)?));
+        request.push(("method".to_string(), self.request_value(method, scope)?));
         let endpoint = self.required(with, "endpoint", with.span)?;
         let uri = match &endpoint.kind {
             Kind::Map(_) => {
@@ -747,10 +758,10 @@ impl<'a> Lowerer<'a> {
             }
             _ => endpoint,
         };
-        request.push(("uri".to_string(), self.jq_value(uri, scope)?));
+        request.push(("uri".to_string(), self.request_value(uri, scope)?));
         for key in ["headers", "query", "body"] {
             if let Some(value) = with.get(key) {
-                request.push((key.to_string(), self.jq_value(value, scope)?));
+                request.push((key.to_string(), self.request_value(value, scope)?));
             }
         }
         let redirect = match with.get("redirect") {
@@ -838,7 +849,7 @@ impl<'a> Lowerer<'a> {
                 }
                 continue;
             };
-            let value = self.jq_value(value, scope)?;
+            let value = self.request_value(value, scope)?;
             match place {
                 "path" => params.push((name.to_string(), value)),
                 "query" => query.push((name.to_string(), value)),
@@ -918,10 +929,10 @@ impl<'a> Lowerer<'a> {
             }
         };
         if policy.get("use").is_some() {
-            self.not_compiled(policy.span, "authentication from `$secrets` (`use`)");
+            self.not_compiled(policy.span, "authentication from `use.secrets` (`use`)");
             return None;
         }
-        self.jq_value(auth, scope)
+        self.request_value(auth, scope)
     }
 
     /// A definition of `use.<kind>` by name.
@@ -1031,11 +1042,19 @@ impl<'a> Lowerer<'a> {
         self.jq_value_in(value, scope, Field::Task)
     }
 
+    /// A value of a `call`'s request: a leaf that reads `$secrets` is left to the activity.
+    fn request_value(&mut self, value: &Value, scope: &Scope) -> Option<JqValue> {
+        self.jq_value_in(value, scope, Field::Activity)
+    }
+
     /// A value whose strings that are whole `${ }` expressions are jq.
     fn jq_value_in(&mut self, value: &Value, scope: &Scope, field: Field) -> Option<JqValue> {
         Some(match &value.kind {
             Kind::String(text) => match runtime_expression(text) {
-                Some((offset, code)) => JqValue::Jq(self.compile_jq(value, text, offset, code, scope, field)?),
+                Some((offset, code)) => {
+                    let jq = self.compile_jq(value, text, offset, code, scope, field)?;
+                    if jq.vars.iter().any(|v| v == "$secrets") { JqValue::Secret(self.secret_reads(jq)?) } else { JqValue::Jq(jq) }
+                }
                 None => JqValue::Json(value.to_json()),
             },
             Kind::Seq(items) => {
@@ -1050,6 +1069,31 @@ impl<'a> Lowerer<'a> {
         })
     }
 
+    /// An expression the activity computes: it reads `$secrets` by name (`$secrets.NAME`, the
+    /// worker's environment variable `NAME`) and otherwise only the task's input (`.`), since
+    /// nothing else of the run is there.
+    fn secret_reads(&mut self, jq: Jq) -> Option<Jq> {
+        if let Some(other) = jq.vars.iter().find(|v| *v != "$secrets") {
+            self.error(Diagnostic::error(Code::EnvMixedWithData, jq.span, format!("this expression reads `$secrets` and `{other}`")).label("secrets with run data").help(
+                "an expression that reads `$secrets` is computed inside the activity, where only `$secrets` and the task's input (`.`) are; compute the rest in another field",
+            ));
+            return None;
+        }
+        let by_name = jq.source.match_indices("$secrets").all(|(at, _)| {
+            let rest = &jq.source[at + "$secrets".len()..];
+            rest.strip_prefix('.').is_some_and(|name| name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        });
+        if !by_name {
+            self.error(
+                Diagnostic::error(Code::EnvByName, jq.span, "`$secrets` is read by name")
+                    .label("not by name")
+                    .help("write `$secrets.NAME`: the worker reads exactly the environment variables named, nothing else"),
+            );
+            return None;
+        }
+        Some(jq)
+    }
+
     fn compile_jq(&mut self, value: &Value, text: &str, offset: usize, code: &str, scope: &Scope, field: Field) -> Option<Jq> {
         let globals = scope.globals(field);
         let names: Vec<&str> = globals.iter().map(String::as_str).collect();
@@ -1062,7 +1106,9 @@ impl<'a> Lowerer<'a> {
                     let name = code.get(error.offset..error.offset + error.len).unwrap_or_default();
                     let diagnostic = if name.starts_with('$') && error.message.contains("not available") {
                         let help = match name {
-                            "$secrets" => "secrets are read only inside activities, which this version of wfc does not compile for this form".to_string(),
+                            "$secrets" => {
+                                "`$secrets` is read only in the request of a `call`, which the activity completes, so a secret never enters the workflow's history".to_string()
+                            }
                             n if ARGUMENTS.contains(&n) => format!("`{n}` is not available in this field (the specification's table of runtime expression arguments)"),
                             _ => {
                                 let bound: Vec<&str> = names.iter().copied().filter(|n| !ARGUMENTS.contains(n)).collect();

@@ -161,6 +161,59 @@ pub struct CallRequest {
     /// The body is returned base64-encoded, as received (`output: raw`).
     #[serde(default)]
     pub raw: bool,
+    /// `basic` (`username`, `password`) or `bearer` (`token`): the `Authorization` header, made
+    /// here, after `$secrets` are completed.
+    #[serde(default)]
+    pub auth: Option<Value>,
+}
+
+/// The `Authorization` header of a `basic` or `bearer` authentication.
+fn authorization(auth: &Value) -> Option<String> {
+    use base64::Engine;
+    if let Some(basic) = auth.get("basic") {
+        let (user, password) = (basic.get("username")?.as_str()?, basic.get("password")?.as_str()?);
+        return Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))));
+    }
+    let token = auth.get("bearer")?.get("token")?.as_str()?;
+    Some(format!("Bearer {token}"))
+}
+
+/// Completes the request's fields that read `$secrets` (`deferred: [{at, jq}]`, computed on
+/// `input`, the task's input): each secret is the environment variable of its name, read here
+/// and nowhere else. A failure never quotes the expression's error, which could hold a secret.
+#[cfg(feature = "jq")]
+fn complete(mut request: Value) -> Result<Value, Fault> {
+    let Some(deferred) = request.as_object_mut().and_then(|r| r.remove("deferred")) else { return Ok(request) };
+    let input = request.as_object_mut().and_then(|r| r.remove("input")).unwrap_or(Value::Null);
+    for entry in deferred.as_array().into_iter().flatten() {
+        let (Some(at), Some(source)) = (entry["at"].as_str(), entry["jq"].as_str()) else { continue };
+        let names: Vec<&str> = source
+            .match_indices("$secrets.")
+            .map(|(i, found)| {
+                let rest = &source[i + found.len()..];
+                &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
+            })
+            .collect();
+        let mut secrets = serde_json::Map::new();
+        for name in names {
+            let value = std::env::var(name).map_err(|_| Fault::fatal("configuration", format!("the secret `{name}` is not set in the worker's environment")))?;
+            secrets.insert(name.to_string(), Value::String(value));
+        }
+        let failed = || Fault::fatal("configuration", format!("the expression at `{at}` that reads `$secrets` failed"));
+        let program = wfc_expr::jq::compile(source, &["$secrets"]).map_err(|_| failed())?;
+        let secrets = Value::Object(secrets);
+        let value = program.run(&input, &[("$secrets", &secrets)]).map_err(|_| failed())?.into_iter().next().ok_or_else(failed)?;
+        *request.pointer_mut(at).ok_or_else(failed)? = value;
+    }
+    Ok(request)
+}
+
+#[cfg(not(feature = "jq"))]
+fn complete(request: Value) -> Result<Value, Fault> {
+    match request.get("deferred") {
+        Some(_) => Err(Fault::fatal("configuration", "a request that reads `$secrets` needs wfc-runtime's `jq` feature")),
+        None => Ok(request),
+    }
 }
 
 /// Sends a Serverless Workflow `call: http` request. Every status answers (`{status, headers,
@@ -182,13 +235,18 @@ fn no_redirects() -> &'static reqwest::Client {
     })
 }
 
-async fn call(request: CallRequest, call: Call) -> Result<Value, Fault> {
+async fn call(request: Value, call: Call) -> Result<Value, Fault> {
+    let request: CallRequest = serde_json::from_value(complete(request)?).map_err(|e| Fault::fatal("configuration", format!("invalid request: {e}")))?;
     let method_name = request.method.to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{method_name}` is not an HTTP method")))?;
     let url = reqwest::Url::parse(&request.uri).map_err(|e| Fault::fatal("configuration", format!("invalid URI `{}`: {e}", request.uri)))?;
     let operation = format!("{method} {}", web::shown(&url, false));
     let client = if request.redirect { web::client() } else { no_redirects() };
     let mut builder = client.request(method, url);
+    if let Some(auth) = &request.auth {
+        let header = authorization(auth).ok_or_else(|| Fault::fatal("configuration", "an authentication without its username and password, or token"))?;
+        builder = builder.header(reqwest::header::AUTHORIZATION, header);
+    }
     let content_type;
     (builder, content_type) = with_headers(builder, &request.headers)?;
     let has_content_type = content_type.is_some();
@@ -208,4 +266,15 @@ async fn call(request: CallRequest, call: Call) -> Result<Value, Fault> {
     };
     let reason = reply.status.canonical_reason().unwrap_or_default();
     Ok(json!({ "status": reply.status.as_u16(), "reason": reason, "headers": reply.header_map(), "body": body }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn authentication_becomes_the_authorization_header() {
+        assert_eq!(super::authorization(&json!({"basic": {"username": "u", "password": "p"}})).as_deref(), Some("Basic dTpw"));
+        assert_eq!(super::authorization(&json!({"bearer": {"token": "t"}})).as_deref(), Some("Bearer t"));
+    }
 }

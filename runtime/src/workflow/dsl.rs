@@ -33,6 +33,8 @@ pub enum JqValue {
     Float(f64),
     Text(&'static str),
     Expr(Jq),
+    /// A `call` request's leaf that reads `$secrets`: the activity computes it.
+    Secret(Jq),
     List(&'static [JqValue]),
     Map(&'static [(&'static str, JqValue)]),
 }
@@ -190,8 +192,28 @@ impl<'a, W: Flow> Cx<'a, W> {
             JqValue::Float(f) => Value::from(*f),
             JqValue::Text(text) => Value::String((*text).to_string()),
             JqValue::Expr(jq) => self.jq(jq, input, output)?,
+            // Lowering allows these only in a `call`'s request, which `request` computes.
+            JqValue::Secret(jq) => return Err(problem("runtime", 500, "Runtime Error", Some(format!("`{}` reads `$secrets` outside a request", jq.source)), self.reference())),
             JqValue::List(items) => Value::Array(items.iter().map(|item| self.value(item, input, output)).collect::<Result<_, _>>()?),
             JqValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), self.value(v, input, output)?))).collect::<Result<Map<_, _>, Failure>>()?),
+        })
+    }
+
+    /// A `call`'s request computed on the task's input, except its leaves that read
+    /// `$secrets`: those are left `null` and listed (`{at, jq}`, `at` a JSON pointer) for the
+    /// activity, which alone reads the secrets.
+    fn request(&self, value: &JqValue, input: &Value, at: &str, deferred: &mut Vec<Value>) -> Result<Value, Failure> {
+        let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+        Ok(match value {
+            JqValue::Secret(jq) => {
+                deferred.push(json!({ "at": at, "jq": jq.source }));
+                Value::Null
+            }
+            JqValue::List(items) => Value::Array(items.iter().enumerate().map(|(i, item)| self.request(item, input, &format!("{at}/{i}"), deferred)).collect::<Result<_, _>>()?),
+            JqValue::Map(entries) => Value::Object(
+                entries.iter().map(|(k, v)| Ok(((*k).to_string(), self.request(v, input, &format!("{at}/{}", escape(k)), deferred)?))).collect::<Result<Map<_, _>, Failure>>()?,
+            ),
+            other => self.value(other, input, None)?,
         })
     }
 
@@ -283,22 +305,21 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD: temporalio_common::ActivityDefinition<Input = BuiltinInput, Output = Value>,
     {
         let input = self.current();
-        let Value::Object(mut request) = self.value(request, &input, None)? else {
+        let mut deferred = Vec::new();
+        let Value::Object(mut request) = self.request(request, &input, "", &mut deferred)? else {
             return Err(problem("validation", 400, "Validation Error", Some("the request is not an object".into()), self.reference()));
         };
         // An OpenAPI operation's path parameters, else (`call: http`) the task input's fields.
-        let fields = request.remove("params").unwrap_or(input);
+        let fields = request.remove("params").unwrap_or_else(|| input.clone());
         let uri = expand(request.get("uri").and_then(Value::as_str).unwrap_or_default(), &fields);
         request.insert("uri".into(), json!(uri));
-        if let Some(auth) = request.remove("auth") {
-            let header = authorization(&auth).ok_or_else(|| problem("validation", 400, "Validation Error", Some(format!("unusable authentication {auth}")), self.reference()))?;
-            let headers = request.entry("headers").or_insert_with(|| json!({}));
-            if let Value::Object(headers) = headers {
-                headers.insert("Authorization".into(), json!(header));
-            }
-        }
         if output == CallOutput::Raw {
             request.insert("raw".into(), json!(true));
+        }
+        if !deferred.is_empty() {
+            // The activity computes these on the task's input, with the secrets they name.
+            request.insert("deferred".into(), Value::Array(deferred));
+            request.insert("input".into(), input.clone());
         }
         let method = request.get("method").and_then(Value::as_str).unwrap_or("get").to_ascii_uppercase();
         let sent_headers = request.get("headers").cloned().unwrap_or_else(|| json!({}));
@@ -461,17 +482,6 @@ fn expand(template: &str, input: &Value) -> String {
     out
 }
 
-/// The `Authorization` header of a `basic` or `bearer` authentication.
-fn authorization(auth: &Value) -> Option<String> {
-    use base64::Engine;
-    if let Some(basic) = auth.get("basic") {
-        let (user, password) = (basic.get("username")?.as_str()?, basic.get("password")?.as_str()?);
-        return Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))));
-    }
-    let token = auth.get("bearer")?.get("token")?.as_str()?;
-    Some(format!("Bearer {token}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +491,5 @@ mod tests {
         let input = json!({"petId": 1, "status": "sold out", "username": "a/b"});
         assert_eq!(expand("https://x/v2/pet/{petId}?status={status}", &input), "https://x/v2/pet/1?status=sold%20out");
         assert_eq!(expand("https://x/{username}/{missing}", &input), "https://x/a%2Fb/");
-        assert_eq!(authorization(&json!({"basic": {"username": "u", "password": "p"}})).as_deref(), Some("Basic dTpw"));
     }
 }
