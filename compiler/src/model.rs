@@ -887,6 +887,10 @@ pub struct Task {
     pub input: Option<JqValue>,
     pub output: Option<JqValue>,
     pub export: Option<JqValue>,
+    /// JSON Schemas the raw input, the transformed output and the exported context must fit.
+    pub input_schema: Option<serde_json::Value>,
+    pub output_schema: Option<serde_json::Value>,
+    pub export_schema: Option<serde_json::Value>,
     pub result: TaskResult,
 }
 

@@ -36,9 +36,10 @@ fn payloads(history: &Value) -> String {
 }
 
 #[test]
-fn serverless_workflow_documents_wait_loop_catch_run_children_listen_and_read_secrets_on_a_real_server() {
-    let (features, listen, parent, secret) = (built("features"), built("listen-any"), built("run-child"), built("secret-call"));
-    let bins = workers::build_variants("dsl", &[("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret)]);
+fn serverless_workflow_documents_wait_loop_catch_call_functions_run_children_listen_and_read_secrets_on_a_real_server() {
+    let (features, listen, parent, secret, function) = (built("features"), built("listen-any"), built("run-child"), built("secret-call"), built("function"));
+    let variants = [("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret), ("function", &function)];
+    let bins = workers::build_variants("dsl", &variants);
     let address = &DevServer::shared().address;
     let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
 
@@ -96,5 +97,12 @@ fn serverless_workflow_documents_wait_loop_catch_run_children_listen_and_read_se
     let history = workers::client(&bins[3], address, &["history", &id]);
     let history = payloads(&serde_json::from_slice(&history.stdout).unwrap_or(Value::Null));
     assert!(history.contains("ORDERS_TOKEN") && !history.contains("s3cret"), "a secret reached history:\n{history}");
-    workers::discard_variants("dsl", &["features", "listen", "parent", "secret"]);
+
+    // A function of `use.functions`, its arguments checked against its `input.schema`.
+    let _function = WorkerProcess::start_on(&bins[4], address, "dsl-function", &[], log("function"));
+    let id = format!("dsl-function-{}", std::process::id());
+    let out = workers::client(&bins[4], address, &["start", "--input", r#"{"value": 21}"#, "--id", &id, "--task-queue", "dsl-function", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_out(&out), json!({"doubled": 42, "invalid": "Validation Error"}));
+    workers::discard_variants("dsl", &variants.map(|(name, _)| name));
 }

@@ -71,8 +71,9 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
 
 /// A task's `Task` constant: name, pointer, data flow stages and what its output is made of.
 fn task(spec: &Task) -> TokenStream {
-    let Task { name, reference, input, output, export, result } = spec;
+    let Task { name, reference, input, output, export, input_schema, output_schema, export_schema, result } = spec;
     let (input, output, export) = (optional_jq_value(input.as_ref()), optional_jq_value(output.as_ref()), optional_jq_value(export.as_ref()));
+    let (input_schema, output_schema, export_schema) = (optional_json(input_schema.as_ref()), optional_json(output_schema.as_ref()), optional_json(export_schema.as_ref()));
     let result = match result {
         TaskResult::Body => quote! { TaskResult::Body },
         TaskResult::Data => quote! { TaskResult::Data },
@@ -80,7 +81,14 @@ fn task(spec: &Task) -> TokenStream {
         TaskResult::Winner => quote! { TaskResult::Winner },
         TaskResult::Consumed => quote! { TaskResult::Consumed },
     };
-    quote! { Task { name: #name, reference: #reference, input: #input, output: #output, export: #export, result: #result } }
+    quote! {
+        Task {
+            name: #name, reference: #reference,
+            input: #input, output: #output, export: #export,
+            input_schema: #input_schema, output_schema: #output_schema, export_schema: #export_schema,
+            result: #result,
+        }
+    }
 }
 
 fn call(items: &Items, child: &Node, cx: TokenStream) -> TokenStream {
@@ -507,13 +515,16 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
             });
             let (when, except_when) = (filter.when.as_ref().map(jq), filter.except_when.as_ref().map(jq));
             let (when, except_when) = (option(when), option(except_when));
+            // The catch gets the data the `try` was handed back.
+            let handed = catch.as_ref().map(|_| quote! { let handed = cx.handed(); });
             let (handler, skip_catch) = match catch {
-                Some(catch) => (call(items, catch, quote! { &cx.caught(#bind, &failure) }), skip(items, &[catch])),
+                Some(catch) => (call(items, catch, quote! { &cx.caught(#bind, &failure, handed) }), skip(items, &[catch])),
                 None => (quote! { Ok(Value::Null) }, quote! {}),
             };
             quote! {
                 async {
                     const CATCHES: ErrorFilter = ErrorFilter { with: &[#(#with),*], when: #when, except_when: #except_when };
+                    #handed
                     match #attempt {
                         Err(failure) if cx.catches(&CATCHES, #bind, &failure)? => #handler,
                         done => {

@@ -129,7 +129,7 @@ impl<'a> Lowerer<'a> {
         let description = ["title", "summary"].iter().filter_map(|k| header.get(k).and_then(Value::as_str)).collect::<Vec<_>>().join("\n\n");
         if let Some(uses) = doc.get("use").and_then(|u| self.expect_map(u)) {
             for (key, definitions) in uses {
-                if !["errors", "retries"].contains(&key.name.as_str()) {
+                if !["errors", "retries", "functions"].contains(&key.name.as_str()) {
                     self.not_compiled(key.span, &format!("`use.{}`", key.name));
                     continue;
                 }
@@ -527,6 +527,9 @@ impl<'a> Lowerer<'a> {
             "listen" => (self.listen_task(entry, body)?, TaskResult::Consumed),
             "call" if body.as_str() == Some("http") => (self.http_call(entry, scope)?, TaskResult::Body),
             "call" if body.as_str() == Some("openapi") => (self.openapi_call(entry, scope)?, TaskResult::Body),
+            "call" if body.as_str().is_some_and(|f| self.reusable.contains_key(&("functions".to_string(), f.to_string()))) => {
+                (NodeKind::Sequence(self.function_call(entry, body.as_str().unwrap_or_default(), scope)?), TaskResult::Data)
+            }
             "call" => {
                 let what = body.as_str().map_or_else(|| "`call`".to_string(), |f| format!("`call: {}`", printable(f)));
                 self.not_compiled(body.span, &what);
@@ -910,6 +913,32 @@ impl<'a> Lowerer<'a> {
         })
     }
 
+    /// A call of a function of `use.functions`: its `with` (computed on the caller's input) is
+    /// the input of the function's task, which checks it against its `input.schema`.
+    fn function_call(&mut self, entry: &Entry, function: &str, scope: &Scope) -> Option<Vec<Node>> {
+        let definition = self.reusable.get(&("functions".to_string(), function.to_string())).cloned()?;
+        let arguments = match entry.task.get("with") {
+            Some(with) => self.jq_value(with, scope)?,
+            None => JqValue::Json(serde_json::json!({})),
+        };
+        let with = entry.task.get("with").map_or(entry.task.span, |w| w.span);
+        let task = Task {
+            name: format!("{}-with", entry.name.name),
+            reference: format!("{}/with", entry.reference),
+            input: None,
+            output: None,
+            export: None,
+            input_schema: None,
+            output_schema: None,
+            export_schema: None,
+            result: TaskResult::Body,
+        };
+        let arguments = self.dsl_node(&format!("{}-with", entry.name.name), "with", with, NodeKind::Jq(JqStep::Set(arguments)), Some(task), None);
+        let key = Key { name: function.to_string(), span: entry.task.get("call").map_or(entry.name.span, |c| c.span) };
+        let body = self.task(&Entry { name: &key, task: &definition, reference: format!("/use/functions/{function}") }, &Scope::default())?;
+        Some(vec![arguments, body])
+    }
+
     /// An endpoint's `basic` or `bearer` authentication; the others are not compiled yet.
     fn authentication(&mut self, auth: &Value, scope: &Scope) -> Option<JqValue> {
         if auth.as_str().is_some() {
@@ -996,23 +1025,50 @@ impl<'a> Lowerer<'a> {
 
     /// A task's name, pointer and `input`, `output` and `export` stages.
     fn task_data(&mut self, entry: &Entry, scope: &Scope, result: TaskResult) -> Option<Task> {
-        let stage = |cx: &mut Self, key: &str, transform: &str, field: Field| -> Option<Option<JqValue>> {
-            let Some(value) = entry.task.get(key) else { return Some(None) };
-            let allowed: &[&str] = if key == "export" { &["as", "schema"] } else { &[transform, "schema"] };
-            cx.known_fields(value, allowed, &format!("`{key}`"));
-            if let Some(schema) = value.get("schema") {
-                cx.not_compiled(schema.span, &format!("a task's `{key}.schema`"));
-                return None;
-            }
-            match value.get(transform) {
-                Some(t) => cx.transform(t, scope, field).map(Some),
-                None => Some(None),
-            }
+        type Stage = (Option<JqValue>, Option<serde_json::Value>);
+        let stage = |cx: &mut Self, key: &str, transform: &str, field: Field| -> Option<Stage> {
+            let Some(value) = entry.task.get(key) else { return Some((None, None)) };
+            cx.known_fields(value, &[transform, "schema"], &format!("`{key}`"));
+            let schema = match value.get("schema") {
+                Some(schema) => Some(cx.task_schema(schema)?),
+                None => None,
+            };
+            let transform = match value.get(transform) {
+                Some(t) => Some(cx.transform(t, scope, field)?),
+                None => None,
+            };
+            Some((transform, schema))
         };
-        let input = stage(self, "input", "from", Field::Before)?;
-        let output = stage(self, "output", "as", Field::Task)?;
-        let export = stage(self, "export", "as", Field::Export)?;
-        Some(Task { name: entry.name.name.clone(), reference: entry.reference.clone(), input, output, export, result })
+        let (input, input_schema) = stage(self, "input", "from", Field::Before)?;
+        let (output, output_schema) = stage(self, "output", "as", Field::Task)?;
+        let (export, export_schema) = stage(self, "export", "as", Field::Export)?;
+        Some(Task { name: entry.name.name.clone(), reference: entry.reference.clone(), input, output, export, input_schema, output_schema, export_schema, result })
+    }
+
+    /// A task's `schema` (`format: json`, `document`): a JSON Schema the worker checks.
+    fn task_schema(&mut self, schema: &Value) -> Option<serde_json::Value> {
+        self.known_fields(schema, &["format", "document", "resource"], "a schema");
+        if let Some(format) = schema.get("format")
+            && !format.as_str().is_some_and(|f| f == "json" || f.starts_with("json:"))
+        {
+            self.not_compiled(format.span, "a schema format other than JSON Schema");
+            return None;
+        }
+        if let Some(resource) = schema.get("resource") {
+            self.not_compiled(resource.span, "a schema read from a `resource`");
+            return None;
+        }
+        let document = self.required(schema, "document", schema.span)?;
+        let json = document.to_json();
+        if let Err(e) = jsonschema::validator_for(&json) {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, document.span, format!("not a valid JSON Schema: {e}"))
+                    .label("invalid schema")
+                    .help("write a JSON Schema (draft 2020-12) under `document`"),
+            );
+            return None;
+        }
+        Some(json)
     }
 
     /// `input.from`, `output.as`, `export.as`: a jq string (with or without `${ }`) or an

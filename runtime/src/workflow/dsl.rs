@@ -47,6 +47,11 @@ pub struct Task {
     pub input: Option<JqValue>,
     pub output: Option<JqValue>,
     pub export: Option<JqValue>,
+    /// JSON Schemas (as JSON text) the raw input, the transformed output and the exported
+    /// context must fit.
+    pub input_schema: Option<&'static str>,
+    pub output_schema: Option<&'static str>,
+    pub export_schema: Option<&'static str>,
     pub result: TaskResult,
 }
 
@@ -242,6 +247,7 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// (`output.as`), which it hands on, and `$context` (`export.as`).
     pub async fn task<T: IntoOutput>(&self, task: &'static Task, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
         let raw = self.current();
+        self.fits(task, task.input_schema, &raw, "input")?;
         let input = match &task.input {
             Some(from) => self.value(from, &raw, None)?,
             None => raw,
@@ -270,12 +276,21 @@ impl<'a, W: Flow> Cx<'a, W> {
             Some(as_) => self.value(as_, &produced, None)?,
             None => produced,
         };
+        self.fits(task, task.output_schema, &output, "output")?;
         if let Some(export) = &task.export {
             let context = self.value(export, &output, Some(&output))?;
+            self.fits(task, task.export_schema, &context, "exported context")?;
             self.ctx.state_mut(|w| w.flow_mut().set_variable("$context", context));
         }
         self.data.borrow_mut().current = output.clone();
         Ok(output)
+    }
+
+    /// A task's `schema`: the specification's validation error when the value does not fit.
+    fn fits(&self, task: &Task, schema: Option<&'static str>, value: &Value, what: &str) -> Result<(), Failure> {
+        let Some(schema) = schema else { return Ok(()) };
+        crate::values::validate(schema, value)
+            .map_err(|e| problem("validation", 400, "Validation Error", Some(format!("the {what} of `{}` does not fit its schema: {e}", task.name)), task.reference))
     }
 
     /// `set`: the value, computed on the task's input.
@@ -419,8 +434,15 @@ impl<'a, W: Flow> Cx<'a, W> {
         self.retry_if(node, spec, body, |failure| self.catches(filter, bind, failure), fresh).await
     }
 
-    /// The context of a `catch`'s tasks: the error bound as `$<bind>`.
-    pub fn caught(&self, bind: &str, failure: &Failure) -> Self {
+    /// The data a `try` is handed, which its `catch` gets back whatever the attempt left.
+    pub fn handed(&self) -> Value {
+        self.current()
+    }
+
+    /// The context of a `catch`'s tasks: the error bound as `$<bind>`, and the data the `try`
+    /// was handed.
+    pub fn caught(&self, bind: &str, failure: &Failure, handed: Value) -> Self {
+        self.data.borrow_mut().current = handed;
         self.frame(std::collections::BTreeMap::from([(bind.to_string(), self.error(failure))]), None)
     }
 
