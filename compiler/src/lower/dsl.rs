@@ -340,7 +340,7 @@ impl<'a> Lowerer<'a> {
                 return None;
             }
             let entry = &list.entries[at];
-            let next = self.then(list, entry)?;
+            let next = self.then(list, at)?;
             if entry.task.get("switch").is_some() {
                 let node = self.switch_task(list, entry, next, path, copies)?;
                 out.push(node);
@@ -367,8 +367,8 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Where a task's `then` (or its absence) leads.
-    fn then(&mut self, list: &List, entry: &Entry) -> Option<Next> {
-        let index = list.entries.iter().position(|e| std::ptr::eq(e, entry)).unwrap_or(0);
+    fn then(&mut self, list: &List, index: usize) -> Option<Next> {
+        let entry = &list.entries[index];
         let following = if index + 1 < list.entries.len() { Next::Task(index + 1) } else { Next::Exit };
         match entry.task.get("then") {
             None => Some(following),
@@ -773,11 +773,7 @@ impl<'a> Lowerer<'a> {
         };
         request.push(("redirect".to_string(), JqValue::Json(serde_json::json!(redirect))));
         let output = self.call_output(with)?;
-        let request = if request.iter().all(|(_, v)| matches!(v, JqValue::Json(_))) {
-            JqValue::Json(serde_json::Value::Object(request.into_iter().map(|(k, v)| (k, if let JqValue::Json(j) = v { j } else { serde_json::Value::Null })).collect()))
-        } else {
-            JqValue::Map(request)
-        };
+        let request = JqValue::Map(request);
         let policy = ActivityPolicy { max_attempts: 1, ..ActivityPolicy::default() };
         Some(NodeKind::Call { builtin: Builtin::CallHttp, request, output, policy })
     }
@@ -1020,6 +1016,7 @@ impl<'a> Lowerer<'a> {
         }
         // `count` counts retries; the first attempt is not one.
         let max_attempts = u32::try_from(retries + 1).unwrap_or(u32::MAX);
+        // The specification sets no ceiling on an exponential backoff; ten doublings bound it.
         Some(crate::model::RetryPolicy { max_attempts, delay_ms, exponential, max_delay_ms: delay_ms.saturating_mul(1 << 10).max(delay_ms) })
     }
 

@@ -223,25 +223,13 @@ pub async fn call_http(ctx: ActivityContext, input: BuiltinInput) -> Result<Valu
     super::run("call: http", &ctx, input, call).await
 }
 
-fn no_redirects() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
-}
-
 async fn call(request: Value, call: Call) -> Result<Value, Fault> {
     let request: CallRequest = serde_json::from_value(complete(request)?).map_err(|e| Fault::fatal("configuration", format!("invalid request: {e}")))?;
     let method_name = request.method.to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| Fault::fatal("configuration", format!("`{method_name}` is not an HTTP method")))?;
     let url = reqwest::Url::parse(&request.uri).map_err(|e| Fault::fatal("configuration", format!("invalid URI `{}`: {e}", request.uri)))?;
     let operation = format!("{method} {}", web::shown(&url, false));
-    let client = if request.redirect { web::client() } else { no_redirects() };
+    let client = if request.redirect { web::client() } else { web::client_without_redirects() };
     let mut builder = client.request(method, url);
     if let Some(auth) = &request.auth {
         let header = authorization(auth).ok_or_else(|| Fault::fatal("configuration", "an authentication without its username and password, or token"))?;

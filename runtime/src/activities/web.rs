@@ -13,9 +13,17 @@ use super::{Call, Fault, chain, is_tls_refusal, too_large};
 
 pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder().user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION"))).connect_timeout(Duration::from_secs(30)).build().unwrap_or_default()
-    })
+    CLIENT.get_or_init(|| builder().build().unwrap_or_default())
+}
+
+/// The client that answers a redirect as it is, rather than following it.
+pub(crate) fn client_without_redirects() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default())
+}
+
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(concat!("wfc-runtime/", env!("CARGO_PKG_VERSION"))).connect_timeout(Duration::from_secs(30))
 }
 
 /// A response, its body read whole.
