@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::ident;
-use crate::model::{Assertion, Expr, Flow, Iterate, LoopKind, Node, NodeKind, Repeat};
+use crate::model::{Assertion, Expr, Flow, Iterate, LoopKind, Node, NodeKind, Payload, Repeat};
 use crate::plan::facts::Facts;
 use crate::plan::{Plan, RegionIdx, RegionKind, StepIdx};
 use crate::source::{SourceFile, Span};
@@ -185,7 +185,10 @@ impl Checker<'_> {
                 // jq is checked where it is lowered, with the `$` names in scope there.
                 Iterate::Times(_) | Iterate::UntilFailure | Iterate::WhileGuard | Iterate::Each { .. } => {}
             },
-            NodeKind::Child { input: Some(v), .. } | NodeKind::Template { template: v } | NodeKind::JsonPath { input: v, .. } | NodeKind::RegexExtract { input: v, .. } => {
+            NodeKind::Child { input: Some(Payload::Template(v)), .. }
+            | NodeKind::Template { template: v }
+            | NodeKind::JsonPath { input: v, .. }
+            | NodeKind::RegexExtract { input: v, .. } => {
                 self.template_value(v, Place::Workflow, at);
             }
             NodeKind::Script { assignments } => {
@@ -196,7 +199,9 @@ impl Checker<'_> {
             NodeKind::Builtin { config, .. } => self.template_value(config, Place::Activity, at),
             // A custom node's input is rendered in the workflow like a remote activity's: `env`
             // would put a secret into history, so its implementation reads its own settings.
-            NodeKind::Activity { input, .. } | NodeKind::Custom { input, .. } => self.template_value(input, Place::RemoteActivity, at),
+            NodeKind::Activity { input: Payload::Template(input), .. } | NodeKind::Custom { input: Payload::Template(input), .. } => {
+                self.template_value(input, Place::RemoteActivity, at)
+            }
             NodeKind::Log { message: v, .. } | NodeKind::SetVariable { value: v, .. } | NodeKind::Fail { message: v } => {
                 self.template_value(v, Place::Workflow, at);
             }
@@ -235,7 +240,9 @@ impl Checker<'_> {
             | NodeKind::Decorated { .. }
             | NodeKind::SoftAssert(Assertion::Child(_))
             | NodeKind::Delay { .. }
-            | NodeKind::Child { input: None, .. }
+            | NodeKind::Child { input: None | Some(Payload::Jq(_)), .. }
+            | NodeKind::Activity { input: Payload::Jq(_), .. }
+            | NodeKind::Custom { input: Payload::Jq(_), .. }
             | NodeKind::WaitSignal(_)
             | NodeKind::Pause
             | NodeKind::Succeed

@@ -97,7 +97,8 @@ codes! {
     /// Two node ids become the same name in expressions once `-` reads as `_`.
     IdCollision = "E0105", "id-collision";
     /// An `Activity` node names an activity that is not declared under `activities:` and gives no
-    /// `taskQueue` of its own.
+    /// `taskQueue` of its own; or a Serverless Workflow `call` names no function of
+    /// `use.functions` and no activity of a `--registry` file.
     UnknownActivity = "E0106", "unknown-activity";
     /// An expression reads a node's output where that node may not have completed: on some
     /// path to this use the node is skipped, fails into an error route, or runs later. Guard the

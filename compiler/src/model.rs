@@ -352,14 +352,14 @@ pub enum NodeKind {
     Activity {
         activity: String,
         task_queue: String,
-        input: Value,
+        input: Payload,
         policy: ActivityPolicy,
     },
     /// A custom node type: an activity implemented in a Rust crate and served by this flow's
     /// own worker (as a local activity when `temporal: {local: true}`).
     Custom {
         node_type: String,
-        input: Value,
+        input: Payload,
         policy: ActivityPolicy,
         local: bool,
     },
@@ -368,9 +368,7 @@ pub enum NodeKind {
         workflow: String,
         /// The child's task queue when the node names one; else its flow's, or its name.
         task_queue: Option<String>,
-        input: Option<Value>,
-        /// A Serverless Workflow `run: workflow`'s input, computed by jq on the task's input.
-        jq_input: Option<JqValue>,
+        input: Option<Payload>,
     },
     /// `HumanApproval`/`WaitForSignal`: a signal or a durable deadline.
     WaitSignal(SignalWait),
@@ -841,6 +839,14 @@ pub struct Jq {
     pub span: Span,
     /// The `$` names it reads (`$input`, `$color`), which the worker binds.
     pub vars: Vec<String>,
+}
+
+/// What an activity or a child workflow is handed: templates rendered on the run's variables
+/// (the tree and graph forms), or jq on the task's input (the Serverless Workflow form).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Template(Value),
+    Jq(JqValue),
 }
 
 /// A value whose strings that are whole `${ }` expressions are jq; every other string is text.

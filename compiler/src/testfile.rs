@@ -10,6 +10,7 @@
 //!     mocks:                           # node id → what it returns instead of running
 //!       create-user: {output: {status: 201, body: {id: 7}}}
 //!       send-welcome: {fail: "mailer answered 503", retryable: false}
+//!       charge: {fail: {type: CardDeclined, status: 402}}   # a problem, for a `catch`
 //!     signals:                         # sent when the named node starts waiting
 //!       - {when: approve, signal: approval, payload: {approved: true}}
 //!     expect:
@@ -175,7 +176,7 @@ impl Reader<'_> {
     fn mock(&mut self, node: &Key, value: &Value) -> Option<(String, Json)> {
         let entries = self.map(value, "a mock", &["output", "fail", "retryable"])?;
         let output = entries.iter().find(|(k, _)| k.name == "output").map(|(_, v)| v.to_json());
-        let fail = field(value, "fail").and_then(|f| self.string(f, "`fail`"));
+        let fail = field(value, "fail").and_then(|f| self.failure(f));
         match (output, fail) {
             (Some(output), None) => Some((node.name.clone(), serde_json::json!({ "output": output }))),
             (None, Some(fail)) => Some((node.name.clone(), serde_json::json!({ "fail": fail }))),
@@ -257,6 +258,24 @@ impl Reader<'_> {
                 .push(Diagnostic::error(Code::WrongType, value.span, format!("{what} must be a list")).label("not a list").help(format!("write {what} as `- …` items")));
             &[]
         })
+    }
+
+    /// A mock's failure: why, as text; or an RFC 7807 problem (`type` and `status` at least),
+    /// which a Serverless Workflow `catch` filters on as on any error.
+    fn failure(&mut self, value: &Value) -> Option<Json> {
+        if value.as_map().is_none() {
+            return self.string(value, "`fail`").map(Json::String);
+        }
+        let problem = value.to_json();
+        if !(problem.get("type").is_some_and(Json::is_string) && problem.get("status").is_some_and(Json::is_u64)) {
+            self.diagnostics.push(
+                Diagnostic::error(Code::MissingField, value.span, "a failure written as a problem needs its `type` (text) and `status` (a number)")
+                    .label("incomplete problem")
+                    .help("write e.g. `{fail: {type: CardDeclined, status: 402, title: Card declined}}`, or the failure's message as text"),
+            );
+            return None;
+        }
+        Some(problem)
     }
 
     fn string(&mut self, value: &Value, what: &str) -> Option<String> {

@@ -24,16 +24,24 @@ pub struct NodeInfo {
     /// `wfc build --previous`: the Temporal patch this node is on, and on which side. A node
     /// whose side is not taken succeeds at once, skipped, with no output.
     pub patch: Option<(&'static str, bool)>,
+    /// A Serverless Workflow task: a test's mock stands for its body only, inside its data flow
+    /// (`input.from`, `output.as`, `export.as` still apply), as the task's own code would.
+    pub data_flow: bool,
 }
 
 impl NodeInfo {
     pub const fn new(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: true, releases: &[], patch: None }
+        NodeInfo { id, kind, line, keep: true, releases: &[], patch: None, data_flow: false }
     }
 
     /// A composite whose output is one of its children's, not kept twice.
     pub const fn passing(id: &'static str, kind: &'static str, line: u32) -> Self {
-        NodeInfo { id, kind, line, keep: false, releases: &[], patch: None }
+        NodeInfo { id, kind, line, keep: false, releases: &[], patch: None, data_flow: false }
+    }
+
+    /// A Serverless Workflow task, whose data flow wraps its body ([`NodeInfo::data_flow`]).
+    pub const fn task(self) -> Self {
+        NodeInfo { data_flow: true, ..self }
     }
 
     /// This node, run only when the patch `id` is taken (`when_patched`), or only when it is

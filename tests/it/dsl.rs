@@ -3,14 +3,20 @@
 
 use serde_json::{Value, json};
 use wfc_tests::http::HttpServer;
+use wfc_tests::remote::RemoteWorkers;
 use wfc_tests::server::DevServer;
 use wfc_tests::workers::{self, WorkerProcess};
 use wfc_tests::{eventually, repo_root};
 
 fn built(name: &str) -> wfc::Built {
+    built_with(name, wfc::lower::Registry::new())
+}
+
+/// Built with the activities a `--registry` file declares.
+fn built_with(name: &str, registry: wfc::lower::Registry) -> wfc::Built {
     let path = format!("tests/flows/dsl/{name}.yaml");
     let text = std::fs::read_to_string(repo_root().join(&path)).expect("the flow is readable");
-    let options = wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path(repo_root().join("runtime").display().to_string()));
+    let options = wfc::BuildOptions { registry, ..wfc::BuildOptions::with_runtime(wfc::RuntimeSource::Path(repo_root().join("runtime").display().to_string())) };
     wfc::build(&wfc::SourceFile::new(path, text), &options).unwrap_or_else(|d| panic!("{name}: {d:#?}"))
 }
 
@@ -36,9 +42,12 @@ fn payloads(history: &Value) -> String {
 }
 
 #[test]
-fn serverless_workflow_documents_wait_loop_catch_call_functions_run_children_listen_and_read_secrets_on_a_real_server() {
+fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_run_children_listen_and_read_secrets_on_a_real_server() {
     let (features, listen, parent, secret, function) = (built("features"), built("listen-any"), built("run-child"), built("secret-call"), built("function"));
-    let variants = [("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret), ("function", &function)];
+    let registry_path = "tests/flows/dsl/payments.registry.yaml";
+    let registry = wfc::registry(&wfc::SourceFile::new(registry_path, std::fs::read_to_string(repo_root().join(registry_path)).expect("the registry is readable")));
+    let remote = built_with("remote-activity", registry.unwrap_or_else(|d| panic!("{d:#?}")));
+    let variants = [("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret), ("function", &function), ("remote", &remote)];
     let bins = workers::build_variants("dsl", &variants);
     let address = &DevServer::shared().address;
     let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
@@ -104,5 +113,13 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_run_children_lis
     let out = workers::client(&bins[4], address, &["start", "--input", r#"{"value": 21}"#, "--id", &id, "--task-queue", "dsl-function", "--wait"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_out(&out), json!({"doubled": 42, "invalid": "Validation Error"}));
+
+    // A declared activity another worker serves: its input computed by jq, its error type caught.
+    let _payments = RemoteWorkers::start(address, &["dsl-payments"]);
+    let _remote = WorkerProcess::start_on(&bins[5], address, "dsl-remote", &[], log("remote"));
+    let id = format!("dsl-remote-{}", std::process::id());
+    let out = workers::client(&bins[5], address, &["start", "--input", r#"{"id": "o1", "total": 99.5}"#, "--id", &id, "--task-queue", "dsl-remote", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_out(&out), json!({"charged": "ch_o1", "declined": "CardDeclined", "detail": "card declined"}));
     workers::discard_variants("dsl", &variants.map(|(name, _)| name));
 }

@@ -45,6 +45,14 @@ fn the_samples_tests_pass() {
 }
 
 #[test]
+fn a_serverless_workflow_document_is_tested_with_its_activities_mocked_and_a_mocked_problem_caught() {
+    let (code, stdout, stderr) = wfc_test(&["tests/flows/dsl/remote-activity.test.yaml", "--registry", "tests/flows/dsl/payments.registry.yaml"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("ok    tests/flows/dsl/remote-activity.test.yaml · a charge, then a declined card caught by its type"), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
 fn a_wrong_expectation_fails_with_a_diff() {
     let (code, stdout, stderr) = wfc_test(&["tests/flows/testing/wrong.test.yaml"]);
     assert_eq!(code, Some(1), "{stdout}{stderr}");

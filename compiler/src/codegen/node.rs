@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use super::items::{Items, policy_ref};
 use super::literal::{doc_lines, jq, jq_value, optional_jq_value, optional_json, optional_millis, template};
-use crate::model::{Assertion, Branch, CallOutput, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Quorum, Repeat, Task, TaskResult};
+use crate::model::{Assertion, Branch, CallOutput, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Payload, Quorum, Repeat, Task, TaskResult};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
 pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -37,12 +37,17 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         Some(crate::model::Patch { id, when_patched }) => quote! { #info.patched(#id, #when_patched) },
         None => info,
     };
+    let info = if node.task.is_some() {
+        quote! { #info.task() }
+    } else {
+        info
+    };
     let body = body(flow, node, items);
     // A Serverless Workflow task: its data flow around its body.
     let (task, body) = match &node.task {
         Some(spec) => {
             let spec = task(spec);
-            (quote! { const TASK: Task = #spec; }, quote! { cx.task(&TASK, #body) })
+            (quote! { const TASK: Task = #spec; }, quote! { cx.task(&NODE, &TASK, #body) })
         }
         None => (quote! {}, body),
     };
@@ -345,34 +350,53 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
         }
         NodeKind::Activity { activity, task_queue, input, policy } => {
             let ty = &items.remote_types[activity];
-            let input = template(input);
             let policy = policy_ref(flow, policy);
-            quote! { cx.remote(&NODE, crate::activities::#ty, #task_queue, #input, #policy) }
+            match input {
+                Payload::Template(input) => {
+                    let input = template(input);
+                    quote! { cx.remote(&NODE, crate::activities::#ty, #task_queue, #input, #policy) }
+                }
+                Payload::Jq(with) => {
+                    let with = jq_value(with);
+                    quote! { cx.call_activity(&NODE, crate::activities::#ty, Some(#task_queue), &#with, #policy) }
+                }
+            }
         }
         NodeKind::Custom { node_type, input, policy, local } => {
             // Lowering makes a `Custom` node only of a declared custom type, so this always finds it.
             let Some((krate, custom)) = items.custom(node_type) else { return quote! { ::core::compile_error!("undeclared custom node type") } };
             let (server, method) = (&krate.server, &custom.method);
-            let input = template(input);
             let policy = policy_ref(flow, policy);
-            let call = if *local {
-                quote! { local }
-            } else {
-                quote! { custom }
-            };
-            quote! { cx.#call(&NODE, crate::activities::#server::#method, #input, #policy) }
+            match input {
+                Payload::Template(input) => {
+                    let input = template(input);
+                    let call = if *local {
+                        quote! { local }
+                    } else {
+                        quote! { custom }
+                    };
+                    quote! { cx.#call(&NODE, crate::activities::#server::#method, #input, #policy) }
+                }
+                Payload::Jq(with) => {
+                    let with = jq_value(with);
+                    quote! { cx.call_activity(&NODE, crate::activities::#server::#method, None, &#with, #policy) }
+                }
+            }
         }
-        NodeKind::Child { workflow, task_queue, input, jq_input } => {
+        NodeKind::Child { workflow, task_queue, input } => {
             let sibling = items.siblings.get(workflow.as_str());
             let task_queue = task_queue.as_deref().or(sibling.map(|s| s.task_queue.as_str())).unwrap_or(workflow);
             let schema = optional_json(sibling.and_then(|s| s.input_schema.as_ref()));
-            let start = match jq_input {
-                Some(value) => {
+            let start = match input {
+                Some(Payload::Jq(value)) => {
                     let value = jq_value(value);
                     quote! { cx.run_workflow(&NODE, &CHILD, &#value) }
                 }
-                None => {
-                    let input = input.as_ref().map_or(quote! { Template::Map(&[]) }, template);
+                input => {
+                    let input = match input {
+                        Some(Payload::Template(input)) => template(input),
+                        _ => quote! { Template::Map(&[]) },
+                    };
                     quote! { cx.child(&NODE, &CHILD, #input) }
                 }
             };

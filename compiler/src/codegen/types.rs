@@ -182,11 +182,24 @@ fn untitled(mut schema: serde_json::Value) -> serde_json::Value {
 
 /// typify answers some schemas with `todo!()`; the compiler must never panic, so a panic in it
 /// becomes an error (and its message is not printed).
+///
+/// The panic hook is global to the process, so it is replaced once by one that stays silent only
+/// on a thread inside this function: swapping hooks per call would race with other threads (a
+/// test harness, a language server) and could leave every later panic silent.
 fn contain_panics<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    thread_local!(static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let loud = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CONTAINED.with(|c| c.get()) {
+                loud(info)
+            }
+        }));
+    });
+    let outer = CONTAINED.with(|c| c.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    CONTAINED.with(|c| c.set(outer));
     result.unwrap_or_else(|panic| {
         let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
         Err(message.map_or_else(|| "unsupported schema".to_string(), |m| m.lines().next().unwrap_or_default().to_string()))

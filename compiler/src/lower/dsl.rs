@@ -15,7 +15,9 @@ use std::collections::BTreeSet;
 
 use super::Lowerer;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Quorum, Repeat, Settings, Task, TaskResult};
+use crate::model::{
+    ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Payload, Quorum, Repeat, Served, Settings, Task, TaskResult,
+};
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value, printable};
 
@@ -24,6 +26,9 @@ const HEADER_FIELDS: &[&str] = &["dsl", "namespace", "name", "version", "title",
 /// Fields every task may have.
 const TASK_FIELDS: &[&str] = &["if", "input", "output", "export", "timeout", "then", "metadata"];
 /// The task kinds, by the key that names each.
+/// What `call` names besides a function or an activity: the specification's call kinds.
+const CALL_KINDS: &[&str] = &["a2a", "asyncapi", "grpc", "http", "mcp", "openapi"];
+
 const KINDS: &[&str] = &["call", "do", "emit", "for", "fork", "listen", "raise", "run", "set", "switch", "try", "wait"];
 /// The `$` names of the specification's runtime expression arguments.
 /// The runtime expression arguments (`$secrets` only in a `call`'s request).
@@ -530,6 +535,17 @@ impl<'a> Lowerer<'a> {
             "call" if body.as_str().is_some_and(|f| self.reusable.contains_key(&("functions".to_string(), f.to_string()))) => {
                 (NodeKind::Sequence(self.function_call(entry, body.as_str().unwrap_or_default(), scope)?), TaskResult::Data)
             }
+            "call" if body.as_str().is_some_and(|a| self.activities.contains_key(a)) => {
+                (self.declared_activity_call(entry, body.as_str().unwrap_or_default(), scope)?, TaskResult::Body)
+            }
+            "call" if body.as_str().is_some_and(|f| f.contains("://") || f.contains('@')) => {
+                self.not_compiled(body.span, "a function of a catalog (`call` by URI or `name:version@catalog`)");
+                return None;
+            }
+            "call" if body.as_str().is_some_and(|f| !CALL_KINDS.contains(&f)) => {
+                self.unknown_call(body.span, body.as_str().unwrap_or_default());
+                return None;
+            }
             "call" => {
                 let what = body.as_str().map_or_else(|| "`call`".to_string(), |f| format!("`call: {}`", printable(f)));
                 self.not_compiled(body.span, &what);
@@ -626,7 +642,7 @@ impl<'a> Lowerer<'a> {
             Some(input) => self.jq_value(input, scope)?,
             None => JqValue::Json(serde_json::json!({})),
         };
-        Some(NodeKind::Child { workflow, task_queue: None, input: None, jq_input: Some(input) })
+        Some(NodeKind::Child { workflow, task_queue: None, input: Some(Payload::Jq(input)) })
     }
 
     /// `listen`: each event is a signal named after its CloudEvent `type` (sent, e.g., by the
@@ -933,6 +949,43 @@ impl<'a> Lowerer<'a> {
         let key = Key { name: function.to_string(), span: entry.task.get("call").map_or(entry.name.span, |c| c.span) };
         let body = self.task(&Entry { name: &key, task: &definition, reference: format!("/use/functions/{function}") }, &Scope::default())?;
         Some(vec![arguments, body])
+    }
+
+    /// A `call` of a name that is neither a call kind of the specification, nor a function of
+    /// `use.functions`, nor an activity of a registry.
+    fn unknown_call(&mut self, at: Span, name: &str) {
+        let functions = self.reusable.keys().filter(|(kind, _)| kind == "functions").map(|(_, name)| name.clone());
+        let known: Vec<String> = functions.chain(self.activities.keys().cloned()).chain(CALL_KINDS.iter().map(|k| k.to_string())).collect();
+        let near = closest(name, known.iter().map(String::as_str));
+        let declare = format!("declare `{}` under `use.functions`, or as an activity under `activities:` of a `--registry` file", printable(name));
+        let help = if near.is_empty() { declare } else { format!("did you mean {}? Otherwise {declare}", one_of(&near)) };
+        self.error(
+            Diagnostic::error(Code::UnknownActivity, at, format!("`call: {}` names no function and no declared activity", printable(name))).label("unknown function").help(help),
+        );
+    }
+
+    /// A `call` of an activity declared in a registry (`--registry`): served by another
+    /// worker on its task queue, or by this one from a custom node type's crate. `with` is its
+    /// input, computed on the task's input; one attempt, as every `call` (a `try` retries).
+    fn declared_activity_call(&mut self, entry: &Entry, name: &str, scope: &Scope) -> Option<NodeKind> {
+        let remote = self.activities.get(name)?.clone();
+        let input = match entry.task.get("with") {
+            Some(with) => {
+                let mut strings = Vec::new();
+                with.strings(&mut strings);
+                if let Some(schema) = remote.input.as_ref().filter(|_| !strings.iter().any(|s| runtime_expression(s).is_some())) {
+                    self.conforms(with, schema, &format!("the input of `{}`", remote.name), "its declared `input` schema");
+                }
+                self.jq_value(with, scope)?
+            }
+            None => JqValue::Json(serde_json::json!({})),
+        };
+        let policy = ActivityPolicy { max_attempts: 1, timeout_ms: remote.timeout_ms.unwrap_or(ActivityPolicy::default().timeout_ms), ..ActivityPolicy::default() };
+        let input = Payload::Jq(input);
+        Some(match remote.served {
+            Served::Queue(task_queue) => NodeKind::Activity { activity: remote.name, task_queue, input, policy },
+            Served::Crate(_) => NodeKind::Custom { node_type: remote.name, input, policy, local: false },
+        })
     }
 
     /// An endpoint's `basic` or `bearer` authentication; the others are not compiled yet.

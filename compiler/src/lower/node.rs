@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use super::{Lowerer, MAX_NAME, NODE_FIELDS, blackboard_path, empty_map, graph, is_identifier, is_node_id};
 use crate::catalog::{self, FieldKind, NodeSpec, NodeType};
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
-use crate::model::{ActivityPolicy, Assertion, Builtin, Decorator, Expr, Iterate, LogLevel, Node, NodeKind, Quorum, RemoteActivity, Repeat, RetryPolicy, Served, SignalWait};
+use crate::model::{
+    ActivityPolicy, Assertion, Builtin, Decorator, Expr, Iterate, LogLevel, Node, NodeKind, Payload, Quorum, RemoteActivity, Repeat, RetryPolicy, Served, SignalWait,
+};
 use crate::source::Span;
 use crate::syntax::{Kind, Value, printable};
 
@@ -169,10 +171,10 @@ impl Lowerer<'_> {
                 self.conforms(&input, schema, &format!("the input of `{}`", remote.name), "its declared `input` schema");
             }
             return Some(match remote.served {
-                Served::Queue(task_queue) => NodeKind::Activity { activity: remote.name, task_queue, input, policy },
+                Served::Queue(task_queue) => NodeKind::Activity { activity: remote.name, task_queue, input: Payload::Template(input), policy },
                 Served::Crate(_) => {
                     let local = value.get("temporal").and_then(|t| t.get("local")).and_then(|v| self.boolean(v)).unwrap_or(false);
-                    NodeKind::Custom { node_type: remote.name, input, policy, local }
+                    NodeKind::Custom { node_type: remote.name, input: Payload::Template(input), policy, local }
                 }
             });
         }
@@ -380,8 +382,7 @@ impl Lowerer<'_> {
             NodeType::SubWorkflow => NodeKind::Child {
                 workflow: config.text("workflow")?.to_string(),
                 task_queue: config.text("taskQueue").map(str::to_string),
-                input: config.template("input"),
-                jq_input: None,
+                input: config.template("input").map(Payload::Template),
             },
             NodeType::HumanApproval | NodeType::WaitForSignal => {
                 let signal = config.text("signal")?.to_string();
@@ -461,7 +462,7 @@ impl Lowerer<'_> {
         if let Some(schema) = declared.and_then(|a| a.input) {
             self.conforms(&input, &schema, &format!("the input of `{activity}`"), "its declared `input` schema");
         }
-        Some(NodeKind::Activity { activity, task_queue, input, policy })
+        Some(NodeKind::Activity { activity, task_queue, input: Payload::Template(input), policy })
     }
 
     /// `outputKey`: a variable name, or btree's dotted blackboard key whose first part is one.

@@ -165,7 +165,8 @@ impl<'a, W: Flow> Cx<'a, W> {
         let started = self.ctx.workflow_time();
         // A node a test mocks answers without running: its body (a future, so nothing of it has
         // run) is dropped, and its configuration is never rendered.
-        let result = match self.ctx.state(|w| w.flow().test_run().and_then(|t| t.answer(node.id))) {
+        let answer = if node.data_flow { None } else { self.mocked(node) };
+        let result = match answer {
             Some(answer) => answer,
             None => body.await.map(IntoOutput::into_output),
         };
@@ -185,6 +186,11 @@ impl<'a, W: Flow> Cx<'a, W> {
             self.frame.record(node.id, output);
         }
         result
+    }
+
+    /// What a test answers for `node` instead of running it, if the test mocks it.
+    pub(crate) fn mocked(&self, node: &NodeInfo) -> Option<NodeResult> {
+        self.ctx.state(|w| w.flow().test_run().and_then(|t| t.answer(node.id)))
     }
 
     /// A timer's duration in this run: as written, or compressed in a test run.
@@ -344,7 +350,8 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD::Input: DeserializeOwned,
         AD::Output: Serialize,
     {
-        self.scheduled(node, activity, task_queue, &format!("on task queue `{task_queue}`"), input, policy).await
+        let input = self.render(input)?;
+        self.scheduled(node, activity, task_queue, &format!("on task queue `{task_queue}`"), input, policy, activity_failure).await
     }
 
     /// A custom node type: an activity implemented in a Rust crate and served by this flow's
@@ -357,11 +364,24 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD::Input: DeserializeOwned,
         AD::Output: Serialize,
     {
+        let input = self.render(input)?;
         let own = self.ctx.task_queue().to_string();
-        self.scheduled(node, activity, &own, "implemented by this worker", input, policy).await
+        self.scheduled(node, activity, &own, "implemented by this worker", input, policy, activity_failure).await
     }
 
-    async fn scheduled<AD>(&self, node: &NodeInfo, activity: AD, task_queue: &str, served: &str, input: Template, policy: &ActivityPolicy) -> Result<Value, Failure>
+    /// An activity scheduled on `task_queue` with its input computed; `failed` says what its
+    /// failure means to the flow (the Serverless Workflow form keeps the failure's type).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn scheduled<AD>(
+        &self,
+        node: &NodeInfo,
+        activity: AD,
+        task_queue: &str,
+        served: &str,
+        input: Value,
+        policy: &ActivityPolicy,
+        failed: fn(ActivityExecutionError) -> Failure,
+    ) -> Result<Value, Failure>
     where
         AD: ActivityDefinition,
         AD::Input: DeserializeOwned,
@@ -372,7 +392,7 @@ impl<'a, W: Flow> Cx<'a, W> {
             Err(answer) => return answer,
         };
         let options = self.options(node, policy, Some(task_queue));
-        let output = self.ctx.execute_activity(activity, input, options).await.map_err(activity_failure);
+        let output = self.ctx.execute_activity(activity, input, options).await.map_err(failed);
         json_output(node, output)
     }
 
@@ -385,6 +405,7 @@ impl<'a, W: Flow> Cx<'a, W> {
         AD::Input: DeserializeOwned,
         AD::Output: Serialize,
     {
+        let input = self.render(input)?;
         let input = match self.typed_input(node, &activity, input, "as a local activity of this worker")? {
             Ok(input) => input,
             Err(answer) => return answer,
@@ -400,17 +421,16 @@ impl<'a, W: Flow> Cx<'a, W> {
         json_output(node, output)
     }
 
-    /// An activity's input rendered, journaled and converted to its declared type; or, in a
+    /// An activity's computed input journaled and converted to its declared type; or, in a
     /// dry run, the answer that stands in for the call (`Err`), since the activity runs code
     /// wfc cannot see.
     #[allow(clippy::type_complexity)]
-    fn typed_input<AD>(&self, node: &NodeInfo, activity: &AD, input: Template, served: &str) -> Result<Result<AD::Input, Result<Value, Failure>>, Failure>
+    fn typed_input<AD>(&self, node: &NodeInfo, activity: &AD, value: Value, served: &str) -> Result<Result<AD::Input, Result<Value, Failure>>, Failure>
     where
         AD: ActivityDefinition,
         AD::Input: DeserializeOwned,
     {
         let name = activity.name().to_string();
-        let value = self.render(input)?;
         self.note(node.id, || What::Input { input: value.clone() });
         if let Some(answer) = self.ctx.state(|w| w.flow().dry_run().map(|dry| dry.elsewhere(node.id, &format!("activity `{name}` {served}")))) {
             return Ok(Err(answer));
@@ -503,7 +523,7 @@ fn json_output<T: Serialize>(node: &NodeInfo, output: Result<T, Failure>) -> Res
     serde_json::to_value(output?).map_err(|e| Failure::new(format!("the output of `{}` is not JSON: {e}", node.id)))
 }
 
-fn activity_failure(error: ActivityExecutionError) -> Failure {
+pub(crate) fn activity_failure(error: ActivityExecutionError) -> Failure {
     match &error {
         ActivityExecutionError::Cancelled(_) => Failure::cancelled("the activity was cancelled"),
         ActivityExecutionError::Failed(f) => {

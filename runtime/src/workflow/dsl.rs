@@ -11,7 +11,11 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use temporalio_common::ActivityDefinition;
+use temporalio_sdk::ActivityExecutionError;
 use wfc_expr::Scope as _;
 
 use super::cx::{Cx, Flow, IntoOutput};
@@ -121,6 +125,24 @@ pub fn problem(kind: &str, status: u16, title: impl Into<String>, detail: Option
         problem["detail"] = json!(detail);
     }
     Failure { problem: Some(Box::new(problem)), ..Failure::new(detail.map_or(title.clone(), |d| format!("{title}: {d}"))) }
+}
+
+/// An activity's failure as a problem: an application failure keeps its type (`CardDeclined`),
+/// a timeout is the specification's `timeout`, anything else a `runtime` error.
+fn activity_problem(error: ActivityExecutionError) -> Failure {
+    use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+    let info = error.failure().and_then(|f| f.cause.as_deref()).and_then(|cause| cause.failure_info.as_ref());
+    let (kind, status, title) = match info {
+        Some(FailureInfo::ApplicationFailureInfo(app)) if !app.r#type.is_empty() => (app.r#type.clone(), 500, app.r#type.clone()),
+        Some(FailureInfo::TimeoutFailureInfo(_)) => (format!("{ERRORS}/timeout"), 408, "Timeout".to_string()),
+        _ => (format!("{ERRORS}/runtime"), 500, "Runtime Error".to_string()),
+    };
+    let failure = super::cx::activity_failure(error);
+    if failure.cancelled {
+        return failure;
+    }
+    let problem = json!({ "type": kind, "status": status, "title": title, "detail": failure.message });
+    Failure { problem: Some(Box::new(problem)), ..failure }
 }
 
 thread_local! {
@@ -245,7 +267,7 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// One task: its input from the data it is handed (`input.from`), its body, its output
     /// (`output.as`), which it hands on, and `$context` (`export.as`).
-    pub async fn task<T: IntoOutput>(&self, task: &'static Task, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
+    pub async fn task<T: IntoOutput>(&self, node: &NodeInfo, task: &'static Task, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
         let raw = self.current();
         self.fits(task, task.input_schema, &raw, "input")?;
         let input = match &task.input {
@@ -261,7 +283,11 @@ impl<'a, W: Flow> Cx<'a, W> {
             data.current = input.clone();
             enter(&mut data);
         }
-        let produced = body.await?.into_output();
+        // A test's mock stands for the body only: the data flow around it still runs.
+        let produced = match self.mocked(node) {
+            Some(answer) => answer?,
+            None => body.await?.into_output(),
+        };
         // Subtasks set their own `$input` and `$task`: this task's come back for `output.as`.
         enter(&mut self.data.borrow_mut());
         let produced = match task.result {
@@ -359,6 +385,30 @@ impl<'a, W: Flow> Cx<'a, W> {
     pub async fn run_workflow(&self, node: &NodeInfo, child: &super::child::ChildFlow, input: &JqValue) -> NodeResult {
         let input = self.value(input, &self.current(), None)?;
         self.start_child(node, child, input).await
+    }
+
+    /// A `call` of an activity declared in a registry: its arguments (`with`) computed on the
+    /// task's input and scheduled on the task queue that serves it (`None`: this worker's own,
+    /// for a custom node type's crate). Its failure is a problem whose `type` is the
+    /// activity's error type (its `ApplicationFailure` type), so a `catch` can filter on it.
+    pub async fn call_activity<AD>(&self, node: &NodeInfo, activity: AD, task_queue: Option<&str>, with: &JqValue, policy: &ActivityPolicy) -> NodeResult
+    where
+        AD: ActivityDefinition,
+        AD::Input: DeserializeOwned,
+        AD::Output: Serialize,
+    {
+        let input = self.value(with, &self.current(), None)?;
+        let own = self.ctx.task_queue().to_string();
+        let (queue, served) = match task_queue {
+            Some(queue) => (queue, format!("on task queue `{queue}`")),
+            None => (own.as_str(), "implemented by this worker".to_string()),
+        };
+        self.scheduled(node, activity, queue, &served, input, policy, activity_problem).await.map_err(|mut failure| {
+            if let Some(problem) = failure.problem.as_deref_mut() {
+                problem["instance"] = json!(self.reference());
+            }
+            failure
+        })
     }
 
     /// `raise`: fails with the error, `instance` defaulting to the task's pointer.

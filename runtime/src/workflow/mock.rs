@@ -26,12 +26,13 @@ pub struct TestRun {
     pub answered: BTreeSet<String>,
 }
 
-/// A mocked node's answer: an output, or a failure.
+/// A mocked node's answer: an output, or a failure: its message, or (for the Serverless
+/// Workflow form's `catch`) an RFC 7807 problem with its `type` and `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Mock {
     Output { output: Value },
-    Fail { fail: String },
+    Fail { fail: Value },
 }
 
 /// Compressed time: a timer of `d` lasts 1 ms + 50 ms × log2(1 + d / 1 s) of wall time. The
@@ -50,7 +51,12 @@ impl TestRun {
     pub fn answer(&self, node: &str) -> Option<Result<Value, Failure>> {
         Some(match self.mocks.get(node)? {
             Mock::Output { output } => Ok(output.clone()),
-            Mock::Fail { fail } => Err(Failure::new(fail.clone())),
+            Mock::Fail { fail: Value::String(message) } => Err(Failure::new(message.clone())),
+            Mock::Fail { fail: problem } => {
+                let text = |key: &str| problem.get(key).and_then(Value::as_str);
+                let message = text("detail").or(text("title")).or(text("type")).unwrap_or("mocked failure").to_string();
+                Err(Failure { problem: Some(Box::new(problem.clone())), ..Failure::new(message) })
+            }
         })
     }
 
