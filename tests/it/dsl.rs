@@ -42,12 +42,13 @@ fn payloads(history: &Value) -> String {
 }
 
 #[test]
-fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_run_children_listen_and_read_secrets_on_a_real_server() {
+fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_run_children_listen_and_authenticate_with_secrets_on_a_real_server() {
     let (features, listen, parent, secret, function) = (built("features"), built("listen-any"), built("run-child"), built("secret-call"), built("function"));
     let registry_path = "tests/flows/dsl/payments.registry.yaml";
     let registry = wfc::registry(&wfc::SourceFile::new(registry_path, std::fs::read_to_string(repo_root().join(registry_path)).expect("the registry is readable")));
     let remote = built_with("remote-activity", registry.unwrap_or_else(|d| panic!("{d:#?}")));
-    let variants = [("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret), ("function", &function), ("remote", &remote)];
+    let oauth2 = built("oauth2");
+    let variants = [("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret), ("function", &function), ("remote", &remote), ("oauth2", &oauth2)];
     let bins = workers::build_variants("dsl", &variants);
     let address = &DevServer::shared().address;
     let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
@@ -121,5 +122,38 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     let out = workers::client(&bins[5], address, &["start", "--input", r#"{"id": "o1", "total": 99.5}"#, "--id", &id, "--task-queue", "dsl-remote", "--wait"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_out(&out), json!({"charged": "ch_o1", "declined": "CardDeclined", "detail": "card declined"}));
+
+    // OAuth2 and OpenID Connect: tokens asked of a stand-in authority by the activity.
+    let idp = HttpServer::start(vec![
+        ("POST /realms/shop/protocol/token", (200, Vec::new(), json!({"access_token": "tok-oauth2-abc", "token_type": "Bearer"}))),
+        ("POST /idp/token", (200, Vec::new(), json!({"access_token": "tok-oidc-def", "token_type": "Bearer"}))),
+        ("POST /realms/closed/oauth2/token", (401, Vec::new(), json!({"error": "invalid_client"}))),
+        ("GET /stock", (200, Vec::new(), json!({"count": 7}))),
+        ("GET /orders", (200, Vec::new(), json!({"count": 3}))),
+    ]);
+    idp.set_route(
+        "GET /idp/.well-known/openid-configuration",
+        (200, Vec::new(), json!({"issuer": format!("{}/idp", idp.base_url), "token_endpoint": format!("{}/idp/token", idp.base_url)})),
+    );
+    let oidc = json!({"authority": format!("{}/idp", idp.base_url), "grant": "client_credentials", "client": {"id": "oidc-client", "secret": "oidc-s3cret", "authentication": "client_secret_basic"}});
+    let env = [("OAUTH_CLIENT_SECRET", "client-s3cret".to_string()), ("OIDC_SETTINGS", oidc.to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _oauth2 = WorkerProcess::start_on(&bins[6], address, "dsl-oauth2", &env, log("oauth2"));
+    let id = format!("dsl-oauth2-{}", std::process::id());
+    let input = json!({"base": idp.base_url});
+    let out = workers::client(&bins[6], address, &["start", "--input", &input.to_string(), "--id", &id, "--task-queue", "dsl-oauth2", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_out(&out), json!({"stock": 7, "orders": 3, "refused": 401}));
+    let requests = idp.requests();
+    let sent = |path: &str| requests.iter().find(|r| r.path.starts_with(path)).unwrap_or_else(|| panic!("no request for {path}: {requests:#?}"));
+    let token_form = &sent("/realms/shop/protocol/token").body;
+    assert!(["grant_type=client_credentials", "client_id=wfc-worker", "client_secret=client-s3cret", "scope=stock+read"].iter().all(|p| token_form.contains(p)), "{token_form}");
+    assert_eq!(sent("/stock").headers.get("authorization").map(String::as_str), Some("Bearer tok-oauth2-abc"));
+    let basic = sent("/idp/token").headers.get("authorization").cloned().unwrap_or_default();
+    assert_eq!(basic, format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "oidc-client:oidc-s3cret")));
+    assert_eq!(sent("/orders").headers.get("authorization").map(String::as_str), Some("Bearer tok-oidc-def"));
+    let history = workers::client(&bins[6], address, &["history", &id]);
+    let history = payloads(&serde_json::from_slice(&history.stdout).unwrap_or(Value::Null));
+    assert!(!history.contains("s3cret") && !history.contains("tok-o"), "a secret or a token reached history:\n{history}");
     workers::discard_variants("dsl", &variants.map(|(name, _)| name));
 }

@@ -134,7 +134,16 @@ impl<'a> Lowerer<'a> {
         let description = ["title", "summary"].iter().filter_map(|k| header.get(k).and_then(Value::as_str)).collect::<Vec<_>>().join("\n\n");
         if let Some(uses) = doc.get("use").and_then(|u| self.expect_map(u)) {
             for (key, definitions) in uses {
-                if !["errors", "retries", "functions"].contains(&key.name.as_str()) {
+                if key.name == "secrets" {
+                    // Names only: each is the environment variable of that name, read where used.
+                    for name in definitions.as_seq().unwrap_or_default() {
+                        if let Some(text) = self.string(name) {
+                            self.reusable.insert((key.name.clone(), text), name.clone());
+                        }
+                    }
+                    continue;
+                }
+                if !["errors", "retries", "functions", "authentications"].contains(&key.name.as_str()) {
                     self.not_compiled(key.span, &format!("`use.{}`", key.name));
                     continue;
                 }
@@ -988,29 +997,92 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// An endpoint's `basic` or `bearer` authentication; the others are not compiled yet.
+    /// An endpoint's authentication: a policy written in place, or one of
+    /// `use.authentications` by name (`authentication: name` or `{use: name}`). The header it
+    /// becomes is made by the activity, after the `$secrets` it reads are completed there.
     fn authentication(&mut self, auth: &Value, scope: &Scope) -> Option<JqValue> {
-        if auth.as_str().is_some() {
-            self.not_compiled(auth.span, "an authentication named in `use.authentications`");
-            return None;
+        let named = match auth.as_map() {
+            Some([(key, name)]) if key.name == "use" => Some(name),
+            _ => auth.as_str().is_some().then_some(auth),
+        };
+        match named {
+            Some(name) => {
+                let text = self.string(name)?;
+                let definition = self.reusable_definition("authentications", &text, name.span)?;
+                self.authentication_policy(&definition, scope)
+            }
+            None => self.authentication_policy(auth, scope),
         }
+    }
+
+    /// One authentication scheme: `basic`, `bearer`, `oauth2` or `oidc`, its settings written
+    /// out or (`use: <secret>`) the value of a secret of `use.secrets`, a JSON object read
+    /// inside the activity.
+    fn authentication_policy(&mut self, auth: &Value, scope: &Scope) -> Option<JqValue> {
         let Some([(scheme, policy)]) = auth.as_map() else {
             self.wrong_type(auth, "a map with one authentication scheme");
             return None;
         };
-        match scheme.name.as_str() {
-            "basic" => self.known_fields(policy, &["username", "password"], "`basic` authentication"),
-            "bearer" => self.known_fields(policy, &["token"], "`bearer` authentication"),
+        const OAUTH2: &[&str] = &["authority", "endpoints", "grant", "client", "request", "issuers", "scopes", "audiences", "username", "password", "subject", "actor", "use"];
+        let fields: &[&str] = match scheme.name.as_str() {
+            "basic" => &["username", "password", "use"],
+            "bearer" => &["token", "use"],
+            "oauth2" | "oidc" => OAUTH2,
             other => {
                 self.not_compiled(scheme.span, &format!("`{other}` authentication"));
                 return None;
             }
         };
-        if policy.get("use").is_some() {
-            self.not_compiled(policy.span, "authentication from `use.secrets` (`use`)");
-            return None;
+        self.known_fields(policy, fields, &format!("`{}` authentication", scheme.name));
+        if let Some(secret) = policy.get("use") {
+            let name = self.declared_secret(secret)?;
+            let jq = Jq { source: format!("$secrets.{name} | fromjson"), span: secret.span, vars: vec!["$secrets".to_string()] };
+            return Some(JqValue::Map(vec![(scheme.name.clone(), JqValue::Secret(jq))]));
+        }
+        if matches!(scheme.name.as_str(), "oauth2" | "oidc") {
+            self.oauth2_supported(policy)?;
         }
         self.request_value(auth, scope)
+    }
+
+    /// The OAuth2 flows a worker can run unattended: a grant of client credentials, a password,
+    /// or a token exchange; the client authenticated in the request body, by `basic`, or not.
+    fn oauth2_supported(&mut self, policy: &Value) -> Option<()> {
+        const GRANTS: &[&str] = &["client_credentials", "password", "urn:ietf:params:oauth:grant-type:token-exchange"];
+        let grant = self.required(policy, "grant", policy.span)?;
+        if let Some(name) = grant.as_str().filter(|g| runtime_expression(g).is_none() && !GRANTS.contains(g)) {
+            self.not_compiled(grant.span, &format!("the OAuth2 `{}` grant", printable(name)));
+            return None;
+        }
+        let method = policy.get("client").and_then(|c| c.get("authentication"));
+        if let Some((at, name)) = method.and_then(|m| Some((m.span, m.as_str()?))).filter(|(_, m)| !["client_secret_post", "client_secret_basic", "none"].contains(m)) {
+            self.not_compiled(at, &format!("the OAuth2 client authentication `{}`", printable(name)));
+            return None;
+        }
+        if let Some(issuers) = policy.get("issuers") {
+            self.not_compiled(issuers.span, "checking a token's issuer (`issuers`)");
+            return None;
+        }
+        self.required(policy, "authority", policy.span)?;
+        Some(())
+    }
+
+    /// A secret named by `use`: it must be one of `use.secrets`.
+    fn declared_secret(&mut self, name: &Value) -> Option<String> {
+        let text = self.string(name)?;
+        if self.reusable.contains_key(&("secrets".to_string(), text.clone())) {
+            return Some(text);
+        }
+        let declared: Vec<&str> = self.reusable.keys().filter(|(kind, _)| kind == "secrets").map(|(_, n)| n.as_str()).collect();
+        let near = closest(&text, declared.iter().copied());
+        let declare = format!("declare it: `use: {{secrets: [{}]}}`; the worker reads it from the environment variable of that name", printable(&text));
+        let help = if near.is_empty() { declare } else { format!("did you mean {}? Otherwise {declare}", one_of(&near)) };
+        self.error(
+            Diagnostic::error(Code::UnknownReference, name.span, format!("the secret `{}` is not declared under `use.secrets`", printable(&text)))
+                .label("undeclared secret")
+                .help(help),
+        );
+        None
     }
 
     /// A definition of `use.<kind>` by name.
@@ -1197,6 +1269,19 @@ impl<'a> Lowerer<'a> {
             );
             return None;
         }
+        // A document that declares its secrets reads no other.
+        let declared: Vec<&str> = self.reusable.keys().filter(|(kind, _)| kind == "secrets").map(|(_, n)| n.as_str()).collect();
+        if !declared.is_empty()
+            && let Some(name) = secret_names(&jq.source).into_iter().find(|n| !declared.contains(n))
+        {
+            let near = closest(name, declared.iter().copied());
+            let declare = format!("add it to `use.secrets`, which lists {}", one_of(&declared));
+            let help = if near.is_empty() { declare } else { format!("did you mean {}? Otherwise {declare}", one_of(&near)) };
+            let diagnostic =
+                Diagnostic::error(Code::UnknownReference, jq.span, format!("the secret `{name}` is not declared under `use.secrets`")).label("undeclared secret").help(help);
+            self.error(diagnostic);
+            return None;
+        }
         Some(jq)
     }
 
@@ -1304,6 +1389,17 @@ fn server(description: &serde_json::Value, reference: &str) -> String {
 }
 
 /// The text inside a whole-string `${ }` and its byte offset, if the string is one.
+/// The names an expression reads as `$secrets.NAME`.
+fn secret_names(source: &str) -> Vec<&str> {
+    source
+        .match_indices("$secrets.")
+        .map(|(at, found)| {
+            let rest = &source[at + found.len()..];
+            &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
+        })
+        .collect()
+}
+
 fn runtime_expression(text: &str) -> Option<(usize, &str)> {
     let trimmed = text.trim();
     let inner = trimmed.strip_prefix("${")?.strip_suffix('}')?;

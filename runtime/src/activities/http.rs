@@ -161,8 +161,8 @@ pub struct CallRequest {
     /// The body is returned base64-encoded, as received (`output: raw`).
     #[serde(default)]
     pub raw: bool,
-    /// `basic` (`username`, `password`) or `bearer` (`token`): the `Authorization` header, made
-    /// here, after `$secrets` are completed.
+    /// `basic` (`username`, `password`), `bearer` (`token`), `oauth2` or `oidc` (a token asked
+    /// of the authority): the `Authorization` header, made here, after `$secrets` are completed.
     #[serde(default)]
     pub auth: Option<Value>,
 }
@@ -176,6 +176,17 @@ fn authorization(auth: &Value) -> Option<String> {
     }
     let token = auth.get("bearer")?.get("token")?.as_str()?;
     Some(format!("Bearer {token}"))
+}
+
+/// The `Authorization` header of any authentication; `Ok(Err)` when the authority refused
+/// to issue a token.
+async fn authorization_header(auth: &Value, call: &Call) -> Result<Result<String, String>, Fault> {
+    for (scheme, oidc) in [("oauth2", false), ("oidc", true)] {
+        if let Some(settings) = auth.get(scheme) {
+            return Ok(super::oauth2::access_token(settings, oidc, call).await?.map(|token| format!("Bearer {token}")));
+        }
+    }
+    authorization(auth).map(Ok).ok_or_else(|| Fault::fatal("configuration", "an authentication without its username and password, or token"))
 }
 
 /// Completes the request's fields that read `$secrets` (`deferred: [{at, jq}]`, computed on
@@ -232,8 +243,11 @@ async fn call(request: Value, call: Call) -> Result<Value, Fault> {
     let client = if request.redirect { web::client() } else { web::client_without_redirects() };
     let mut builder = client.request(method, url);
     if let Some(auth) = &request.auth {
-        let header = authorization(auth).ok_or_else(|| Fault::fatal("configuration", "an authentication without its username and password, or token"))?;
-        builder = builder.header(reqwest::header::AUTHORIZATION, header);
+        match authorization_header(auth, &call).await? {
+            Ok(header) => builder = builder.header(reqwest::header::AUTHORIZATION, header),
+            // Workflow code makes this the specification's authentication error.
+            Err(refused) => return Ok(json!({ "status": 401, "reason": "Unauthorized", "headers": {}, "body": null, "authentication": refused })),
+        }
     }
     let content_type;
     (builder, content_type) = with_headers(builder, &request.headers)?;

@@ -13,6 +13,7 @@ mod ai;
 mod database;
 mod email;
 mod http;
+mod oauth2;
 pub mod secrets;
 mod slack;
 mod web;

@@ -365,6 +365,9 @@ impl<'a, W: Flow> Cx<'a, W> {
         let method = request.get("method").and_then(Value::as_str).unwrap_or("get").to_ascii_uppercase();
         let sent_headers = request.get("headers").cloned().unwrap_or_else(|| json!({}));
         let reply = self.send_builtin(node, activity, Value::Object(request), Vec::new(), policy).await?;
+        if let Some(refused) = reply.get("authentication").and_then(Value::as_str) {
+            return Err(problem("authentication", 401, "Authentication Error", Some(refused.to_string()), self.reference()));
+        }
         let status = reply["status"].as_u64().unwrap_or(0);
         if !(200..300).contains(&status) {
             let title = reply["reason"].as_str().filter(|r| !r.is_empty()).unwrap_or("Communication Error").to_string();
