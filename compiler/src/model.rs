@@ -541,6 +541,29 @@ pub struct SignalWait {
     pub timeout_ms: Option<u64>,
     /// `onTimeout: continue`: the deadline passing is a success.
     pub continue_on_timeout: bool,
+    /// A Serverless Workflow `listen`'s event: which events of the signal's type it consumes,
+    /// and what of each it reads.
+    pub event: Option<EventFilter>,
+}
+
+/// A `listen` filter: the CloudEvent attributes an event must have (`data` and any other),
+/// each a value it must equal or a jq condition on it; a signal of the type that does not
+/// match is consumed and ignored.
+#[derive(Debug, Clone)]
+pub struct EventFilter {
+    pub with: Vec<(String, JqValue)>,
+    pub read: EventRead,
+}
+
+/// What a `listen` outputs of each event (`listen.read`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRead {
+    /// The event's `data` (the default).
+    Data,
+    /// The whole CloudEvent, its context attributes included.
+    Envelope,
+    /// The data as received (`data_base64` when the event carries binary data).
+    Raw,
 }
 
 impl Node {

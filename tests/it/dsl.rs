@@ -74,7 +74,7 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_out(&out), json!("dsl-features is busy"));
 
-    // listen: the first of two event types, sent as a signal carrying the CloudEvent.
+    // listen: events are signals carrying the CloudEvent; filters on attributes and data.
     let _listen = WorkerProcess::start_on(&bins[1], address, "dsl-listen", &[], log("listen"));
     let id = format!("dsl-listen-{}", std::process::id());
     let out = workers::client(&bins[1], address, &["start", "--id", &id, "--task-queue", "dsl-listen"]);
@@ -83,13 +83,24 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
         let status = workers::client(&bins[1], address, &["query", &id, "status"]);
         String::from_utf8_lossy(&status.stdout).contains("waitForVerdict-1").then_some(())
     });
-    let event = json!({"specversion": "1.0", "id": "e1", "source": "tests", "type": "com.example.rejected", "data": {"by": "ops"}});
-    let sent = workers::client(&bins[1], address, &["signal", &id, "com.example.rejected", "--input", &event.to_string()]);
-    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let send = |kind: &str, source: &str, data: Value| {
+        let event = json!({"specversion": "1.0", "id": format!("e-{kind}-{source}"), "source": source, "type": kind, "data": data});
+        let sent = workers::client(&bins[1], address, &["signal", &id, kind, "--input", &event.to_string()]);
+        assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    };
+    // Neither passes its filter: a rejection by the bot, an approval from the wrong source.
+    send("com.example.rejected", "tests", json!({"by": "bot"}));
+    send("com.example.approved", "sales", json!({"by": "ada"}));
+    send("com.example.rejected", "tests", json!({"by": "ops"}));
+    eventually("the second listen waits", || {
+        let status = workers::client(&bins[1], address, &["query", &id, "status"]);
+        String::from_utf8_lossy(&status.stdout).contains("waitForNote-0").then_some(())
+    });
+    send("com.example.note", "tests", json!({"text": "filed"}));
     let out = workers::client(&bins[1], address, &["result", &id]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert_eq!(result, json!({"decision": "com.example.rejected", "by": "ops"}));
+    assert_eq!(result, json!({"decision": "com.example.rejected", "by": "ops", "note": "filed"}));
 
     // $secrets: read by name inside the activity; the request carries them, history does not.
     let api = HttpServer::start(vec![("POST /orders", (201, Vec::new(), json!({"id": 42})))]);

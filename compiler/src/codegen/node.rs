@@ -74,6 +74,21 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
     }
 }
 
+/// A `listen` event's `EventFilter` constant: the attributes it must have, what of it is read.
+fn wait_event(wait: &crate::model::SignalWait) -> Option<TokenStream> {
+    let event = wait.event.as_ref()?;
+    let with = event.with.iter().map(|(attribute, value)| {
+        let value = jq_value(value);
+        quote! { (#attribute, #value) }
+    });
+    let read = match event.read {
+        crate::model::EventRead::Data => quote! { EventRead::Data },
+        crate::model::EventRead::Envelope => quote! { EventRead::Envelope },
+        crate::model::EventRead::Raw => quote! { EventRead::Raw },
+    };
+    Some(quote! { EventFilter { with: &[#(#with),*], read: #read } })
+}
+
 /// A task's `Task` constant: name, pointer, data flow stages and what its output is made of.
 fn task(spec: &Task) -> TokenStream {
     let Task { name, reference, input, output, export, input_schema, output_schema, export_schema, result } = spec;
@@ -405,19 +420,27 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 #start
             }}
         }
-        NodeKind::WaitSignal(wait) => {
-            let signal = &wait.signal;
-            let schema = optional_json(wait.schema.as_ref());
-            let timeout = optional_millis(wait.timeout_ms);
-            let on_timeout = if wait.continue_on_timeout {
+        NodeKind::WaitSignal(spec) => {
+            let signal = &spec.signal;
+            let schema = optional_json(spec.schema.as_ref());
+            let timeout = optional_millis(spec.timeout_ms);
+            let on_timeout = if spec.continue_on_timeout {
                 quote! { OnTimeout::Continue }
             } else {
                 quote! { OnTimeout::Fail }
             };
-            quote! {{
-                const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout };
-                cx.wait_signal(&NODE, &WAIT)
-            }}
+            let wait = quote! { const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout }; };
+            match wait_event(spec) {
+                Some(event) => quote! {{
+                    #wait
+                    const EVENT: EventFilter = #event;
+                    cx.listen_event(&NODE, &WAIT, &EVENT)
+                }},
+                None => quote! {{
+                    #wait
+                    cx.wait_signal(&NODE, &WAIT)
+                }},
+            }
         }
         NodeKind::Pause => quote! { cx.pause(&NODE) },
         NodeKind::Log { message, level, output_key } => log(&template(message), *level, output_key.as_deref()),

@@ -100,6 +100,8 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         "Dag",
         "Document",
         "ErrorFilter",
+        "EventFilter",
+        "EventRead",
         "Fan",
         "Iterate",
         "Jq",

@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use super::Lowerer;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::model::{
-    ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Payload, Quorum, Repeat, Served, Settings, Task, TaskResult,
+    ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, EventRead, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Payload, Quorum, Repeat, Served, Settings, Task,
+    TaskResult,
 };
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value, printable};
@@ -663,10 +664,18 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         self.known_fields(listen, &["to", "read"], "`listen`");
-        if let Some(read) = listen.get("read") {
-            self.not_compiled(read.span, "`listen.read`");
-            return None;
-        }
+        let read = match listen.get("read") {
+            None => EventRead::Data,
+            Some(read) => match read.as_str() {
+                Some("data") => EventRead::Data,
+                Some("envelope") => EventRead::Envelope,
+                Some("raw") => EventRead::Raw,
+                _ => {
+                    self.wrong_type(read, "`data`, `envelope` or `raw`");
+                    return None;
+                }
+            },
+        };
         let to = self.required(listen, "to", listen.span)?;
         self.known_fields(to, &["one", "all", "any", "until"], "`listen.to`");
         if let Some(until) = to.get("until") {
@@ -697,17 +706,16 @@ impl<'a> Lowerer<'a> {
                 return None;
             }
             let with = self.required(filter, "with", filter.span)?;
-            let attributes = self.expect_map(with)?;
-            for (key, _) in attributes {
-                if key.name != "type" {
-                    self.not_compiled(key.span, &format!("an event filter on `{}`", key.name));
-                    return None;
-                }
-            }
             let kind = self.required(with, "type", with.span)?;
             let signal = self.string(kind)?;
             self.signal_name(&signal, kind.span);
-            let wait = crate::model::SignalWait { signal, schema: None, timeout_ms: None, continue_on_timeout: false };
+            // Each attribute besides `type` (which names the signal) is a value or a condition.
+            let mut attributes = Vec::new();
+            for (key, value) in self.expect_map(with)?.iter().filter(|(k, _)| k.name != "type") {
+                attributes.push((key.name.clone(), self.jq_value(value, &Scope::default())?));
+            }
+            let event = crate::model::EventFilter { with: attributes, read };
+            let wait = crate::model::SignalWait { signal, schema: None, timeout_ms: None, continue_on_timeout: false, event: Some(event) };
             waits.push(self.dsl_node(&format!("{}-{i}", entry.name.name), "event", filter.span, NodeKind::WaitSignal(wait), None, None));
         }
         let count = waits.len() as u64;

@@ -390,7 +390,13 @@ impl Lowerer<'_> {
                     Some(schema) => Some(schema.to_json()),
                     None => self.signals.get(&signal).cloned(),
                 };
-                NodeKind::WaitSignal(SignalWait { signal, schema, timeout_ms: config.int("timeout"), continue_on_timeout: config.text("onTimeout") == Some("continue") })
+                NodeKind::WaitSignal(SignalWait {
+                    signal,
+                    schema,
+                    timeout_ms: config.int("timeout"),
+                    continue_on_timeout: config.text("onTimeout") == Some("continue"),
+                    event: None,
+                })
             }
             NodeType::Pause => NodeKind::Pause,
             NodeType::Log => {

@@ -74,6 +74,25 @@ pub enum TaskResult {
     Consumed,
 }
 
+/// A `listen` filter: CloudEvent attributes (`data` among them) an event must equal, or jq
+/// conditions that must hold on them.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFilter {
+    pub with: &'static [(&'static str, JqValue)],
+    pub read: EventRead,
+}
+
+/// What a `listen` outputs of each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRead {
+    /// Its `data`.
+    Data,
+    /// The whole CloudEvent.
+    Envelope,
+    /// Its data as received (`data_base64` for binary data).
+    Raw,
+}
+
 /// What a `call: http` task outputs (`with.output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallOutput {
@@ -412,6 +431,31 @@ impl<'a, W: Flow> Cx<'a, W> {
             }
             failure
         })
+    }
+
+    /// One event of a `listen`: the first signal of its type whose attributes pass the filter
+    /// (one that does not is consumed and ignored), read as the task says.
+    pub async fn listen_event(&self, node: &NodeInfo, wait: &super::signals::SignalWait, filter: &EventFilter) -> NodeResult {
+        let event = self.wait_signal_where(node, wait, |event| self.event_matches(filter, event)).await?;
+        Ok(match filter.read {
+            EventRead::Envelope => event,
+            EventRead::Data => event.get("data").cloned().unwrap_or(Value::Null),
+            EventRead::Raw => event.get("data_base64").or_else(|| event.get("data")).cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    fn event_matches(&self, filter: &EventFilter, event: &Value) -> Result<bool, Failure> {
+        for (attribute, want) in filter.with {
+            let got = event.get(*attribute).cloned().unwrap_or(Value::Null);
+            let holds = match want {
+                JqValue::Expr(condition) => truthy(&self.jq(condition, &got, None)?),
+                literal => self.value(literal, &Value::Null, None)? == got,
+            };
+            if !holds {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// `raise`: fails with the error, `instance` defaulting to the task's pointer.

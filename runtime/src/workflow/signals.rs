@@ -60,6 +60,12 @@ impl<W: Flow> Cx<'_, W> {
     /// invalid one is rejected (logged, shown by `status`) and the node keeps waiting. The
     /// deadline is a durable timer, cancelled when the signal wins.
     pub async fn wait_signal(&self, node: &NodeInfo, wait: &SignalWait) -> Result<Value, Failure> {
+        self.wait_signal_where(node, wait, |_| Ok(true)).await
+    }
+
+    /// [`Cx::wait_signal`] for the first signal `accept` takes: one it refuses is consumed and
+    /// ignored, and the wait goes on (a `listen`'s event filter).
+    pub(crate) async fn wait_signal_where(&self, node: &NodeInfo, wait: &SignalWait, accept: impl Fn(&Value) -> Result<bool, Failure>) -> Result<Value, Failure> {
         self.begin_wait(node, wait.signal, wait.timeout);
         let deadline = self.scope.child_token();
         let mut timer: LocalBoxFuture<TimerResult> = match wait.timeout {
@@ -91,10 +97,17 @@ impl<W: Flow> Cx<'_, W> {
             }
             let Some(payload) = self.ctx.state_mut(|w| w.flow_mut().mailbox.take(wait.signal)) else { continue };
             match wait.schema.map_or(Ok(()), |schema| validate(schema, &payload)) {
-                Ok(()) => {
-                    deadline.cancel();
-                    break Ok(payload);
-                }
+                Ok(()) => match accept(&payload) {
+                    Ok(true) => {
+                        deadline.cancel();
+                        break Ok(payload);
+                    }
+                    Ok(false) => tracing::debug!(target: "wfc::signal", node = node.id, signal = wait.signal, "an event the filter does not take; still waiting"),
+                    Err(failure) => {
+                        deadline.cancel();
+                        break Err(failure);
+                    }
+                },
                 Err(error) => {
                     tracing::warn!(target: "wfc::signal", node = node.id, signal = wait.signal, %error, "rejected a signal payload; still waiting");
                     let rejection = Rejection { node: node.id.to_string(), signal: wait.signal.to_string(), error };
