@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use wfc_tests::http::HttpServer;
 use wfc_tests::remote::RemoteWorkers;
-use wfc_tests::server::DevServer;
+use wfc_tests::server::{DevServer, free_port};
 use wfc_tests::workers::{self, WorkerProcess};
 use wfc_tests::{eventually, repo_root};
 
@@ -47,8 +47,17 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     let registry_path = "tests/flows/dsl/payments.registry.yaml";
     let registry = wfc::registry(&wfc::SourceFile::new(registry_path, std::fs::read_to_string(repo_root().join(registry_path)).expect("the registry is readable")));
     let remote = built_with("remote-activity", registry.unwrap_or_else(|d| panic!("{d:#?}")));
-    let oauth2 = built("oauth2");
-    let variants = [("features", &features), ("listen", &listen), ("parent", &parent), ("secret", &secret), ("function", &function), ("remote", &remote), ("oauth2", &oauth2)];
+    let (oauth2, long_for) = (built("oauth2"), built("long-for"));
+    let variants = [
+        ("features", &features),
+        ("listen", &listen),
+        ("parent", &parent),
+        ("secret", &secret),
+        ("function", &function),
+        ("remote", &remote),
+        ("oauth2", &oauth2),
+        ("long-for", &long_for),
+    ];
     let bins = workers::build_variants("dsl", &variants);
     let address = &DevServer::shared().address;
     let log = |name: &str| workers::target_dir().join("tmp").join(format!("dsl-{name}.log"));
@@ -166,5 +175,16 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     let history = workers::client(&bins[6], address, &["history", &id]);
     let history = payloads(&serde_json::from_slice(&history.stdout).unwrap_or(Value::Null));
     assert!(!history.contains("s3cret") && !history.contains("tok-o"), "a secret or a token reached history:\n{history}");
+
+    // A long `for` continues as new on a server that suggests it early; the data goes on.
+    let server = DevServer::start_with(free_port(), None, &["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=100"]);
+    let _long = WorkerProcess::start_on(&bins[7], &server.address, "dsl-long-for", &[], log("long-for"));
+    let items: Vec<u32> = (1..=60).collect();
+    let input = json!({"items": items, "label": "sixty"});
+    let out = workers::client(&bins[7], &server.address, &["start", "--input", &input.to_string(), "--id", "dsl-long-for", "--task-queue", "dsl-long-for", "--wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_out(&out), json!({"total": 1930, "label": "sixty", "handed": 100}));
+    let status: Value = serde_json::from_slice(&workers::client(&bins[7], &server.address, &["query", "dsl-long-for", "status"]).stdout).unwrap_or(Value::Null);
+    assert!(status["continued"].as_u64().is_some_and(|n| n >= 2), "the loop continued as new: {status}");
     workers::discard_variants("dsl", &variants.map(|(name, _)| name));
 }

@@ -290,10 +290,15 @@ impl<'a, W: Flow> Cx<'a, W> {
             next += 1;
             if self.should_continue_as_new(spec.around) {
                 let progress = json!({"next": next, "results": results});
-                let resume = self.ctx.state_mut(|w| {
+                #[cfg_attr(not(feature = "jq"), allow(unused_mut))]
+                let mut resume = self.ctx.state_mut(|w| {
                     w.flow_mut().set_progress(node.id, Some(progress));
                     w.flow().snapshot()
                 });
+                #[cfg(feature = "jq")]
+                {
+                    resume.dsl = self.data.borrow().is_document().then(|| self.data.borrow().carried());
+                }
                 *self.resume.borrow_mut() = Some(resume);
                 return Err(Failure::cancelled("the workflow continues as new"));
             }

@@ -7,12 +7,12 @@
 //! names, so a program that fails to compile here is a bug in wfc, reported as a failure.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::rc::Rc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use temporalio_common::ActivityDefinition;
 use temporalio_sdk::ActivityExecutionError;
@@ -131,6 +131,31 @@ pub struct Data {
     task: Option<(&'static str, &'static str)>,
     /// The document as JSON text (`$workflow.definition`), read only when an expression asks.
     definition: &'static str,
+    /// The input of each task still running, by node id: what a run that continues as new
+    /// needs to finish them.
+    entered: BTreeMap<String, Value>,
+    /// A continued run's `entered`, each taken back by its task as the run finds its place.
+    restored: BTreeMap<String, Value>,
+}
+
+/// What a run that continues as new carries of its data: the data at the loop it stops in,
+/// and the inputs of the tasks around that loop.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Carried {
+    current: Value,
+    entered: BTreeMap<String, Value>,
+}
+
+impl Data {
+    /// Whether a Serverless Workflow document runs (other flows leave the data unused).
+    pub(crate) fn is_document(&self) -> bool {
+        !self.definition.is_empty()
+    }
+
+    /// What the next run needs to go on with this data (the flow state carries it).
+    pub(crate) fn carried(&self) -> Value {
+        json!({ "current": self.current, "entered": self.entered })
+    }
 }
 
 /// The standard error types of the specification (`…/errors/<kind>`).
@@ -275,7 +300,12 @@ impl<'a, W: Flow> Cx<'a, W> {
             Some(from) => self.value(from, &raw, None)?,
             None => raw,
         };
-        *self.data.borrow_mut() = Data { current: input.clone(), input, task: None, definition: document.definition };
+        // A continued run starts inside the loop it stopped in: the data there, not the input.
+        let carried = self.ctx.state_mut(|w| w.flow_mut().take_dsl()).and_then(|c| serde_json::from_value::<Carried>(c).ok());
+        *self.data.borrow_mut() = match carried {
+            Some(carried) => Data { current: carried.current, input, task: None, definition: document.definition, entered: BTreeMap::new(), restored: carried.entered },
+            None => Data { current: input.clone(), input, task: None, definition: document.definition, ..Data::default() },
+        };
         tasks.await?;
         let last = self.current();
         match &document.output {
@@ -287,11 +317,20 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// One task: its input from the data it is handed (`input.from`), its body, its output
     /// (`output.as`), which it hands on, and `$context` (`export.as`).
     pub async fn task<T: IntoOutput>(&self, node: &NodeInfo, task: &'static Task, body: impl Future<Output = Result<T, Failure>>) -> NodeResult {
-        let raw = self.current();
-        self.fits(task, task.input_schema, &raw, "input")?;
-        let input = match &task.input {
-            Some(from) => self.value(from, &raw, None)?,
-            None => raw,
+        // A task a continued run finds its place in already has its input, and the data it
+        // hands its subtasks is where the loop inside it stopped.
+        let resumed = self.data.borrow_mut().restored.remove(node.id);
+        let resuming = resumed.is_some();
+        let input = match resumed {
+            Some(input) => input,
+            None => {
+                let raw = self.current();
+                self.fits(task, task.input_schema, &raw, "input")?;
+                match &task.input {
+                    Some(from) => self.value(from, &raw, None)?,
+                    None => raw,
+                }
+            }
         };
         let enter = |data: &mut Data| {
             data.input = input.clone();
@@ -299,14 +338,19 @@ impl<'a, W: Flow> Cx<'a, W> {
         };
         {
             let mut data = self.data.borrow_mut();
-            data.current = input.clone();
+            if !resuming {
+                data.current = input.clone();
+            }
             enter(&mut data);
+            data.entered.insert(node.id.to_string(), input.clone());
         }
         // A test's mock stands for the body only: the data flow around it still runs.
         let produced = match self.mocked(node) {
-            Some(answer) => answer?,
-            None => body.await?.into_output(),
+            Some(answer) => answer,
+            None => body.await.map(IntoOutput::into_output),
         };
+        self.data.borrow_mut().entered.remove(node.id);
+        let produced = produced?;
         // Subtasks set their own `$input` and `$task`: this task's come back for `output.as`.
         enter(&mut self.data.borrow_mut());
         let produced = match task.result {

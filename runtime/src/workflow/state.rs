@@ -45,6 +45,8 @@ pub struct FlowState {
     dry_run: Option<DryRun>,
     /// Set in a test run: mocked nodes and compressed timers.
     test: Option<TestRun>,
+    /// A continued run's Serverless Workflow data, until the document takes it.
+    dsl: Option<Value>,
 }
 
 /// The state a workflow carries into its next run when it continues as new.
@@ -66,6 +68,9 @@ pub struct Resume {
     pub dry_run: Option<DryRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestRun>,
+    /// A Serverless Workflow document's data where the run stopped (`workflow::dsl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dsl: Option<Value>,
 }
 
 /// Node results of the previous run, answered once each while the new run finds its place.
@@ -128,6 +133,7 @@ impl FlowState {
         self.mailbox.restore(resume.mailbox);
         self.dry_run = resume.dry_run;
         self.test = resume.test;
+        self.dsl = resume.dsl;
         self.restored = Some(Restored { states: resume.states, failures: resume.failures, decisions: resume.decisions });
     }
 
@@ -146,7 +152,14 @@ impl FlowState {
             mailbox: self.mailbox.carry(),
             dry_run: self.dry_run.clone(),
             test: self.test.clone(),
+            dsl: None,
         }
+    }
+
+    /// A continued run's Serverless Workflow data, taken once by the document.
+    #[cfg(feature = "jq")]
+    pub(crate) fn take_dsl(&mut self) -> Option<Value> {
+        self.dsl.take()
     }
 
     /// The dry run this run is, if it is one.
