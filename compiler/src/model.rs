@@ -456,7 +456,17 @@ pub enum NodeKind {
         bind: String,
         retry: Option<RetryPolicy>,
         catch: Option<Box<Node>>,
+        /// `catch.then`: the tasks that follow when the attempt passes, and those the `then`
+        /// leads to once an error is caught.
+        then: Option<Box<TryThen>>,
     },
+}
+
+/// Where a `try` whose `catch` has `then` goes on: each way a `Sequence`.
+#[derive(Debug, Clone)]
+pub struct TryThen {
+    pub passed: Node,
+    pub caught: Node,
 }
 
 /// A node, then those of the optional ones that are present.
@@ -580,7 +590,11 @@ impl Node {
             NodeKind::SoftAssert(Assertion::Child(child)) => vec![child],
             NodeKind::Delay { child, .. } => child.as_deref().into_iter().collect(),
             NodeKind::Choice { cases, otherwise } => cases.iter().map(|(_, n)| n).chain(otherwise.as_deref()).collect(),
-            NodeKind::Try { attempt, catch, .. } => with_optional(attempt, &[catch]),
+            NodeKind::Try { attempt, catch, then, .. } => {
+                let mut children = with_optional(attempt, &[catch]);
+                children.extend(then.iter().flat_map(|t| [&t.passed, &t.caught]));
+                children
+            }
             NodeKind::SoftAssert(Assertion::Condition(_))
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }
@@ -640,7 +654,10 @@ impl Node {
             NodeKind::SoftAssert(Assertion::Child(child)) => vec![child.as_mut()],
             NodeKind::Delay { child, .. } => child.as_deref_mut().into_iter().collect(),
             NodeKind::Choice { cases, otherwise } => cases.iter_mut().map(|(_, n)| n).chain(otherwise.as_deref_mut()).collect(),
-            NodeKind::Try { attempt, catch, .. } => std::iter::once(attempt.as_mut()).chain(catch.as_deref_mut()).collect(),
+            NodeKind::Try { attempt, catch, then, .. } => {
+                let then = then.as_deref_mut().into_iter().flat_map(|t| [&mut t.passed, &mut t.caught]);
+                std::iter::once(attempt.as_mut()).chain(catch.as_deref_mut()).chain(then).collect()
+            }
             NodeKind::SoftAssert(Assertion::Condition(_))
             | NodeKind::Builtin { .. }
             | NodeKind::Activity { .. }

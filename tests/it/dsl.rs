@@ -68,10 +68,11 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     let id = format!("dsl-features-{}", std::process::id());
     let out = workers::client(&bins[0], address, &["start", "--input", &input.to_string(), "--id", &id, "--task-queue", "dsl-features", "--wait"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let want = json!({"total": 110, "counted": 2, "refused": "Too expensive (total 110)", "customer": "ada", "workflowInput": "ada", "busy": "dsl-features is busy", "done": true});
+    let want = json!({"total": 110, "counted": 2, "refused": "Too expensive (total 110)", "customer": "ada", "workflowInput": "ada", "busy": "dsl-features is busy", "recovered": true, "done": true});
     assert_eq!(json_out(&out), want);
     let status: Value = serde_json::from_slice(&workers::client(&bins[0], address, &["query", &id, "status"]).stdout).unwrap_or(Value::Null);
     assert!(status["skipped"].as_array().is_some_and(|s| s.contains(&json!("vipOnly"))), "the `if` skips the task: {status}");
+    assert!(status["skipped"].as_array().is_some_and(|s| s.contains(&json!("notReached"))), "`catch.then` leads past it: {status}");
     // `limit.attempt.count: 2` retries: three attempts, then the catch.
     let logs = String::from_utf8_lossy(&workers::client(&bins[0], address, &["logs", &id]).stdout).into_owned();
     assert_eq!(logs.lines().filter(|l| l.contains("▶ retried ")).count(), 3, "{logs}");

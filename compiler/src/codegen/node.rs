@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use super::items::{Items, policy_ref};
 use super::literal::{doc_lines, jq, jq_value, optional_jq_value, optional_json, optional_millis, template};
-use crate::model::{Assertion, Branch, CallOutput, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Payload, Quorum, Repeat, Task, TaskResult};
+use crate::model::{Assertion, Branch, CallOutput, Decorator, Flow, Iterate, JqStep, LogLevel, Node, NodeKind, Payload, Quorum, Repeat, Task, TaskResult, TryThen};
 
 /// The node fn of `node`: its doc comment, its `NodeInfo`, its body and its `onError` routing.
 pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
@@ -541,7 +541,7 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 }
             }
         }
-        NodeKind::Try { attempt, filter, bind, retry, catch } => {
+        NodeKind::Try { attempt, filter, bind, retry, catch, then } => {
             let attempt = match retry {
                 Some(policy) => {
                     let attempts = Literal::u32_unsuffixed(policy.max_attempts);
@@ -568,10 +568,8 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 Some(catch) => (call(items, catch, quote! { &cx.caught(#bind, &failure, handed) }), skip(items, &[catch])),
                 None => (quote! { Ok(Value::Null) }, quote! {}),
             };
-            quote! {
-                async {
-                    const CATCHES: ErrorFilter = ErrorFilter { with: &[#(#with),*], when: #when, except_when: #except_when };
-                    #handed
+            let decide = match then.as_deref() {
+                None => quote! {
                     match #attempt {
                         Err(failure) if cx.catches(&CATCHES, #bind, &failure)? => #handler,
                         done => {
@@ -579,6 +577,51 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                             done
                         }
                     }
+                },
+                // `catch.then`: each way goes on with the tasks it leads to, outside the `try`.
+                Some(TryThen { passed, caught }) => {
+                    let (go_on, go_to) = (run(passed), run(caught));
+                    let (skip_passed, skip_caught) = (skip(items, &[passed]), skip(items, &[caught]));
+                    let caught_with = match catch {
+                        Some(catch) => {
+                            let handler = call(items, catch, quote! { &cx.caught(#bind, &failure, handed) });
+                            quote! { #handler?; }
+                        }
+                        None => quote! { cx.caught(#bind, &failure, handed); },
+                    };
+                    let handed = if catch.is_some() {
+                        quote! {}
+                    } else {
+                        quote! { let handed = cx.handed(); }
+                    };
+                    quote! {
+                        #handed
+                        match #attempt {
+                            Err(failure) if cx.catches(&CATCHES, #bind, &failure)? => {
+                                #skip_passed
+                                #caught_with
+                                #go_to
+                            }
+                            Ok(_) => {
+                                #skip_catch
+                                #skip_caught
+                                #go_on
+                            }
+                            failed => {
+                                #skip_catch
+                                #skip_passed
+                                #skip_caught
+                                failed
+                            }
+                        }
+                    }
+                }
+            };
+            quote! {
+                async {
+                    const CATCHES: ErrorFilter = ErrorFilter { with: &[#(#with),*], when: #when, except_when: #except_when };
+                    #handed
+                    #decide
                 }
             }
         }

@@ -17,7 +17,7 @@ use super::Lowerer;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::model::{
     ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, EventRead, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Payload, Quorum, Repeat, Served, Settings, Task,
-    TaskResult,
+    TaskResult, TryThen,
 };
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value, printable};
@@ -356,8 +356,14 @@ impl<'a> Lowerer<'a> {
             }
             let entry = &list.entries[at];
             let next = self.then(list, at)?;
+            // A task that branches holds the tasks each way leads to.
             if entry.task.get("switch").is_some() {
                 let node = self.switch_task(list, entry, next, path, copies)?;
+                out.push(node);
+                break;
+            }
+            if entry.task.get("try").is_some() && entry.task.get("catch").and_then(|c| c.get("then")).is_some() {
+                let node = self.try_then_task(list, entry, next, path, copies)?;
                 out.push(node);
                 break;
             }
@@ -456,7 +462,42 @@ impl<'a> Lowerer<'a> {
         let kind = NodeKind::Choice { cases: choices, otherwise: Some(otherwise) };
         let task = self.task_data(entry, &list.scope, TaskResult::Data)?;
         let node = self.dsl_node(&entry.name.name, "switch", entry.task.span, kind, Some(task), Some(entry.name));
-        self.guarded(entry, node, &list.scope)
+        self.guarded_branch(list, entry, node, next, path, copies)
+    }
+
+    /// A `try` whose `catch` has `then`: the tasks after it when the attempt passes, those
+    /// `then` leads to when an error is caught (after the catch's own tasks).
+    fn try_then_task(&mut self, list: &List, entry: &Entry, next: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Node> {
+        let then = entry.task.get("catch").and_then(|c| c.get("then"))?;
+        // Their data flow would wrap the tasks that follow.
+        for field in ["timeout", "output", "export"] {
+            if let Some(value) = entry.task.get(field) {
+                self.not_compiled(value.span, &format!("`catch.then` on a `try` with `{field}`"));
+                return None;
+            }
+        }
+        let caught_target = self.directive(list, then, next)?;
+        let mut kind = self.try_task(entry, &list.scope, true)?;
+        let passed = self.branch(list, next, path, copies)?;
+        let caught = self.branch(list, caught_target, path, copies)?;
+        let passed = self.dsl_node(&format!("{}-passed", entry.name.name), "case", entry.task.span, NodeKind::Sequence(passed), None, None);
+        let caught = self.dsl_node(&format!("{}-caught", entry.name.name), "case", then.span, NodeKind::Sequence(caught), None, None);
+        if let NodeKind::Try { then: slot, .. } = &mut kind {
+            *slot = Some(Box::new(TryThen { passed, caught }));
+        }
+        let task = self.task_data(entry, &list.scope, TaskResult::Data)?;
+        let node = self.dsl_node(&entry.name.name, "try", entry.task.span, kind, Some(task), Some(entry.name));
+        self.guarded_branch(list, entry, node, next, path, copies)
+    }
+
+    /// A branching task with `if`: when the condition does not hold, the tasks after it run.
+    fn guarded_branch(&mut self, list: &List, entry: &Entry, node: Node, next: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Node> {
+        let Some(condition) = entry.task.get("if") else { return Some(node) };
+        let condition = self.expression(condition, &list.scope, Field::Before)?;
+        let rest = self.branch(list, next, path, copies)?;
+        let otherwise = self.dsl_node(&format!("{}-else", entry.name.name), "case", entry.task.span, NodeKind::Sequence(rest), None, None);
+        let id = format!("{}-if", entry.name.name);
+        Some(self.dsl_node(&id, "if", entry.task.span, NodeKind::Choice { cases: vec![(condition, node)], otherwise: Some(Box::new(otherwise)) }, None, None))
     }
 
     fn branch(&mut self, list: &List, target: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Vec<Node>> {
@@ -538,7 +579,7 @@ impl<'a> Lowerer<'a> {
                 let quorum = if compete { Quorum { successes: 1, failures: count } } else { Quorum { successes: count, failures: 1 } };
                 (NodeKind::Parallel { children, quorum, at_once: None }, if compete { TaskResult::Winner } else { TaskResult::Body })
             }
-            "try" => (self.try_task(entry, scope)?, TaskResult::Data),
+            "try" => (self.try_task(entry, scope, false)?, TaskResult::Data),
             "listen" => (self.listen_task(entry, body)?, TaskResult::Consumed),
             "call" if body.as_str() == Some("http") => (self.http_call(entry, scope)?, TaskResult::Body),
             "call" if body.as_str() == Some("openapi") => (self.openapi_call(entry, scope)?, TaskResult::Body),
@@ -723,13 +764,15 @@ impl<'a> Lowerer<'a> {
         Some(NodeKind::Parallel { children: waits, quorum, at_once: None })
     }
 
-    fn try_task(&mut self, entry: &Entry, scope: &Scope) -> Option<NodeKind> {
+    /// A `try`; its `catch.then` only where the task is in a list (`then_handled`), which
+    /// lowers where it leads.
+    fn try_task(&mut self, entry: &Entry, scope: &Scope, then_handled: bool) -> Option<NodeKind> {
         let attempt = entry.task.get("try")?;
         let attempt = self.task_list(attempt, &format!("{}/try", entry.reference), scope, false, "try")?;
         let catch = self.required(entry.task, "catch", entry.name.span)?;
         self.known_fields(catch, &["errors", "as", "when", "exceptWhen", "retry", "do", "then"], "`catch`");
-        if let Some(then) = catch.get("then") {
-            self.not_compiled(then.span, "`catch.then`");
+        if let Some(then) = catch.get("then").filter(|_| !then_handled) {
+            self.not_compiled(then.span, "`catch.then` of a branch of a `fork`");
             return None;
         }
         let bind = match catch.get("as") {
@@ -772,7 +815,7 @@ impl<'a> Lowerer<'a> {
             Some(tasks) => Some(Box::new(self.task_list(tasks, &format!("{}/catch/do", entry.reference), &inner, false, "catch")?)),
             None => None,
         };
-        Some(NodeKind::Try { attempt: Box::new(attempt), filter: ErrorFilter { with, when, except_when }, bind, retry, catch: handler })
+        Some(NodeKind::Try { attempt: Box::new(attempt), filter: ErrorFilter { with, when, except_when }, bind, retry, catch: handler, then: None })
     }
 
     /// `call: http`: the request as a value jq completes in workflow code; the built-in

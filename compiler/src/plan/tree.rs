@@ -177,7 +177,32 @@ fn body(plan: &mut Plan, node: &Node, children: &[&Node], region: RegionIdx) {
                 plan.edge(start, end, EdgeKind::Branch("otherwise".into()));
             }
         }
-        NodeKind::Recovery { .. } | NodeKind::Try { .. } => {
+        // Children: the attempt, the catch if any, then (`catch.then`) where each way leads.
+        NodeKind::Try { catch, then, .. } => {
+            let attempt = &lowered[0];
+            let handler = catch.as_ref().map(|_| &lowered[1]);
+            let ways = then.as_ref().map(|_| {
+                let at = 1 + usize::from(handler.is_some());
+                (&lowered[at], &lowered[at + 1])
+            });
+            plan.edge(start, attempt.0, EdgeKind::Success);
+            link(plan, &attempt.1, ways.map_or(end, |(passed, _)| passed.0));
+            let after_catch = ways.map_or(end, |(_, caught)| caught.0);
+            let on_error = handler.map(|h| h.0).or(ways.map(|(_, caught)| caught.0));
+            if let Some(target) = on_error {
+                for (from, _) in &attempt.1 {
+                    plan.edge(*from, target, EdgeKind::Error);
+                }
+            }
+            if let Some((_, exits)) = handler {
+                link(plan, exits, after_catch);
+            }
+            if let Some((passed, caught)) = ways {
+                link(plan, &passed.1, end);
+                link(plan, &caught.1, end);
+            }
+        }
+        NodeKind::Recovery { .. } => {
             plan.edge(start, lowered[0].0, EdgeKind::Success);
             let after = lowered.get(2).map_or(end, |(finally, _)| *finally);
             link(plan, &lowered[0].1, after);
