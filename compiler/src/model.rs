@@ -551,18 +551,66 @@ pub struct SignalWait {
     pub timeout_ms: Option<u64>,
     /// `onTimeout: continue`: the deadline passing is a success.
     pub continue_on_timeout: bool,
-    /// A Serverless Workflow `listen`'s event: which events of the signal's type it consumes,
-    /// and what of each it reads.
-    pub event: Option<EventFilter>,
+    /// A Serverless Workflow `listen`: the events it consumes, until when; `signal` is then
+    /// only what `status` shows it waits for.
+    pub listen: Option<Listen>,
 }
 
-/// A `listen` filter: the CloudEvent attributes an event must have (`data` and any other),
-/// each a value it must equal or a jq condition on it; a signal of the type that does not
-/// match is consumed and ignored.
+/// A `listen`: events arrive as signals named after their type, or as the generic
+/// `cloudevent` signal; those no filter matches are consumed and ignored.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub consume: Consume,
+    pub filters: Vec<EventFilter>,
+    pub until: Option<Until>,
+    pub read: EventRead,
+}
+
+impl Listen {
+    /// The signals its events may arrive as: each type named, then the generic one.
+    pub fn signals(&self) -> Vec<&str> {
+        let mut named: Vec<&str> = self.filters.iter().chain(self.until.iter().flat_map(Until::filters)).filter_map(|f| f.kind.as_deref()).collect();
+        named.sort_unstable();
+        named.dedup();
+        named.retain(|n| *n != EVENT_SIGNAL);
+        named.push(EVENT_SIGNAL);
+        named
+    }
+}
+
+/// The signal any CloudEvent may be sent as, its type in its payload.
+pub const EVENT_SIGNAL: &str = "cloudevent";
+
+/// `listen.to`'s strategy: one event for each filter, events of any filter, or one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consume {
+    All,
+    Any,
+    One,
+}
+
+/// When a `listen` to `any` stops: a jq condition on the events kept so far, or events.
+#[derive(Debug, Clone)]
+pub enum Until {
+    Condition(Jq),
+    Events(Consume, Vec<EventFilter>),
+}
+
+impl Until {
+    fn filters(&self) -> &[EventFilter] {
+        match self {
+            Until::Condition(_) => &[],
+            Until::Events(_, filters) => filters,
+        }
+    }
+}
+
+/// An event filter: the CloudEvent `type`, and other attributes (`data` among them), each a
+/// value to equal or a jq condition on it.
 #[derive(Debug, Clone)]
 pub struct EventFilter {
+    pub kind: Option<String>,
     pub with: Vec<(String, JqValue)>,
-    pub read: EventRead,
 }
 
 /// What a `listen` outputs of each event (`listen.read`).
@@ -951,8 +999,6 @@ pub enum TaskResult {
     Input,
     /// The output of the branch that finished first (`fork` with `compete`).
     Winner,
-    /// The outputs of the branches that finished, in order (`listen`: the events consumed).
-    Consumed,
 }
 
 /// What a `call: http` task outputs (`with.output`).

@@ -259,7 +259,7 @@ const TOKENS: &[&str] =
 /// The seeds: every committed flow, test flow and fixture.
 pub fn corpus(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
-    for dir in ["samples", "tests/flows", "tests/flows/graphs", "tests/fixtures/invalid", "tests/fixtures/hostile"] {
+    for dir in ["samples", "tests/flows", "tests/flows/graphs", "tests/flows/dsl", "tests/fixtures/invalid", "tests/fixtures/hostile"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
         files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
     }

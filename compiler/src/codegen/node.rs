@@ -74,19 +74,43 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
     }
 }
 
-/// A `listen` event's `EventFilter` constant: the attributes it must have, what of it is read.
-fn wait_event(wait: &crate::model::SignalWait) -> Option<TokenStream> {
-    let event = wait.event.as_ref()?;
-    let with = event.with.iter().map(|(attribute, value)| {
-        let value = jq_value(value);
-        quote! { (#attribute, #value) }
-    });
-    let read = match event.read {
-        crate::model::EventRead::Data => quote! { EventRead::Data },
-        crate::model::EventRead::Envelope => quote! { EventRead::Envelope },
-        crate::model::EventRead::Raw => quote! { EventRead::Raw },
+/// A `listen`'s `Listen` constant: its strategy, filters, `until`, what it reads of each
+/// event, and the signals events arrive as.
+fn listen(listen: &crate::model::Listen) -> TokenStream {
+    use crate::model::{Consume, EventRead, Until};
+    let consume = |c: Consume| match c {
+        Consume::All => quote! { Consume::All },
+        Consume::Any => quote! { Consume::Any },
+        Consume::One => quote! { Consume::One },
     };
-    Some(quote! { EventFilter { with: &[#(#with),*], read: #read } })
+    let filters = |filters: &[crate::model::EventFilter]| {
+        let each = filters.iter().map(|f| {
+            let kind = option(f.kind.as_ref().map(|k| quote! { #k }));
+            let with = f.with.iter().map(|(attribute, value)| {
+                let value = jq_value(value);
+                quote! { (#attribute, #value) }
+            });
+            quote! { EventFilter { kind: #kind, with: &[#(#with),*] } }
+        });
+        quote! { &[#(#each),*] }
+    };
+    let until = option(listen.until.as_ref().map(|until| match until {
+        Until::Condition(condition) => {
+            let condition = jq(condition);
+            quote! { Until::Condition(#condition) }
+        }
+        Until::Events(c, fs) => {
+            let (c, fs) = (consume(*c), filters(fs));
+            quote! { Until::Events(#c, #fs) }
+        }
+    }));
+    let read = match listen.read {
+        EventRead::Data => quote! { EventRead::Data },
+        EventRead::Envelope => quote! { EventRead::Envelope },
+        EventRead::Raw => quote! { EventRead::Raw },
+    };
+    let (strategy, filters, signals) = (consume(listen.consume), filters(&listen.filters), listen.signals());
+    quote! { Listen { consume: #strategy, filters: #filters, until: #until, read: #read, signals: &[#(#signals),*] } }
 }
 
 /// A task's `Task` constant: name, pointer, data flow stages and what its output is made of.
@@ -99,7 +123,6 @@ fn task(spec: &Task) -> TokenStream {
         TaskResult::Data => quote! { TaskResult::Data },
         TaskResult::Input => quote! { TaskResult::Input },
         TaskResult::Winner => quote! { TaskResult::Winner },
-        TaskResult::Consumed => quote! { TaskResult::Consumed },
     };
     quote! {
         Task {
@@ -430,11 +453,11 @@ fn body(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
                 quote! { OnTimeout::Fail }
             };
             let wait = quote! { const WAIT: SignalWait = SignalWait { signal: #signal, schema: #schema, timeout: #timeout, on_timeout: #on_timeout }; };
-            match wait_event(spec) {
-                Some(event) => quote! {{
+            match spec.listen.as_ref().map(listen) {
+                Some(listen) => quote! {{
                     #wait
-                    const EVENT: EventFilter = #event;
-                    cx.listen_event(&NODE, &WAIT, &EVENT)
+                    const LISTEN: Listen = #listen;
+                    cx.listen(&NODE, &WAIT, &LISTEN)
                 }},
                 None => quote! {{
                     #wait

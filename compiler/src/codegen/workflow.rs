@@ -99,6 +99,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         "ChildFlow",
         "Dag",
         "Document",
+        "Consume",
         "ErrorFilter",
         "EventFilter",
         "EventRead",
@@ -108,6 +109,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         "JqValue",
         "Level",
         "Link",
+        "Listen",
         "Loop",
         "On",
         "OnTimeout",
@@ -119,6 +121,7 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         "Task",
         "TaskResult",
         "Template",
+        "Until",
         "Value",
         "force_failure",
         "force_success",
@@ -224,6 +227,13 @@ pub fn signals<'f>(flow: &'f Flow, nodes: &[&'f Node]) -> BTreeMap<&'f str, Opti
     let mut signals: BTreeMap<&str, Option<serde_json::Value>> = flow.signals.iter().map(|(name, schema)| (name.as_str(), Some(schema.clone()))).collect();
     for node in nodes {
         if let NodeKind::WaitSignal(wait) = &node.kind {
+            // A `listen`'s events arrive as the signals of their types, or the generic one.
+            if let Some(listen) = &wait.listen {
+                for name in listen.signals() {
+                    signals.entry(name).or_insert(None);
+                }
+                continue;
+            }
             let (name, schema) = (wait.signal.as_str(), wait.schema.clone());
             match signals.get_mut(name) {
                 // Nodes that disagree on the schema: each checks its own; the CLI checks none.

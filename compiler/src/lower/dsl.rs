@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use super::Lowerer;
 use crate::diagnostic::{Code, Diagnostic, closest, one_of};
 use crate::model::{
-    ActivityPolicy, Body, Builtin, CallOutput, Dsl, ErrorFilter, EventRead, Flow, Iterate, Jq, JqStep, JqValue, Node, NodeKind, Payload, Quorum, Repeat, Served, Settings, Task,
-    TaskResult, TryThen,
+    ActivityPolicy, Body, Builtin, CallOutput, Consume, Dsl, EVENT_SIGNAL, ErrorFilter, EventFilter, EventRead, Flow, Iterate, Jq, JqStep, JqValue, Listen, Node, NodeKind,
+    Payload, Quorum, Repeat, Served, Settings, SignalWait, Task, TaskResult, TryThen, Until,
 };
 use crate::source::Span;
 use crate::syntax::{Key, Kind, Value, printable};
@@ -429,7 +429,11 @@ impl<'a> Lowerer<'a> {
         let mut otherwise = None;
         for case in cases {
             let Some([(case_name, case)]) = case.as_map() else {
-                self.error(Diagnostic::error(Code::DocumentShape, case.span, "a switch case is a map with one key, the case's name").label("expected `name: {when, then}`"));
+                self.error(
+                    Diagnostic::error(Code::DocumentShape, case.span, "a switch case is a map with one key, the case's name")
+                        .label("expected `name: {when, then}`")
+                        .help("write each case as `- caseName: {when: <condition>, then: <task>}`"),
+                );
                 return None;
             };
             self.known_fields(case, &["when", "then"], "a switch case");
@@ -580,7 +584,7 @@ impl<'a> Lowerer<'a> {
                 (NodeKind::Parallel { children, quorum, at_once: None }, if compete { TaskResult::Winner } else { TaskResult::Body })
             }
             "try" => (self.try_task(entry, scope, false)?, TaskResult::Data),
-            "listen" => (self.listen_task(entry, body)?, TaskResult::Consumed),
+            "listen" => (self.listen_task(entry, body, scope)?, TaskResult::Body),
             "call" if body.as_str() == Some("http") => (self.http_call(entry, scope)?, TaskResult::Body),
             "call" if body.as_str() == Some("openapi") => (self.openapi_call(entry, scope)?, TaskResult::Body),
             "call" if body.as_str().is_some_and(|f| self.reusable.contains_key(&("functions".to_string(), f.to_string()))) => {
@@ -696,10 +700,10 @@ impl<'a> Lowerer<'a> {
         Some(NodeKind::Child { workflow, task_queue: None, input: Some(Payload::Jq(input)) })
     }
 
-    /// `listen`: each event is a signal named after its CloudEvent `type` (sent, e.g., by the
-    /// worker binary's `signal ID <type> --payload <event>`); `one`, `all` and `any` wait for
-    /// one, every or the first of them. The output lists the events consumed.
-    fn listen_task(&mut self, entry: &Entry, listen: &Value) -> Option<NodeKind> {
+    /// `listen`: one wait that takes events as they arrive, each a signal named after its
+    /// CloudEvent type (sent, e.g., by the worker binary's `signal ID <type> --input <event>`)
+    /// or the generic `cloudevent` signal; the output lists the events kept.
+    fn listen_task(&mut self, entry: &Entry, listen: &Value, scope: &Scope) -> Option<NodeKind> {
         if let Some(foreach) = entry.task.get("foreach") {
             self.not_compiled(foreach.span, "`listen`'s `foreach`");
             return None;
@@ -719,49 +723,64 @@ impl<'a> Lowerer<'a> {
         };
         let to = self.required(listen, "to", listen.span)?;
         self.known_fields(to, &["one", "all", "any", "until"], "`listen.to`");
-        if let Some(until) = to.get("until") {
-            self.not_compiled(until.span, "`listen`'s `until`");
-            return None;
-        }
-        let Some((strategy, events)) = to.as_map().and_then(|m| m.iter().find(|(k, _)| ["one", "all", "any"].contains(&k.name.as_str()))) else {
-            self.wrong_type(to, "one of `one`, `all` or `any`");
-            return None;
-        };
-        let filters: Vec<&Value> = match strategy.name.as_str() {
-            "one" => vec![events],
-            "all" | "any" => {
-                let list = self.expect_seq(events)?;
-                if list.is_empty() {
-                    self.not_compiled(events.span, "listening to any event at all (an empty `any`)");
-                    return None;
-                }
-                list.iter().collect()
-            }
-            _ => return None,
-        };
-        let mut waits = Vec::new();
-        for (i, filter) in filters.iter().enumerate() {
-            self.known_fields(filter, &["with", "correlate"], "an event filter");
-            if let Some(correlate) = filter.get("correlate") {
-                self.not_compiled(correlate.span, "event correlation (`correlate`)");
+        let (consume, filters) = self.consumption(to)?;
+        let until = match to.get("until") {
+            None => None,
+            Some(until) if consume != Consume::Any => {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, until.span, "`until` goes with `any`")
+                        .label("not with this strategy")
+                        .help("listen to `any` events until this holds, or remove `until`"),
+                );
                 return None;
             }
-            let with = self.required(filter, "with", filter.span)?;
-            let kind = self.required(with, "type", with.span)?;
-            let signal = self.string(kind)?;
-            self.signal_name(&signal, kind.span);
-            // Each attribute besides `type` (which names the signal) is a value or a condition.
-            let mut attributes = Vec::new();
-            for (key, value) in self.expect_map(with)?.iter().filter(|(k, _)| k.name != "type") {
+            Some(until) if until.as_map().is_some() => {
+                let (consume, filters) = self.consumption(until)?;
+                Some(Until::Events(consume, filters))
+            }
+            Some(until) => Some(Until::Condition(self.expression(until, scope, Field::Task)?)),
+        };
+        let listen = Listen { consume, filters, until, read };
+        let named: Vec<&str> = listen.signals().into_iter().filter(|s| *s != EVENT_SIGNAL).collect();
+        let signal = if named.is_empty() { EVENT_SIGNAL.to_string() } else { named.join(" | ") };
+        Some(NodeKind::WaitSignal(SignalWait { signal, schema: None, timeout_ms: None, continue_on_timeout: false, listen: Some(listen) }))
+    }
+
+    /// An event consumption strategy (`listen.to`, or its `until`): `one`, `all` or `any`.
+    fn consumption(&mut self, strategy: &Value) -> Option<(Consume, Vec<EventFilter>)> {
+        let Some((name, events)) = strategy.as_map().and_then(|m| m.iter().find(|(k, _)| ["one", "all", "any"].contains(&k.name.as_str()))) else {
+            self.wrong_type(strategy, "one of `one`, `all` or `any`");
+            return None;
+        };
+        let (consume, filters) = match name.name.as_str() {
+            "one" => (Consume::One, vec![events]),
+            "all" => (Consume::All, self.expect_seq(events)?.iter().collect()),
+            _ => (Consume::Any, self.expect_seq(events)?.iter().collect()),
+        };
+        let filters = filters.into_iter().map(|f| self.event_filter(f)).collect::<Option<Vec<_>>>()?;
+        Some((consume, filters))
+    }
+
+    /// `with`: the event's `type` (a signal's name), other attributes a value or a condition.
+    fn event_filter(&mut self, filter: &Value) -> Option<EventFilter> {
+        self.known_fields(filter, &["with", "correlate"], "an event filter");
+        if let Some(correlate) = filter.get("correlate") {
+            self.not_compiled(correlate.span, "event correlation (`correlate`)");
+            return None;
+        }
+        let with = self.required(filter, "with", filter.span)?;
+        let mut kind = None;
+        let mut attributes = Vec::new();
+        for (key, value) in self.expect_map(with)? {
+            if key.name == "type" && runtime_expression(value.as_str().unwrap_or_default()).is_none() {
+                let name = self.string(value)?;
+                self.signal_name(&name, value.span);
+                kind = Some(name);
+            } else {
                 attributes.push((key.name.clone(), self.jq_value(value, &Scope::default())?));
             }
-            let event = crate::model::EventFilter { with: attributes, read };
-            let wait = crate::model::SignalWait { signal, schema: None, timeout_ms: None, continue_on_timeout: false, event: Some(event) };
-            waits.push(self.dsl_node(&format!("{}-{i}", entry.name.name), "event", filter.span, NodeKind::WaitSignal(wait), None, None));
         }
-        let count = waits.len() as u64;
-        let quorum = if strategy.name == "any" { Quorum { successes: 1, failures: count } } else { Quorum { successes: count, failures: 1 } };
-        Some(NodeKind::Parallel { children: waits, quorum, at_once: None })
+        Some(EventFilter { kind, with: attributes })
     }
 
     /// A `try`; its `catch.then` only where the task is in a list (`then_handled`), which

@@ -395,7 +395,7 @@ impl Lowerer<'_> {
                     schema,
                     timeout_ms: config.int("timeout"),
                     continue_on_timeout: config.text("onTimeout") == Some("continue"),
-                    event: None,
+                    listen: None,
                 })
             }
             NodeType::Pause => NodeKind::Pause,

@@ -70,16 +70,47 @@ pub enum TaskResult {
     Input,
     /// The output of the branch that finished first, from the branches' list.
     Winner,
-    /// The outputs of the branches that finished, in order (the events a `listen` consumed).
-    Consumed,
 }
 
-/// A `listen` filter: CloudEvent attributes (`data` among them) an event must equal, or jq
-/// conditions that must hold on them.
+/// A `listen`: which events it consumes, until when, and what of each it outputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    pub consume: Consume,
+    pub filters: &'static [EventFilter],
+    pub until: Option<Until>,
+    pub read: EventRead,
+    /// The signals events arrive as: one per event type named, and [`EVENT_SIGNAL`].
+    pub signals: &'static [&'static str],
+}
+
+/// The signal any CloudEvent may be sent as, its type in the payload (for a `listen` to any
+/// event at all, or to events of types no filter names).
+pub const EVENT_SIGNAL: &str = "cloudevent";
+
+/// How many of its filters' events a `listen` consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consume {
+    /// One event for each filter.
+    All,
+    /// Events of any filter (the first, unless `until` says more); no filter: any event.
+    Any,
+    /// One event of its one filter.
+    One,
+}
+
+/// When a `listen` to `any` stops: a condition on the events consumed so far, or events.
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    Condition(Jq),
+    Events(Consume, &'static [EventFilter]),
+}
+
+/// An event filter: its CloudEvent `type`, and other attributes (`data` among them) it must
+/// equal or jq conditions that must hold on them.
 #[derive(Debug, Clone, Copy)]
 pub struct EventFilter {
+    pub kind: Option<&'static str>,
     pub with: &'static [(&'static str, JqValue)],
-    pub read: EventRead,
 }
 
 /// What a `listen` outputs of each event.
@@ -169,6 +200,15 @@ pub fn problem(kind: &str, status: u16, title: impl Into<String>, detail: Option
         problem["detail"] = json!(detail);
     }
     Failure { problem: Some(Box::new(problem)), ..Failure::new(detail.map_or(title.clone(), |d| format!("{title}: {d}"))) }
+}
+
+/// What a `listen` outputs of an event.
+fn read(read: EventRead, event: Value) -> Value {
+    match read {
+        EventRead::Envelope => event,
+        EventRead::Data => event.get("data").cloned().unwrap_or(Value::Null),
+        EventRead::Raw => event.get("data_base64").or_else(|| event.get("data")).cloned().unwrap_or(Value::Null),
+    }
 }
 
 /// An activity's failure as a problem: an application failure keeps its type (`CardDeclined`),
@@ -359,7 +399,6 @@ impl<'a, W: Flow> Cx<'a, W> {
             TaskResult::Input => input.clone(),
             // A decided race leaves `null` for the branches it cancelled.
             TaskResult::Winner => produced.as_array().and_then(|all| all.iter().find(|v| !v.is_null())).cloned().unwrap_or(Value::Null),
-            TaskResult::Consumed => Value::Array(produced.as_array().into_iter().flatten().filter(|v| !v.is_null()).cloned().collect()),
         };
         let output = match &task.output {
             Some(as_) => self.value(as_, &produced, None)?,
@@ -477,18 +516,71 @@ impl<'a, W: Flow> Cx<'a, W> {
         })
     }
 
-    /// One event of a `listen`: the first signal of its type whose attributes pass the filter
-    /// (one that does not is consumed and ignored), read as the task says.
-    pub async fn listen_event(&self, node: &NodeInfo, wait: &super::signals::SignalWait, filter: &EventFilter) -> NodeResult {
-        let event = self.wait_signal_where(node, wait, |event| self.event_matches(filter, event)).await?;
-        Ok(match filter.read {
-            EventRead::Envelope => event,
-            EventRead::Data => event.get("data").cloned().unwrap_or(Value::Null),
-            EventRead::Raw => event.get("data_base64").or_else(|| event.get("data")).cloned().unwrap_or(Value::Null),
-        })
+    /// `listen`: takes events as they arrive (oldest first, by the signal they came as) and
+    /// keeps those its filters match, until its strategy is met; an event no filter matches is
+    /// consumed and ignored. The output lists the events kept, read as `read` says.
+    pub async fn listen(&self, node: &NodeInfo, wait: &super::signals::SignalWait, listen: &Listen) -> NodeResult {
+        self.begin_wait(node, wait.signal, None);
+        let mut kept = Vec::new();
+        let mut matched = vec![false; listen.filters.len()];
+        let mut until_matched = match listen.until {
+            Some(Until::Events(_, filters)) => vec![false; filters.len()],
+            _ => Vec::new(),
+        };
+        let result = loop {
+            if !self.until(|w| listen.signals.iter().any(|s| w.flow().mailbox.has(s))).await {
+                break Err(Failure::cancelled("cancelled while listening"));
+            }
+            let Some((signal, mut event)) = self.ctx.state_mut(|w| listen.signals.iter().find_map(|s| w.flow_mut().mailbox.take(s).map(|e| (*s, e)))) else { continue };
+            // An event sent as the signal of its type need not repeat the type.
+            if signal != EVENT_SIGNAL
+                && let Value::Object(attributes) = &mut event
+            {
+                attributes.entry("type").or_insert_with(|| json!(signal));
+            }
+            if let Some(Until::Events(consume, filters)) = listen.until
+                && let Some(done) = self.strategy_step(consume, filters, &mut until_matched, &event)?
+            {
+                if done {
+                    break Ok(());
+                }
+                continue;
+            }
+            let Some(done) = self.strategy_step(listen.consume, listen.filters, &mut matched, &event)? else { continue };
+            kept.push(read(listen.read, event));
+            let done = match listen.until {
+                None => done,
+                Some(Until::Events(..)) => false,
+                Some(Until::Condition(condition)) => truthy(&self.jq(&condition, &Value::Array(kept.clone()), None)?),
+            };
+            if done {
+                break Ok(());
+            }
+        };
+        self.end_wait(node);
+        result.map(|()| Value::Array(kept))
+    }
+
+    /// One event against a strategy's filters: `None` when no filter (not yet matched, for
+    /// `all`) takes it; else whether the strategy is now met.
+    fn strategy_step(&self, consume: Consume, filters: &[EventFilter], matched: &mut [bool], event: &Value) -> Result<Option<bool>, Failure> {
+        if filters.is_empty() {
+            return Ok(Some(true));
+        }
+        for (i, filter) in filters.iter().enumerate() {
+            if (consume == Consume::All && matched[i]) || !self.event_matches(filter, event)? {
+                continue;
+            }
+            matched[i] = true;
+            return Ok(Some(consume != Consume::All || matched.iter().all(|m| *m)));
+        }
+        Ok(None)
     }
 
     fn event_matches(&self, filter: &EventFilter, event: &Value) -> Result<bool, Failure> {
+        if filter.kind.is_some_and(|kind| event.get("type").and_then(Value::as_str) != Some(kind)) {
+            return Ok(false);
+        }
         for (attribute, want) in filter.with {
             let got = event.get(*attribute).cloned().unwrap_or(Value::Null);
             let holds = match want {

@@ -40,18 +40,18 @@ impl<W: Flow> Cx<'_, W> {
         humantime::format_rfc3339_seconds(now).to_string()
     }
 
-    fn begin_wait(&self, node: &NodeInfo, signal: &str, timeout: Option<Duration>) {
+    pub(crate) fn begin_wait(&self, node: &NodeInfo, signal: &str, timeout: Option<Duration>) {
         let waiting = Waiting { node: node.id.to_string(), signal: signal.to_string(), since: self.timestamp(Duration::ZERO), until: timeout.map(|t| self.timestamp(t)) };
         self.ctx.state_mut(|w| w.flow_mut().mailbox.waiting.insert(node.id.to_string(), waiting));
         self.note(node.id, || super::journal::What::Waiting { signal: signal.to_string() });
     }
 
-    fn end_wait(&self, node: &NodeInfo) {
+    pub(crate) fn end_wait(&self, node: &NodeInfo) {
         self.ctx.state_mut(|w| w.flow_mut().mailbox.waiting.remove(node.id));
     }
 
     /// Waits until `ready` holds, in this scope; false when the scope was cancelled.
-    async fn until(&self, ready: impl Fn(&W) -> bool) -> bool {
+    pub(crate) async fn until(&self, ready: impl Fn(&W) -> bool) -> bool {
         let options = WaitConditionOptions::builder().cancellation_token(self.scope.clone()).build();
         self.ctx.wait_condition_with_options(ready, options).await.is_ok()
     }
@@ -60,12 +60,6 @@ impl<W: Flow> Cx<'_, W> {
     /// invalid one is rejected (logged, shown by `status`) and the node keeps waiting. The
     /// deadline is a durable timer, cancelled when the signal wins.
     pub async fn wait_signal(&self, node: &NodeInfo, wait: &SignalWait) -> Result<Value, Failure> {
-        self.wait_signal_where(node, wait, |_| Ok(true)).await
-    }
-
-    /// [`Cx::wait_signal`] for the first signal `accept` takes: one it refuses is consumed and
-    /// ignored, and the wait goes on (a `listen`'s event filter).
-    pub(crate) async fn wait_signal_where(&self, node: &NodeInfo, wait: &SignalWait, accept: impl Fn(&Value) -> Result<bool, Failure>) -> Result<Value, Failure> {
         self.begin_wait(node, wait.signal, wait.timeout);
         let deadline = self.scope.child_token();
         let mut timer: LocalBoxFuture<TimerResult> = match wait.timeout {
@@ -97,17 +91,10 @@ impl<W: Flow> Cx<'_, W> {
             }
             let Some(payload) = self.ctx.state_mut(|w| w.flow_mut().mailbox.take(wait.signal)) else { continue };
             match wait.schema.map_or(Ok(()), |schema| validate(schema, &payload)) {
-                Ok(()) => match accept(&payload) {
-                    Ok(true) => {
-                        deadline.cancel();
-                        break Ok(payload);
-                    }
-                    Ok(false) => tracing::debug!(target: "wfc::signal", node = node.id, signal = wait.signal, "an event the filter does not take; still waiting"),
-                    Err(failure) => {
-                        deadline.cancel();
-                        break Err(failure);
-                    }
-                },
+                Ok(()) => {
+                    deadline.cancel();
+                    break Ok(payload);
+                }
                 Err(error) => {
                     tracing::warn!(target: "wfc::signal", node = node.id, signal = wait.signal, %error, "rejected a signal payload; still waiting");
                     let rejection = Rejection { node: node.id.to_string(), signal: wait.signal.to_string(), error };
