@@ -558,7 +558,7 @@ pub struct SignalWait {
 
 /// A `listen`: events arrive as signals named after their type, or as the generic
 /// `cloudevent` signal; those no filter matches are consumed and ignored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listen {
     pub consume: Consume,
     pub filters: Vec<EventFilter>,
@@ -590,7 +590,7 @@ pub enum Consume {
 }
 
 /// When a `listen` to `any` stops: a jq condition on the events kept so far, or events.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Until {
     Condition(Jq),
     Events(Consume, Vec<EventFilter>),
@@ -607,7 +607,7 @@ impl Until {
 
 /// An event filter: the CloudEvent `type`, and other attributes (`data` among them), each a
 /// value to equal or a jq condition on it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventFilter {
     pub kind: Option<String>,
     pub with: Vec<(String, JqValue)>,
@@ -1017,4 +1017,6 @@ pub struct Dsl {
     pub output: Option<JqValue>,
     /// The document as JSON: `$workflow.definition`.
     pub definition: serde_json::Value,
+    /// `schedule.on`: the events that start a run (the worker binary's `event` command).
+    pub starts_on: Option<Listen>,
 }

@@ -32,7 +32,7 @@ pub mod codegen {
     pub use crate::workflow::cx::{Cx, Flow};
     pub use crate::workflow::dag::{Dag, Link, On};
     #[cfg(feature = "jq")]
-    pub use crate::workflow::dsl::{CallOutput, Consume, Document, ErrorFilter, EventFilter, EventRead, Jq, JqValue, Listen, Task, TaskResult, Until};
+    pub use crate::workflow::dsl::{CallOutput, Consume, Document, ErrorFilter, EventFilter, EventRead, Jq, JqValue, Listen, Task, TaskResult, Until, starts_on};
     pub use crate::workflow::mailbox::SignalPayload;
     pub use crate::workflow::run::Run;
     pub use crate::workflow::signals::{OnTimeout, SignalWait};

@@ -47,7 +47,7 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     let registry_path = "tests/flows/dsl/payments.registry.yaml";
     let registry = wfc::registry(&wfc::SourceFile::new(registry_path, std::fs::read_to_string(repo_root().join(registry_path)).expect("the registry is readable")));
     let remote = built_with("remote-activity", registry.unwrap_or_else(|d| panic!("{d:#?}")));
-    let (oauth2, long_for) = (built("oauth2"), built("long-for"));
+    let (oauth2, long_for, on_event) = (built("oauth2"), built("long-for"), built("on-event"));
     let variants = [
         ("features", &features),
         ("listen", &listen),
@@ -57,6 +57,7 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
         ("remote", &remote),
         ("oauth2", &oauth2),
         ("long-for", &long_for),
+        ("on-event", &on_event),
     ];
     let bins = workers::build_variants("dsl", &variants);
     let address = &DevServer::shared().address;
@@ -192,6 +193,28 @@ fn serverless_workflow_documents_wait_loop_catch_call_functions_and_activities_r
     let history = workers::client(&bins[6], address, &["history", &id]);
     let history = payloads(&serde_json::from_slice(&history.stdout).unwrap_or(Value::Null));
     assert!(!history.contains("s3cret") && !history.contains("tok-o"), "a secret or a token reached history:\n{history}");
+
+    // Started by events: one run per event a filter takes, named after the event.
+    let _on_event = WorkerProcess::start_on(&bins[8], address, "dsl-on-event", &[], log("on-event"));
+    let deliver = |id: &str, kind: &str, data: Value, wait: bool| {
+        let event = json!({"specversion": "1.0", "id": id, "source": "shop", "type": kind, "data": data}).to_string();
+        let mut args = vec!["event", "--input", event.as_str(), "--task-queue", "dsl-on-event"];
+        if wait {
+            args.push("--wait");
+        }
+        workers::client(&bins[8], address, &args)
+    };
+    let small = deliver(&format!("e-small-{}", std::process::id()), "com.example.order.placed", json!({"id": "o-1", "total": 40}), false);
+    assert_eq!(small.status.code(), Some(1), "a small order starts no run: {}", String::from_utf8_lossy(&small.stderr));
+    assert!(String::from_utf8_lossy(&small.stderr).contains("matches no `schedule.on` filter"), "{}", String::from_utf8_lossy(&small.stderr));
+    let event_id = format!("e-big-{}", std::process::id());
+    let big = deliver(&event_id, "com.example.order.placed", json!({"id": "o-2", "total": 400}), true);
+    assert!(big.status.success(), "{}", String::from_utf8_lossy(&big.stderr));
+    assert!(String::from_utf8_lossy(&big.stdout).starts_with(&format!("dsl-on-event-{event_id}\n")), "{}", String::from_utf8_lossy(&big.stdout));
+    assert_eq!(json_out(&big), json!({"order": "o-2", "total": 400}));
+    let again = deliver(&event_id, "com.example.order.placed", json!({"id": "o-2", "total": 400}), true);
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already started run"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(json_out(&again), json!({"order": "o-2", "total": 400}), "the redelivered event answers with the run it started");
 
     // A long `for` continues as new on a server that suggests it early; the data goes on.
     let server = DevServer::start_with(free_port(), None, &["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=100"]);

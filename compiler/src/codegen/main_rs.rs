@@ -20,6 +20,10 @@ pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
         }
         None => quote! { None },
     };
+    let starts_on = match flow.dsl.as_ref().and_then(|d| d.starts_on.as_ref()) {
+        Some(_) => quote! { Some(|event| ::wfc_runtime::codegen::starts_on(&workflow::STARTS_ON, event)) },
+        None => quote! { None },
+    };
     let deployment = flow.settings.deployment.as_deref().unwrap_or(&flow.name);
     let versioning = match flow.settings.versioning {
         Versioning::Pinned => quote! { Pinned },
@@ -39,6 +43,7 @@ pub fn generate(flow: &Flow, items: &Items, build_id: &str) -> TokenStream {
                 task_queue: workflow::TASK_QUEUE,
                 signals: workflow::SIGNALS,
                 schedule: #schedule,
+                starts_on: #starts_on,
                 execution_timeout: #timeout,
                 options: |task_queue| {
                     Ok(WorkerOptions::new(task_queue)

@@ -76,7 +76,7 @@ pub fn node_fn(flow: &Flow, node: &Node, items: &Items) -> TokenStream {
 
 /// A `listen`'s `Listen` constant: its strategy, filters, `until`, what it reads of each
 /// event, and the signals events arrive as.
-fn listen(listen: &crate::model::Listen) -> TokenStream {
+pub(super) fn listen(listen: &crate::model::Listen) -> TokenStream {
     use crate::model::{Consume, EventRead, Until};
     let consume = |c: Consume| match c {
         Consume::All => quote! { Consume::All },

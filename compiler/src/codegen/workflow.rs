@@ -64,11 +64,19 @@ pub fn generate(flow: &Flow, plan: &Plan, items: &Items) -> TokenStream {
         Some(dsl) => {
             let (input, output) = (super::literal::optional_jq_value(dsl.input.as_ref()), super::literal::optional_jq_value(dsl.output.as_ref()));
             let definition = super::literal::raw_string(&dsl.definition.to_string());
+            let starts_on = dsl.starts_on.as_ref().map(|on| {
+                let on = super::node::listen(on);
+                quote! {
+                    /// `schedule.on`: the events that start a run (the binary's `event` command).
+                    pub const STARTS_ON: Listen = #on;
+                }
+            });
             (
                 quote! {
                     /// The document's `input.from` and `output.as`, and the document itself
                     /// (`$workflow.definition`).
                     const DOCUMENT: Document = Document { input: #input, output: #output, definition: #definition };
+                    #starts_on
                 },
                 quote! { cx.document(&DOCUMENT, #root(&cx)).await },
             )

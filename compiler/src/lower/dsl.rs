@@ -54,6 +54,8 @@ enum Field {
     Export,
     /// The request of a `call`, which the activity sends: `$secrets` too, resolved there.
     Activity,
+    /// A `schedule.on` filter, which the command line judges outside any run: no argument.
+    Event,
 }
 
 impl Scope {
@@ -64,6 +66,9 @@ impl Scope {
     }
 
     fn globals(&self, field: Field) -> Vec<String> {
+        if field == Field::Event {
+            return Vec::new();
+        }
         let mut names: Vec<String> = ["$context", "$task", "$workflow", "$runtime"].iter().map(|s| s.to_string()).collect();
         if field != Field::Before {
             names.push("$input".into());
@@ -156,7 +161,11 @@ impl<'a> Lowerer<'a> {
         if let Some(evaluate) = doc.get("evaluate") {
             self.not_compiled(evaluate.span, "`evaluate`");
         }
-        let schedule = doc.get("schedule").and_then(|s| self.dsl_schedule(s));
+        let (schedule, starts_on) = match doc.get("schedule") {
+            Some(schedule) if schedule.get("on").is_some() => (None, self.starts_on(schedule)),
+            Some(schedule) => (self.dsl_schedule(schedule), None),
+            None => (None, None),
+        };
         let mut settings = Settings::default();
         if let Some(timeout) = doc.get("timeout") {
             settings.timeout_ms = self.dsl_timeout(timeout);
@@ -185,14 +194,29 @@ impl<'a> Lowerer<'a> {
             body: Body::Tree(Box::new(root)),
             open_blackboard: false,
             schedule,
-            dsl: Some(Dsl { input, output, definition: doc.to_json() }),
+            dsl: Some(Dsl { input, output, definition: doc.to_json(), starts_on }),
         })
+    }
+
+    /// `schedule.on`: each event that one of its filters takes starts a run whose input is
+    /// `[event]` (read as `schedule.read` says); the worker binary's `event` command delivers it.
+    fn starts_on(&mut self, schedule: &Value) -> Option<Listen> {
+        self.known_fields(schedule, &["on", "read"], "`schedule` with `on`");
+        let on = schedule.get("on")?;
+        self.known_fields(on, &["one", "all", "any"], "`schedule.on`");
+        let (consume, filters) = self.consumption(on, Field::Event)?;
+        if consume == Consume::All {
+            self.not_compiled(on.span, "`schedule.on` with `all` (a run started by several events)");
+            return None;
+        }
+        let read = self.event_read(schedule.get("read"))?;
+        Some(Listen { consume, filters, until: None, read })
     }
 
     /// `schedule.cron`: a Temporal Schedule the worker binary's `schedule apply` creates.
     fn dsl_schedule(&mut self, schedule: &Value) -> Option<crate::model::Schedule> {
-        self.known_fields(schedule, &["cron", "every", "after", "on"], "`schedule`");
-        for key in ["every", "after", "on"] {
+        self.known_fields(schedule, &["cron", "every", "after", "on", "read"], "`schedule`");
+        for key in ["every", "after", "read"] {
             if let Some(value) = schedule.get(key) {
                 self.not_compiled(value.span, &format!("`schedule.{key}`"));
                 return None;
@@ -709,21 +733,10 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         self.known_fields(listen, &["to", "read"], "`listen`");
-        let read = match listen.get("read") {
-            None => EventRead::Data,
-            Some(read) => match read.as_str() {
-                Some("data") => EventRead::Data,
-                Some("envelope") => EventRead::Envelope,
-                Some("raw") => EventRead::Raw,
-                _ => {
-                    self.wrong_type(read, "`data`, `envelope` or `raw`");
-                    return None;
-                }
-            },
-        };
+        let read = self.event_read(listen.get("read"))?;
         let to = self.required(listen, "to", listen.span)?;
         self.known_fields(to, &["one", "all", "any", "until"], "`listen.to`");
-        let (consume, filters) = self.consumption(to)?;
+        let (consume, filters) = self.consumption(to, Field::Task)?;
         let until = match to.get("until") {
             None => None,
             Some(until) if consume != Consume::Any => {
@@ -735,7 +748,7 @@ impl<'a> Lowerer<'a> {
                 return None;
             }
             Some(until) if until.as_map().is_some() => {
-                let (consume, filters) = self.consumption(until)?;
+                let (consume, filters) = self.consumption(until, Field::Task)?;
                 Some(Until::Events(consume, filters))
             }
             Some(until) => Some(Until::Condition(self.expression(until, scope, Field::Task)?)),
@@ -746,8 +759,23 @@ impl<'a> Lowerer<'a> {
         Some(NodeKind::WaitSignal(SignalWait { signal, schema: None, timeout_ms: None, continue_on_timeout: false, listen: Some(listen) }))
     }
 
-    /// An event consumption strategy (`listen.to`, or its `until`): `one`, `all` or `any`.
-    fn consumption(&mut self, strategy: &Value) -> Option<(Consume, Vec<EventFilter>)> {
+    /// `read`: what of an event is kept (`data` unless told otherwise).
+    fn event_read(&mut self, read: Option<&Value>) -> Option<EventRead> {
+        let Some(read) = read else { return Some(EventRead::Data) };
+        match read.as_str() {
+            Some("data") => Some(EventRead::Data),
+            Some("envelope") => Some(EventRead::Envelope),
+            Some("raw") => Some(EventRead::Raw),
+            _ => {
+                self.wrong_type(read, "`data`, `envelope` or `raw`");
+                None
+            }
+        }
+    }
+
+    /// An event consumption strategy (`listen.to`, its `until`, `schedule.on`): `one`, `all`
+    /// or `any`; its filters' jq reads what `field` allows.
+    fn consumption(&mut self, strategy: &Value, field: Field) -> Option<(Consume, Vec<EventFilter>)> {
         let Some((name, events)) = strategy.as_map().and_then(|m| m.iter().find(|(k, _)| ["one", "all", "any"].contains(&k.name.as_str()))) else {
             self.wrong_type(strategy, "one of `one`, `all` or `any`");
             return None;
@@ -757,12 +785,12 @@ impl<'a> Lowerer<'a> {
             "all" => (Consume::All, self.expect_seq(events)?.iter().collect()),
             _ => (Consume::Any, self.expect_seq(events)?.iter().collect()),
         };
-        let filters = filters.into_iter().map(|f| self.event_filter(f)).collect::<Option<Vec<_>>>()?;
+        let filters = filters.into_iter().map(|f| self.event_filter(f, field)).collect::<Option<Vec<_>>>()?;
         Some((consume, filters))
     }
 
     /// `with`: the event's `type` (a signal's name), other attributes a value or a condition.
-    fn event_filter(&mut self, filter: &Value) -> Option<EventFilter> {
+    fn event_filter(&mut self, filter: &Value, field: Field) -> Option<EventFilter> {
         self.known_fields(filter, &["with", "correlate"], "an event filter");
         if let Some(correlate) = filter.get("correlate") {
             self.not_compiled(correlate.span, "event correlation (`correlate`)");
@@ -777,7 +805,7 @@ impl<'a> Lowerer<'a> {
                 self.signal_name(&name, value.span);
                 kind = Some(name);
             } else {
-                attributes.push((key.name.clone(), self.jq_value(value, &Scope::default())?));
+                attributes.push((key.name.clone(), self.jq_value_in(value, &Scope::default(), field)?));
             }
         }
         Some(EventFilter { kind, with: attributes })

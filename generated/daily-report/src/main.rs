@@ -21,6 +21,7 @@ fn main() -> ::std::process::ExitCode {
             timezone: "Europe/Amsterdam",
             input: r#"{"team":"platform"}"#,
         }),
+        starts_on: None,
         execution_timeout: None,
         options: |task_queue| {
             Ok(

@@ -17,6 +17,7 @@ fn main() -> ::std::process::ExitCode {
         task_queue: workflow::TASK_QUEUE,
         signals: workflow::SIGNALS,
         schedule: None,
+        starts_on: None,
         execution_timeout: None,
         options: |task_queue| {
             Ok(

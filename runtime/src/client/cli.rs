@@ -26,8 +26,8 @@ use crate::workflow::dry::DryRun;
 use crate::workflow::run::{Run, RunInput};
 use temporalio_client::schedules::{CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec, TriggerScheduleOptions};
 use temporalio_client::{
-    Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowSignalOptions,
-    WorkflowStartOptions,
+    Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::coresdk::AsJsonPayloadExt;
@@ -48,6 +48,9 @@ pub struct Worker {
     pub signals: &'static [(&'static str, Option<&'static str>)],
     /// The flow's schedule trigger, for `schedule apply`.
     pub schedule: Option<Schedule>,
+    /// A Serverless Workflow's `schedule.on`, for `event`: the input of the run an event
+    /// starts, or `None` when the event does not start one.
+    pub starts_on: Option<fn(&Value) -> Result<Option<Value>, String>>,
     pub execution_timeout: Option<Duration>,
     /// Registers the flow's workflow and activities on a worker for `task_queue`.
     pub options: fn(String) -> anyhow::Result<WorkerOptions>,
@@ -108,6 +111,21 @@ enum Command {
     /// Every version of this flow's deployment: which is current or ramping, and how many open
     /// runs each still has (an old worker can stop when its count reaches 0).
     Versions,
+    /// Deliver a CloudEvent to a flow started by events (`schedule.on`): when it matches, start
+    /// the run it starts, whose id is `<name>-<event id>`, so a redelivered event starts none.
+    Event {
+        /// The CloudEvent as JSON (`specversion`, `id`, `source`, `type`, `data`).
+        #[arg(long)]
+        input: String,
+        /// The workflow id instead of `<name>-<event id>`.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        task_queue: Option<String>,
+        /// Wait for the run to finish and print its result.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Start a run with a JSON input; print its workflow id, and its result with `--wait`.
     Start {
         /// The input as JSON; checked against the flow's input type before the run starts.
@@ -272,6 +290,7 @@ pub fn main(worker: Worker) -> ExitCode {
                 };
                 start(worker, &input, id, task_queue, wait, dry_run).await
             }
+            Command::Event { input, id, task_queue, wait } => event(worker, &input, id, task_queue, wait).await,
             Command::Signal { id, name, input } => signal(worker, &id, &name, &input).await,
             Command::Result { id } => result(&id).await,
             Command::Watch { id, dry_run } => super::watch::watch(worker, &id, dry_run).await,
@@ -427,6 +446,62 @@ async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
         return Ok(ExitCode::SUCCESS);
     }
     print_result(handle.get_result(WorkflowGetResultOptions::default()).await)
+}
+
+/// `event`: the run a CloudEvent starts, if the flow's `schedule.on` takes it.
+async fn event(spec: &Worker, input: &str, id: Option<String>, task_queue: Option<String>, wait: bool) -> anyhow::Result<ExitCode> {
+    let Some(starts_on) = spec.starts_on else {
+        eprintln!("error: `{}` is not started by events (its document has no `schedule.on`)", spec.name);
+        return Ok(ExitCode::from(USAGE));
+    };
+    let event: Value = match serde_json::from_str(input) {
+        Ok(event @ Value::Object(_)) => event,
+        _ => {
+            eprintln!("error: --input is not a CloudEvent (a JSON object)");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let Some(event_id) = event.get("id").and_then(Value::as_str).map(str::to_string) else {
+        eprintln!("error: the event has no `id`, which names the run it starts");
+        return Ok(ExitCode::from(USAGE));
+    };
+    let run_input = match starts_on(&event) {
+        Ok(Some(run_input)) => run_input,
+        Ok(None) => {
+            eprintln!("the event matches no `schedule.on` filter of `{}`: no run started", spec.name);
+            return Ok(ExitCode::from(WORKFLOW_FAILED));
+        }
+        Err(e) => {
+            eprintln!("error: a `schedule.on` filter failed on the event: {e}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let typed = match (spec.input)(&run_input.to_string()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: the run the event starts: {e}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let client = client().await?;
+    let id = id.unwrap_or_else(|| format!("{}-{event_id}", spec.name));
+    let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
+    // One run per event: a redelivered event starts none, unless its run failed.
+    let options = WorkflowStartOptions::new(task_queue, id.clone())
+        .maybe_execution_timeout(spec.execution_timeout)
+        .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly)
+        .build();
+    let started = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(Run::from(typed))?)?, options).await;
+    match started {
+        Ok(_) => {}
+        Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) => eprintln!("the event `{event_id}` already started run `{id}`: no new run"),
+        Err(e) => return Err(anyhow!("cannot start the workflow: {e}")),
+    }
+    println!("{id}");
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_result(client.get_workflow_handle::<UntypedWorkflow>(&id).get_result(WorkflowGetResultOptions::default()).await)
 }
 
 async fn result(id: &str) -> anyhow::Result<ExitCode> {

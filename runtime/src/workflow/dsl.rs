@@ -202,6 +202,54 @@ pub fn problem(kind: &str, status: u16, title: impl Into<String>, detail: Option
     Failure { problem: Some(Box::new(problem)), ..Failure::new(detail.map_or(title.clone(), |d| format!("{title}: {d}"))) }
 }
 
+/// `schedule.on`: the input of the run an event starts, `[event]` read as `read` says; `None`
+/// when no filter takes it. Computed by the command line, outside any run, so its filters read
+/// nothing but the event.
+pub fn starts_on(trigger: &Listen, event: &Value) -> Result<Option<Value>, String> {
+    let mut takes = trigger.filters.is_empty();
+    for filter in trigger.filters {
+        takes = takes || standalone_match(filter, event)?;
+    }
+    Ok(takes.then(|| json!([read(trigger.read, event.clone())])))
+}
+
+fn standalone_match(filter: &EventFilter, event: &Value) -> Result<bool, String> {
+    if filter.kind.is_some_and(|kind| event.get("type").and_then(Value::as_str) != Some(kind)) {
+        return Ok(false);
+    }
+    for (attribute, want) in filter.with {
+        let got = event.get(*attribute).cloned().unwrap_or(Value::Null);
+        let holds = match want {
+            JqValue::Expr(condition) => truthy(&standalone(condition, &got)?),
+            literal => standalone_value(literal)? == got,
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A jq program run on `input` with no `$` names bound.
+fn standalone(jq: &Jq, input: &Value) -> Result<Value, String> {
+    let program = compiled(jq).map_err(|f| f.message)?;
+    let mut results = program.run(input, &[]).map_err(|e| format!("`{}`: {e}", jq.source))?;
+    if results.len() == 1 { Ok(results.remove(0)) } else { Err(format!("`{}` gave {} values where one is needed", jq.source, results.len())) }
+}
+
+fn standalone_value(value: &JqValue) -> Result<Value, String> {
+    Ok(match value {
+        JqValue::Null => Value::Null,
+        JqValue::Bool(b) => Value::Bool(*b),
+        JqValue::Int(n) => Value::from(*n),
+        JqValue::Float(f) => Value::from(*f),
+        JqValue::Text(text) => Value::String((*text).to_string()),
+        JqValue::Expr(jq) | JqValue::Secret(jq) => standalone(jq, &Value::Null)?,
+        JqValue::List(items) => Value::Array(items.iter().map(standalone_value).collect::<Result<_, _>>()?),
+        JqValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), standalone_value(v)?))).collect::<Result<Map<_, _>, String>>()?),
+    })
+}
+
 /// What a `listen` outputs of an event.
 fn read(read: EventRead, event: Value) -> Value {
     match read {
