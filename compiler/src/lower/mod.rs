@@ -67,6 +67,11 @@ struct Lowerer<'a> {
     /// A Serverless Workflow document's reusable definitions (`use.errors`, `use.retries`),
     /// by kind and name.
     reusable: BTreeMap<(String, String), Value>,
+    /// Tasks the continuation of a Serverless Workflow document's `then` jumps has lowered, in
+    /// the whole document (bounded by `dsl::MAX_COPIES`).
+    dsl_copies: usize,
+    /// Branching tasks around the one being lowered (bounded by `dsl::MAX_BRANCHING`).
+    dsl_branching: usize,
 }
 
 impl<'a> Lowerer<'a> {
@@ -80,6 +85,8 @@ impl<'a> Lowerer<'a> {
             signals: BTreeMap::new(),
             documents: BTreeMap::new(),
             reusable: BTreeMap::new(),
+            dsl_copies: 0,
+            dsl_branching: 0,
         }
     }
 

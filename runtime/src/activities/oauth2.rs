@@ -18,6 +18,14 @@ const DEFAULT_TOKEN_PATH: &str = "/oauth2/token";
 pub(crate) async fn access_token(settings: &Value, oidc: bool, call: &Call) -> Result<Result<String, String>, Fault> {
     let text = |pointer: &str| settings.pointer(pointer).and_then(Value::as_str);
     let Some(authority) = text("/authority") else { return Ok(Err("the authentication names no `authority`".into())) };
+    // A policy read from a secret was not seen by `wfc check`: what it cannot do is refused here.
+    let grant = text("/grant").unwrap_or_default();
+    if !GRANTS.contains(&grant) {
+        return Ok(Err(format!("the OAuth2 grant `{grant}` is not one a worker can run (client_credentials, password, token exchange)")));
+    }
+    if settings.get("issuers").is_some() {
+        return Ok(Err("checking a token's issuer (`issuers`) is not supported".into()));
+    }
     let token_url = if oidc {
         match discover(authority, call).await? {
             Ok(url) => url,
@@ -26,10 +34,10 @@ pub(crate) async fn access_token(settings: &Value, oidc: bool, call: &Call) -> R
     } else {
         joined(authority, text("/endpoints/token").unwrap_or(DEFAULT_TOKEN_PATH))
     };
-    let url = reqwest::Url::parse(&token_url).map_err(|e| Fault::fatal("configuration", format!("invalid token endpoint `{token_url}`: {e}")))?;
-    let operation = format!("POST {}", web::shown(&url, false));
+    // The authority may come from a secret: messages show only its origin.
+    let url = reqwest::Url::parse(&token_url).map_err(|e| Fault::fatal("configuration", format!("invalid token endpoint: {e}")))?;
+    let operation = format!("POST {}", web::shown(&url, true));
 
-    let grant = text("/grant").unwrap_or_default();
     let mut form = Map::new();
     form.insert("grant_type".into(), grant.into());
     let list = |pointer: &str| settings.pointer(pointer).and_then(Value::as_array).map(|items| items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "));
@@ -78,6 +86,9 @@ pub(crate) async fn access_token(settings: &Value, oidc: bool, call: &Call) -> R
     let reply = web::send(request, &operation, call).await?;
     // Only the fields RFC 6749 §5.2 defines are quoted: the body could echo a credential.
     let answer = reply.json(&operation).unwrap_or(Value::Null);
+    if unavailable(reply.status) {
+        return Err(reply.status_fault(&operation, ""));
+    }
     if !reply.status.is_success() {
         let error = [answer.get("error"), answer.get("error_description")].into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(": ");
         let error = if error.is_empty() { String::new() } else { format!(" ({error})") };
@@ -90,9 +101,12 @@ pub(crate) async fn access_token(settings: &Value, oidc: bool, call: &Call) -> R
 /// authority is its issuer, or the address of its configuration document itself.
 async fn discover(authority: &str, call: &Call) -> Result<Result<String, String>, Fault> {
     let address = if authority.contains("/.well-known/") { authority.to_string() } else { joined(authority, "/.well-known/openid-configuration") };
-    let url = reqwest::Url::parse(&address).map_err(|e| Fault::fatal("configuration", format!("invalid OpenID Connect authority `{address}`: {e}")))?;
-    let operation = format!("GET {}", web::shown(&url, false));
+    let url = reqwest::Url::parse(&address).map_err(|e| Fault::fatal("configuration", format!("invalid OpenID Connect authority: {e}")))?;
+    let operation = format!("GET {}", web::shown(&url, true));
     let reply = web::send(web::client().get(url), &operation, call).await?;
+    if unavailable(reply.status) {
+        return Err(reply.status_fault(&operation, ""));
+    }
     if !reply.status.is_success() {
         return Ok(Err(format!("the OpenID Connect configuration {operation} answered {}", reply.status)));
     }
@@ -102,6 +116,14 @@ async fn discover(authority: &str, call: &Call) -> Result<Result<String, String>
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| format!("the OpenID Connect configuration {operation} names no `token_endpoint`")))
+}
+
+/// The grants a worker can run unattended.
+const GRANTS: &[&str] = &["client_credentials", "password", "urn:ietf:params:oauth:grant-type:token-exchange"];
+
+/// An authority that is down or busy is a transport failure, retried like any, not a refusal.
+fn unavailable(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || status == reqwest::StatusCode::REQUEST_TIMEOUT || status == reqwest::StatusCode::TOO_MANY_REQUESTS
 }
 
 /// A path relative to the authority, kept under its path (`…/realms/x` + `/token`); an

@@ -50,7 +50,7 @@ pub struct Worker {
     pub schedule: Option<Schedule>,
     /// A Serverless Workflow's `schedule.on`, for `event`: the input of the run an event
     /// starts, or `None` when the event does not start one.
-    pub starts_on: Option<fn(&Value) -> Result<Option<Value>, String>>,
+    pub starts_on: Option<StartsOn>,
     pub execution_timeout: Option<Duration>,
     /// Registers the flow's workflow and activities on a worker for `task_queue`.
     pub options: fn(String) -> anyhow::Result<WorkerOptions>,
@@ -63,6 +63,9 @@ pub struct Worker {
     /// The flow's plan as JSON (`src/view.json`), which the live view draws.
     pub view: &'static str,
 }
+
+/// Judges a CloudEvent for `event`: the input of the run it starts, `None` when it starts none.
+pub type StartsOn = fn(&Value) -> Result<Option<Value>, String>;
 
 /// A flow's `trigger: {type: schedule}`.
 pub struct Schedule {
@@ -487,10 +490,8 @@ async fn event(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
     let id = id.unwrap_or_else(|| format!("{}-{event_id}", spec.name));
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     // One run per event: a redelivered event starts none, unless its run failed.
-    let options = WorkflowStartOptions::new(task_queue, id.clone())
-        .maybe_execution_timeout(spec.execution_timeout)
-        .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly)
-        .build();
+    let options =
+        WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly).build();
     let started = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(Run::from(typed))?)?, options).await;
     match started {
         Ok(_) => {}

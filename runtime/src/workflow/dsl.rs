@@ -250,6 +250,20 @@ fn standalone_value(value: &JqValue) -> Result<Value, String> {
     })
 }
 
+/// What takes a queued event: a filter of `until`, or one of the listen's own.
+enum Taker {
+    Until(usize),
+    Filter(usize),
+}
+
+/// Records that filter `i` took an event; whether the strategy is now met.
+fn met(consume: Consume, matched: &mut [bool], i: usize) -> bool {
+    if let Some(m) = matched.get_mut(i) {
+        *m = true;
+    }
+    consume != Consume::All || matched.iter().all(|m| *m)
+}
+
 /// What a `listen` outputs of an event.
 fn read(read: EventRead, event: Value) -> Value {
     match read {
@@ -433,7 +447,9 @@ impl<'a, W: Flow> Cx<'a, W> {
             data.entered.insert(node.id.to_string(), input.clone());
         }
         // A test's mock stands for the body only: the data flow around it still runs.
-        let produced = match self.mocked(node) {
+        let mocked = self.mocked(node);
+        let is_mocked = mocked.is_some();
+        let produced = match mocked {
             Some(answer) => answer,
             None => body.await.map(IntoOutput::into_output),
         };
@@ -442,6 +458,8 @@ impl<'a, W: Flow> Cx<'a, W> {
         // Subtasks set their own `$input` and `$task`: this task's come back for `output.as`.
         enter(&mut self.data.borrow_mut());
         let produced = match task.result {
+            // A mock's answer is what the task produced, whatever its kind.
+            _ if is_mocked => produced,
             TaskResult::Body => produced,
             TaskResult::Data => self.current(),
             TaskResult::Input => input.clone(),
@@ -564,63 +582,93 @@ impl<'a, W: Flow> Cx<'a, W> {
         })
     }
 
-    /// `listen`: takes events as they arrive (oldest first, by the signal they came as) and
-    /// keeps those its filters match, until its strategy is met; an event no filter matches is
-    /// consumed and ignored. The output lists the events kept, read as `read` says.
+    /// `listen`: takes the events its filters match as they arrive (oldest first, by the
+    /// signal they came as) until its strategy is met; an event no filter matches stays queued
+    /// for another `listen`. The output lists the events kept, read as `read` says.
     pub async fn listen(&self, node: &NodeInfo, wait: &super::signals::SignalWait, listen: &Listen) -> NodeResult {
         self.begin_wait(node, wait.signal, None);
-        let mut kept = Vec::new();
-        let mut matched = vec![false; listen.filters.len()];
-        let mut until_matched = match listen.until {
-            Some(Until::Events(_, filters)) => vec![false; filters.len()],
-            _ => Vec::new(),
-        };
-        let result = loop {
-            if !self.until(|w| listen.signals.iter().any(|s| w.flow().mailbox.has(s))).await {
-                break Err(Failure::cancelled("cancelled while listening"));
-            }
-            let Some((signal, mut event)) = self.ctx.state_mut(|w| listen.signals.iter().find_map(|s| w.flow_mut().mailbox.take(s).map(|e| (*s, e)))) else { continue };
-            // An event sent as the signal of its type need not repeat the type.
-            if signal != EVENT_SIGNAL
-                && let Value::Object(attributes) = &mut event
-            {
-                attributes.entry("type").or_insert_with(|| json!(signal));
-            }
-            if let Some(Until::Events(consume, filters)) = listen.until
-                && let Some(done) = self.strategy_step(consume, filters, &mut until_matched, &event)?
-            {
-                if done {
-                    break Ok(());
-                }
-                continue;
-            }
-            let Some(done) = self.strategy_step(listen.consume, listen.filters, &mut matched, &event)? else { continue };
-            kept.push(read(listen.read, event));
-            let done = match listen.until {
-                None => done,
-                Some(Until::Events(..)) => false,
-                Some(Until::Condition(condition)) => truthy(&self.jq(&condition, &Value::Array(kept.clone()), None)?),
-            };
-            if done {
-                break Ok(());
-            }
-        };
+        let result = self.listening(listen).await;
         self.end_wait(node);
-        result.map(|()| Value::Array(kept))
+        result
     }
 
-    /// One event against a strategy's filters: `None` when no filter (not yet matched, for
-    /// `all`) takes it; else whether the strategy is now met.
-    fn strategy_step(&self, consume: Consume, filters: &[EventFilter], matched: &mut [bool], event: &Value) -> Result<Option<bool>, Failure> {
+    async fn listening(&self, listen: &Listen) -> NodeResult {
+        let mut kept = Vec::new();
+        let mut matched = vec![false; listen.filters.len()];
+        let (until_consume, until_filters) = match listen.until {
+            Some(Until::Events(consume, filters)) => (consume, filters),
+            _ => (Consume::Any, &[][..]),
+        };
+        let mut until_matched = vec![false; until_filters.len()];
+        loop {
+            let seen = self.ctx.state(|w| w.flow().mailbox.received());
+            while let Some((signal, index, event, taker)) = self.next_event(listen, &matched, (until_consume, until_filters, &until_matched))? {
+                self.ctx.state_mut(|w| w.flow_mut().mailbox.take_at(signal, index));
+                match taker {
+                    Taker::Until(i) => {
+                        if met(until_consume, &mut until_matched, i) {
+                            return Ok(Value::Array(kept));
+                        }
+                    }
+                    Taker::Filter(i) => {
+                        let done = met(listen.consume, &mut matched, i);
+                        kept.push(read(listen.read, event));
+                        let done = match listen.until {
+                            None => done,
+                            Some(Until::Events(..)) => false,
+                            Some(Until::Condition(condition)) => truthy(&self.jq(&condition, &Value::Array(kept.clone()), None)?),
+                        };
+                        if done {
+                            return Ok(Value::Array(kept));
+                        }
+                    }
+                }
+            }
+            if !self.until(|w| w.flow().mailbox.received() != seen).await {
+                return Err(Failure::cancelled("cancelled while listening"));
+            }
+        }
+    }
+
+    /// The oldest queued event something takes: `until`'s filters first, then the listen's
+    /// (for `all`, only those not matched yet). Signals are looked at in their order.
+    #[allow(clippy::type_complexity)]
+    fn next_event(&self, listen: &Listen, matched: &[bool], until: (Consume, &[EventFilter], &[bool])) -> Result<Option<(&'static str, usize, Value, Taker)>, Failure> {
+        for signal in listen.signals {
+            let queued = self.ctx.state(|w| w.flow().mailbox.queued(signal));
+            for (index, mut event) in queued.into_iter().enumerate() {
+                // An event sent as the signal of its type need not repeat the type.
+                if *signal != EVENT_SIGNAL
+                    && let Value::Object(attributes) = &mut event
+                {
+                    attributes.entry("type").or_insert_with(|| json!(signal));
+                }
+                if !until.1.is_empty()
+                    && let Some(i) = self.taking_filter(until.0, until.1, until.2, &event)?
+                {
+                    return Ok(Some((signal, index, event, Taker::Until(i))));
+                }
+                if let Some(i) = self.taking_filter(listen.consume, listen.filters, matched, &event)? {
+                    return Ok(Some((signal, index, event, Taker::Filter(i))));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The filter that takes `event` (`usize::MAX` when there are none: any event); for
+    /// `all`, one not matched yet.
+    fn taking_filter(&self, consume: Consume, filters: &[EventFilter], matched: &[bool], event: &Value) -> Result<Option<usize>, Failure> {
         if filters.is_empty() {
-            return Ok(Some(true));
+            return Ok(Some(usize::MAX));
         }
         for (i, filter) in filters.iter().enumerate() {
-            if (consume == Consume::All && matched[i]) || !self.event_matches(filter, event)? {
+            if consume == Consume::All && matched[i] {
                 continue;
             }
-            matched[i] = true;
-            return Ok(Some(consume != Consume::All || matched.iter().all(|m| *m)));
+            if self.event_matches(filter, event)? {
+                return Ok(Some(i));
+            }
         }
         Ok(None)
     }
@@ -663,21 +711,31 @@ impl<'a, W: Flow> Cx<'a, W> {
     /// A `switch`'s (or an `if`'s) choice: the first case whose condition holds on the task's
     /// input, recorded so a continued run takes the same branch.
     pub fn first_case(&self, node: &NodeInfo, cases: &[Jq]) -> Result<Option<usize>, Failure> {
-        let input = self.current();
-        let mut taken = "otherwise".to_string();
-        for (i, case) in cases.iter().enumerate() {
-            if truthy(&self.jq(case, &input, None)?) {
-                taken = format!("case-{i}");
-                break;
+        // A continued run takes the branch the run before it took, without asking again: the
+        // data here is now where the loop inside that branch stopped.
+        let taken = match self.ctx.state(|w| w.flow().restored_decision(node.id)) {
+            Some(taken) => taken,
+            None => {
+                let input = self.current();
+                let mut taken = "otherwise".to_string();
+                for (i, case) in cases.iter().enumerate() {
+                    if truthy(&self.jq(case, &input, None)?) {
+                        taken = format!("case-{i}");
+                        break;
+                    }
+                }
+                taken
             }
-        }
+        };
         let taken = self.ctx.state_mut(|w| w.flow_mut().decide(node.id, taken));
         Ok(taken.strip_prefix("case-").and_then(|i| i.parse().ok()))
     }
 
-    /// The list `collection` gives on the data; anything else fails the loop.
+    /// The list `collection` gives on the `for` task's input (so a continued run, whose data
+    /// is where the loop stopped, enumerates the same list); anything else fails the loop.
     pub(crate) fn jq_list(&self, collection: &Jq) -> Result<Vec<Value>, Failure> {
-        match self.jq(collection, &self.current(), None)? {
+        let input = self.data.borrow().input.clone();
+        match self.jq(collection, &input, None)? {
             Value::Array(items) => Ok(items),
             other => Err(problem("validation", 400, "Validation Error", Some(format!("`{}` gives {other}, not a list", collection.source)), self.reference())),
         }

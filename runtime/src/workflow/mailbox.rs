@@ -21,6 +21,9 @@ pub struct Mailbox {
     pub(super) waiting: BTreeMap<String, Waiting>,
     rejected: VecDeque<Rejection>,
     pub(super) paused: bool,
+    /// How many signals this run has received: a `listen` that leaves unmatched events queued
+    /// waits for this to change, not for a queue to be non-empty.
+    received: u64,
 }
 
 /// A node waiting for a signal (or, for `resume`, a paused flow), as the `status` query shows it.
@@ -55,6 +58,7 @@ pub struct Carried {
 impl Mailbox {
     /// A signal arrived (the generated signal handlers call this).
     pub fn receive(&mut self, signal: &str, payload: Value) {
+        self.received += 1;
         match signal {
             PAUSE => self.paused = true,
             RESUME => self.paused = false,
@@ -94,6 +98,24 @@ impl Mailbox {
 
     pub(super) fn take(&mut self, signal: &str) -> Option<Value> {
         self.queued.get_mut(signal)?.pop_front()
+    }
+
+    /// Signals received so far in this run.
+    #[cfg(feature = "jq")]
+    pub(super) fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The payloads queued under `signal`, oldest first, to choose from.
+    #[cfg(feature = "jq")]
+    pub(super) fn queued(&self, signal: &str) -> Vec<Value> {
+        self.queued.get(signal).map(|q| q.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Takes the payload at `index` of `signal`'s queue.
+    #[cfg(feature = "jq")]
+    pub(super) fn take_at(&mut self, signal: &str, index: usize) -> Option<Value> {
+        self.queued.get_mut(signal)?.remove(index)
     }
 
     pub(super) fn reject(&mut self, rejection: Rejection) {

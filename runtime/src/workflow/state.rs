@@ -199,6 +199,13 @@ impl FlowState {
     }
 
     /// Records the branch a choice node took; a continued run gets the previous run's choice.
+    /// The branch the run before a continue-as-new took at `id`, while it is still to be
+    /// taken again.
+    #[cfg(feature = "jq")]
+    pub(crate) fn restored_decision(&self, id: &str) -> Option<String> {
+        self.restored.as_ref().and_then(|r| r.decisions.get(id).cloned())
+    }
+
     pub fn decide(&mut self, id: &str, branch: String) -> String {
         let branch = self.restored.as_mut().and_then(|r| r.decisions.remove(id)).unwrap_or(branch);
         self.decisions.insert(id.to_string(), branch.clone());
