@@ -557,7 +557,7 @@ pub struct SignalWait {
 }
 
 /// A `listen`: events arrive as signals named after their type, or as the generic
-/// `cloudevent` signal; those no filter matches are consumed and ignored.
+/// `cloudevent` signal; those no filter matches stay queued for another `listen`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listen {
     pub consume: Consume,

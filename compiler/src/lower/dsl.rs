@@ -814,6 +814,11 @@ impl<'a> Lowerer<'a> {
         let mut kind = None;
         let mut attributes = Vec::new();
         for (key, value) in self.expect_map(with)? {
+            // The specification lets a value be a regular expression; wfc compares values.
+            if let Some(text) = value.as_str().filter(|t| runtime_expression(t).is_none() && t.contains(['*', '+', '?', '[', '(', '|', '^', '$', '\\', '{'])) {
+                self.not_compiled(value.span, &format!("a regular expression in an event filter (`{}`)", printable(text)));
+                return None;
+            }
             if key.name == "type" && runtime_expression(value.as_str().unwrap_or_default()).is_none() {
                 let name = self.string(value)?;
                 self.signal_name(&name, value.span);
