@@ -238,16 +238,24 @@ fn standalone(jq: &Jq, input: &Value) -> Result<Value, String> {
 }
 
 fn standalone_value(value: &JqValue) -> Result<Value, String> {
-    Ok(match value {
-        JqValue::Null => Value::Null,
-        JqValue::Bool(b) => Value::Bool(*b),
-        JqValue::Int(n) => Value::from(*n),
-        JqValue::Float(f) => Value::from(*f),
-        JqValue::Text(text) => Value::String((*text).to_string()),
-        JqValue::Expr(jq) | JqValue::Secret(jq) => standalone(jq, &Value::Null)?,
-        JqValue::List(items) => Value::Array(items.iter().map(standalone_value).collect::<Result<_, _>>()?),
-        JqValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), standalone_value(v)?))).collect::<Result<Map<_, _>, String>>()?),
-    })
+    value.computed(&mut |jq, _| standalone(jq, &Value::Null))
+}
+
+impl JqValue {
+    /// This value with each jq leaf computed by `leaf` (told whether the leaf reads `$secrets`).
+    fn computed<E, F: FnMut(&Jq, bool) -> Result<Value, E>>(&self, leaf: &mut F) -> Result<Value, E> {
+        Ok(match self {
+            JqValue::Null => Value::Null,
+            JqValue::Bool(b) => Value::Bool(*b),
+            JqValue::Int(n) => Value::from(*n),
+            JqValue::Float(f) => Value::from(*f),
+            JqValue::Text(text) => Value::String((*text).to_string()),
+            JqValue::Expr(jq) => leaf(jq, false)?,
+            JqValue::Secret(jq) => leaf(jq, true)?,
+            JqValue::List(items) => Value::Array(items.iter().map(|item| item.computed(leaf)).collect::<Result<_, _>>()?),
+            JqValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), v.computed(leaf)?))).collect::<Result<Map<_, _>, E>>()?),
+        })
+    }
 }
 
 /// What takes a queued event: a filter of `until`, or one of the listen's own.
@@ -358,17 +366,10 @@ impl<'a, W: Flow> Cx<'a, W> {
 
     /// A value with its jq leaves computed on `input`.
     fn value(&self, value: &JqValue, input: &Value, output: Option<&Value>) -> Result<Value, Failure> {
-        Ok(match value {
-            JqValue::Null => Value::Null,
-            JqValue::Bool(b) => Value::Bool(*b),
-            JqValue::Int(n) => Value::from(*n),
-            JqValue::Float(f) => Value::from(*f),
-            JqValue::Text(text) => Value::String((*text).to_string()),
-            JqValue::Expr(jq) => self.jq(jq, input, output)?,
+        value.computed(&mut |jq, secret| match secret {
             // Lowering allows these only in a `call`'s request, which `request` computes.
-            JqValue::Secret(jq) => return Err(problem("runtime", 500, "Runtime Error", Some(format!("`{}` reads `$secrets` outside a request", jq.source)), self.reference())),
-            JqValue::List(items) => Value::Array(items.iter().map(|item| self.value(item, input, output)).collect::<Result<_, _>>()?),
-            JqValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| Ok(((*k).to_string(), self.value(v, input, output)?))).collect::<Result<Map<_, _>, Failure>>()?),
+            true => Err(problem("runtime", 500, "Runtime Error", Some(format!("`{}` reads `$secrets` outside a request", jq.source)), self.reference())),
+            false => self.jq(jq, input, output),
         })
     }
 
