@@ -69,6 +69,18 @@ fn load_errors(code: &str, errors: load::Errors<&str, ()>) -> Vec<SyntaxError> {
     out
 }
 
+/// The names a program reads as `$secrets.NAME`: the environment variables that `wfc check`
+/// checks against `use.secrets` and the activity alone reads.
+pub fn secret_names(source: &str) -> Vec<&str> {
+    source
+        .match_indices("$secrets.")
+        .map(|(at, found)| {
+            let rest = &source[at + found.len()..];
+            &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
+        })
+        .collect()
+}
+
 /// Parses and compiles `code` (the text inside `${ }`), with `globals` (such as `$input`) the
 /// only variables in scope. Errors carry byte offsets into `code`.
 pub fn compile(code: &str, globals: &[&str]) -> Result<Jq, Vec<SyntaxError>> {

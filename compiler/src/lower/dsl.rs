@@ -147,7 +147,7 @@ impl<'a> Lowerer<'a> {
                     // Names only: each is the environment variable of that name, read where used.
                     for name in definitions.as_seq().unwrap_or_default() {
                         let Some(text) = self.string(name) else { continue };
-                        if !is_variable_name(&text) {
+                        if !super::is_identifier(&text) {
                             self.error(
                                 Diagnostic::error(Code::InvalidName, name.span, format!("`{}` cannot name a secret", printable(&text)))
                                     .label("not an environment variable's name")
@@ -683,8 +683,7 @@ impl<'a> Lowerer<'a> {
             match spec.get(key) {
                 Some(v) => {
                     let name = cx.string(v)?;
-                    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !valid {
+                    if !super::is_identifier(&name) {
                         cx.error(
                             Diagnostic::error(Code::InvalidName, v.span, format!("`{}` cannot name a jq variable", printable(&name)))
                                 .label("invalid name")
@@ -1389,7 +1388,7 @@ impl<'a> Lowerer<'a> {
         // A document that declares its secrets reads no other.
         let declared: Vec<&str> = self.reusable.keys().filter(|(kind, _)| kind == "secrets").map(|(_, n)| n.as_str()).collect();
         if !declared.is_empty()
-            && let Some(name) = secret_names(&jq.source).into_iter().find(|n| !declared.contains(n))
+            && let Some(name) = wfc_expr::jq::secret_names(&jq.source).into_iter().find(|n| !declared.contains(n))
         {
             let near = closest(name, declared.iter().copied());
             let declare = format!("add it to `use.secrets`, which lists {}", one_of(&declared));
@@ -1506,22 +1505,6 @@ fn server(description: &serde_json::Value, reference: &str) -> String {
 }
 
 /// The text inside a whole-string `${ }` and its byte offset, if the string is one.
-/// Whether `name` can be an environment variable's name (and a jq field after `$secrets.`).
-fn is_variable_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The names an expression reads as `$secrets.NAME`.
-fn secret_names(source: &str) -> Vec<&str> {
-    source
-        .match_indices("$secrets.")
-        .map(|(at, found)| {
-            let rest = &source[at + found.len()..];
-            &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
-        })
-        .collect()
-}
-
 fn runtime_expression(text: &str) -> Option<(usize, &str)> {
     let trimmed = text.trim();
     let inner = trimmed.strip_prefix("${")?.strip_suffix('}')?;

@@ -198,15 +198,8 @@ fn complete(mut request: Value) -> Result<Value, Fault> {
     let input = request.as_object_mut().and_then(|r| r.remove("input")).unwrap_or(Value::Null);
     for entry in deferred.as_array().into_iter().flatten() {
         let (Some(at), Some(source)) = (entry["at"].as_str(), entry["jq"].as_str()) else { continue };
-        let names: Vec<&str> = source
-            .match_indices("$secrets.")
-            .map(|(i, found)| {
-                let rest = &source[i + found.len()..];
-                &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
-            })
-            .collect();
         let mut secrets = serde_json::Map::new();
-        for name in names {
+        for name in wfc_expr::jq::secret_names(source) {
             let value = std::env::var(name).map_err(|_| Fault::fatal("configuration", format!("the secret `{name}` is not set in the worker's environment")))?;
             secrets.insert(name.to_string(), Value::String(value));
         }

@@ -434,20 +434,32 @@ async fn start(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
             return Ok(ExitCode::from(USAGE));
         }
     };
-    let client = client().await?;
     let id = id.unwrap_or_else(|| {
         let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         format!("{}-{ms}", spec.name)
     });
+    launch(spec, Run { dry_run, ..Run::from(typed) }, id, task_queue, wait, WorkflowIdReusePolicy::Unspecified).await
+}
+
+/// Starts `run` as workflow `id` and prints the id, then with `wait` the result. Under a policy
+/// that refuses the id again, the run already started under it is the one answered.
+async fn launch(spec: &Worker, run: Run<Value>, id: String, task_queue: Option<String>, wait: bool, reuse: WorkflowIdReusePolicy) -> anyhow::Result<ExitCode> {
+    let client = client().await?;
     let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
-    let options = WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).build();
-    let run = Run { dry_run, ..Run::from(typed) };
-    let handle =
-        client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(&run)?)?, options).await.map_err(|e| anyhow!("cannot start the workflow: {e}"))?;
+    let options = WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).id_reuse_policy(reuse).build();
+    let handle = match client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(&run)?)?, options).await {
+        Ok(handle) => Some(handle),
+        Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) if reuse != WorkflowIdReusePolicy::Unspecified => {
+            eprintln!("already started run `{id}`: no new run");
+            None
+        }
+        Err(e) => return Err(anyhow!("cannot start the workflow: {e}")),
+    };
     println!("{id}");
     if !wait {
         return Ok(ExitCode::SUCCESS);
     }
+    let handle = handle.unwrap_or_else(|| client.get_workflow_handle::<UntypedWorkflow>(&id));
     print_result(handle.get_result(WorkflowGetResultOptions::default()).await)
 }
 
@@ -486,23 +498,9 @@ async fn event(spec: &Worker, input: &str, id: Option<String>, task_queue: Optio
             return Ok(ExitCode::from(USAGE));
         }
     };
-    let client = client().await?;
     let id = id.unwrap_or_else(|| format!("{}-{event_id}", spec.name));
-    let task_queue = task_queue.unwrap_or_else(|| spec.task_queue.to_string());
     // One run per event: a redelivered event starts none, unless its run failed.
-    let options =
-        WorkflowStartOptions::new(task_queue, id.clone()).maybe_execution_timeout(spec.execution_timeout).id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly).build();
-    let started = client.start_workflow(UntypedWorkflow::new(spec.name), payload(&serde_json::to_value(Run::from(typed))?)?, options).await;
-    match started {
-        Ok(_) => {}
-        Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) => eprintln!("the event `{event_id}` already started run `{id}`: no new run"),
-        Err(e) => return Err(anyhow!("cannot start the workflow: {e}")),
-    }
-    println!("{id}");
-    if !wait {
-        return Ok(ExitCode::SUCCESS);
-    }
-    print_result(client.get_workflow_handle::<UntypedWorkflow>(&id).get_result(WorkflowGetResultOptions::default()).await)
+    launch(spec, Run::from(typed), id, task_queue, wait, WorkflowIdReusePolicy::AllowDuplicateFailedOnly).await
 }
 
 async fn result(id: &str) -> anyhow::Result<ExitCode> {

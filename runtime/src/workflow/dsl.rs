@@ -185,7 +185,7 @@ impl Data {
 
     /// What the next run needs to go on with this data (the flow state carries it).
     pub(crate) fn carried(&self) -> Value {
-        json!({ "current": self.current, "entered": self.entered })
+        serde_json::to_value(Carried { current: self.current.clone(), entered: self.entered.clone() }).unwrap_or_default()
     }
 }
 
